@@ -1,0 +1,102 @@
+"""Mean faces, eigenfaces and reconstructions (randomized PCA, scikit-learn).
+
+Arrays in, arrays out: `images` (N, 48, 48) uint8 -> float32 results in pixel units / 255.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+from .config import PCAConfig
+from .constants import FER2013_EMOTIONS, IMAGE_SIZE, N_PIXELS
+
+
+def _check_images(images: np.ndarray) -> None:
+    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or images.dtype != np.uint8:
+        raise ValueError(f"images must be (N, 48, 48) uint8, got {images.shape} {images.dtype}")
+    if len(images) < 2:
+        raise ValueError(f"PCA needs at least 2 images, got {len(images)}")
+
+
+def _flat(images: np.ndarray) -> np.ndarray:
+    return images.reshape(len(images), N_PIXELS).astype(np.float32) / 255.0
+
+
+def fit_pca(images: np.ndarray, *, n_components: int = 200, seed: int = 0) -> dict[str, np.ndarray]:
+    """Randomized PCA of the images.
+
+    Returns:
+        dict with mean (48,48) float32 in [0,1]; components (k,48,48) float32 unit-norm
+        eigenfaces, most variance first; explained_variance_ratio (k,) float32 (share of the
+        total pixel variance, so its cumulative sum is the true explained share); singular_values (k,).
+    """
+    _check_images(images)
+    k = int(min(n_components, len(images) - 1, N_PIXELS))
+    pca = PCA(n_components=k, svd_solver="randomized", random_state=seed, iterated_power=4)
+    pca.fit(_flat(images))
+    return {"mean": pca.mean_.reshape(IMAGE_SIZE, IMAGE_SIZE).astype(np.float32),
+            "components": pca.components_.reshape(k, IMAGE_SIZE, IMAGE_SIZE).astype(np.float32),
+            "explained_variance_ratio": pca.explained_variance_ratio_.astype(np.float32),
+            "singular_values": pca.singular_values_.astype(np.float32)}
+
+
+def components_for(explained_variance_ratio: np.ndarray, share: float = 0.9) -> int | None:
+    """Smallest number of components whose cumulative explained variance reaches `share`
+    (None when the kept components do not reach it)."""
+    cum = np.cumsum(explained_variance_ratio)
+    hit = np.flatnonzero(cum >= share)
+    return int(hit[0]) + 1 if hit.size else None
+
+
+def project(images: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """(N,48,48) uint8 -> (N,k) float32 PCA coordinates."""
+    return (_flat(images) - mean.reshape(1, -1)) @ components.reshape(len(components), -1).T
+
+
+def reconstruct(image: np.ndarray, mean: np.ndarray, components: np.ndarray, k: int) -> np.ndarray:
+    """Reconstruct one (48,48) uint8 image from its first `k` components -> (48,48) float32 in [0,1]."""
+    if not 0 <= k <= len(components):
+        raise ValueError(f"k must be in 0..{len(components)}, got {k}")
+    w = components[:k].reshape(k, -1)
+    x = image.reshape(1, -1).astype(np.float32) / 255.0 - mean.reshape(1, -1)
+    rec = mean.reshape(-1) + (x @ w.T @ w).reshape(-1)
+    return np.clip(rec, 0, 1).reshape(IMAGE_SIZE, IMAGE_SIZE).astype(np.float32)
+
+
+def eigenfaces(images: np.ndarray, labels: np.ndarray, config: PCAConfig = PCAConfig()) -> dict[str, np.ndarray]:
+    """Everything the Eigenfaces page shows, as one dict of arrays (cached by `prepare`).
+
+    Returns:
+        The keys of :func:`fit_pca`, plus class_means (7,48,48) float32 (NaN-free; zeros for an
+        absent class), class_counts (7,) int64, class_components (7,kc,48,48) float32 and
+        class_evr (7,kc) float32 (zeros where a class has too few images).
+    """
+    _check_images(images)
+    labels = np.asarray(labels)
+    if labels.shape != (len(images),):
+        raise ValueError(f"labels must be ({len(images)},), got {labels.shape}")
+    out = fit_pca(images, n_components=config.n_components, seed=config.seed)
+    nc, kc = len(FER2013_EMOTIONS), config.n_components_per_class
+    means = np.zeros((nc, IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    comps = np.zeros((nc, kc, IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    evr = np.zeros((nc, kc), np.float32)
+    counts = np.zeros(nc, np.int64)
+    for c in range(nc):
+        sel = images[labels == c]
+        counts[c] = len(sel)
+        if len(sel):
+            means[c] = _flat(sel).mean(0).reshape(IMAGE_SIZE, IMAGE_SIZE)
+        if len(sel) > kc:
+            p = fit_pca(sel, n_components=kc, seed=config.seed)
+            comps[c], evr[c] = p["components"], p["explained_variance_ratio"]
+    out.update(class_means=means, class_counts=counts, class_components=comps, class_evr=evr)
+    return out
+
+
+def select_split(split: np.ndarray, name: str) -> np.ndarray:
+    """Bool mask for PCAConfig.split ('all' keeps every row; falls back to all rows when the
+    named split is absent, e.g. an unsplit image folder)."""
+    if name == "all":
+        return np.ones(len(split), bool)
+    m = split == name
+    return m if m.any() else np.ones(len(split), bool)
