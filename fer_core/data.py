@@ -11,12 +11,12 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
+import re
 import sys
 import warnings
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -190,13 +190,12 @@ def _read_csv_strings(path: Path) -> pd.DataFrame:
     except pd.errors.ParserError as e:  # wrong number of fields on a line
         msg = str(e)
         line = None
-        import re
         m = re.search(r"line (\d+)", msg)
         if m:
             line = int(m.group(1))
         raise DataError(f"malformed CSV: {msg}", file=path,
                         row=(line - 2) if line and line >= 2 else None) from None
-    except (OSError, EOFError, UnicodeDecodeError) as e:  # bad gzip, truncated file, binary
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:  # bad gzip, truncated, binary
         raise DataError(f"cannot read file ({type(e).__name__}: {e})", file=path) from None
 
 
@@ -241,9 +240,12 @@ def _parse_pixels(pixels: np.ndarray, path: Path) -> np.ndarray:
     n = len(pixels)
     out = np.empty((n, N_PIXELS), dtype=np.uint8)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # fromstring stops at a bad token
+        warnings.simplefilter("ignore", DeprecationWarning)  # older numpy: warns at a bad token
         for i, s in enumerate(pixels):
-            v = np.fromstring(s, dtype=np.int32, sep=" ")
+            try:
+                v = np.fromstring(s, dtype=np.int32, sep=" ")
+            except ValueError:  # numpy >= 2.3 raises on an unparsable token
+                raise _diagnose_pixels(s, path, i) from None
             if v.size != N_PIXELS or v.min(initial=0) < 0 or v.max(initial=0) > 255:
                 raise _diagnose_pixels(s, path, i)
             out[i] = v

@@ -57,7 +57,7 @@ def reconstruct(image: np.ndarray, mean: np.ndarray, components: np.ndarray, k: 
     """Reconstruct one (48,48) uint8 image from its first `k` components -> (48,48) float32 in [0,1]."""
     if not 0 <= k <= len(components):
         raise ValueError(f"k must be in 0..{len(components)}, got {k}")
-    w = components[:k].reshape(k, -1)
+    w = components[:k].reshape(k, N_PIXELS)
     x = image.reshape(1, -1).astype(np.float32) / 255.0 - mean.reshape(1, -1)
     rec = mean.reshape(-1) + (x @ w.T @ w).reshape(-1)
     return np.clip(rec, 0, 1).reshape(IMAGE_SIZE, IMAGE_SIZE).astype(np.float32)

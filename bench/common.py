@@ -1,0 +1,40 @@
+"""Shared bits for the benchmarks: where the full data is, machine description, result lines."""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013.csv.gz"
+DEFAULT_FERPLUS = ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013new.csv"
+
+
+def machine() -> str:
+    import torch
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{cpu}, {os.cpu_count()} cores, {gpu}, Python {platform.python_version()}, torch {torch.__version__}"
+
+
+def header(name: str) -> None:
+    print(f"# {name} — {time.strftime('%Y-%m-%d %H:%M')} — {machine()}")
+
+
+class Timer:
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.t0

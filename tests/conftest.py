@@ -1,0 +1,44 @@
+import gzip
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(autouse=True)
+def _tmp_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own cache/ so the repo's cache is never touched."""
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+def make_pixels(rng, n):
+    return [" ".join(map(str, rng.integers(0, 256, 2304))) for _ in range(n)]
+
+
+def write_fer_csv(path: Path, rows: list[tuple], *, header="emotion,pixels,Usage", gz=False):
+    """rows: (emotion, pixels_str, usage) tuples written verbatim."""
+    text = header + "\n" + "".join(f"{e},{p},{u}\n" for e, p, u in rows)
+    if gz:
+        with gzip.open(path, "wt") as f:
+            f.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def small_csv(tmp_path, rng):
+    pix = make_pixels(rng, 6)
+    rows = [(0, pix[0], "Training"), (3, pix[1], "Training"), (6, pix[2], "PublicTest"),
+            (1, pix[3], "PrivateTest"), (4, pix[4], "Training"), (5, pix[5], "PublicTest")]
+    return write_fer_csv(tmp_path / "fer2013.csv", rows)

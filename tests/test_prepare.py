@@ -1,0 +1,23 @@
+"""fer_core.prepare: builds missing stages, skips finished ones, resumes."""
+from fer_core import prepare
+from fer_core.data import load_dataset
+
+
+def test_run_then_resume(capsys):
+    ds = load_dataset()
+    first = prepare.run(ds)
+    assert first["eigenfaces"] > 0
+    again = prepare.run(ds)
+    assert all(v == 0.0 for v in again.values())
+    assert all(prepare.stage_status(ds).values())
+
+
+def test_cli(capsys):
+    assert prepare.main(["--only", "eigenfaces"]) == 0
+    assert "eigenfaces" in capsys.readouterr().out
+    assert prepare.main(["--data", "/nonexistent/fer2013.csv"]) == 2
+    assert "fer2013.csv" in capsys.readouterr().err
+
+
+def test_prepare_command():
+    assert prepare.prepare_command("a.csv", "b.csv") == "python -m fer_core.prepare --data a.csv --ferplus b.csv"
