@@ -9,6 +9,7 @@ Later features register their stages with :func:`register_stage`.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -73,9 +74,9 @@ def prepare_command(source: str | None, ferplus: str | None = None) -> str:
     """The exact shell command that builds the artifacts for a data source."""
     cmd = "python -m fer_core.prepare"
     if source:
-        cmd += f" --data {source}"
+        cmd += f" --data {shlex.quote(str(source))}"
     if ferplus:
-        cmd += f" --ferplus {ferplus}"
+        cmd += f" --ferplus {shlex.quote(str(ferplus))}"
     return cmd
 
 

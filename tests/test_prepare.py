@@ -21,3 +21,7 @@ def test_cli(capsys):
 
 def test_prepare_command():
     assert prepare.prepare_command("a.csv", "b.csv") == "python -m fer_core.prepare --data a.csv --ferplus b.csv"
+
+
+def test_prepare_command_quotes_paths():
+    assert prepare.prepare_command("/my data/f.csv") == "python -m fer_core.prepare --data '/my data/f.csv'"

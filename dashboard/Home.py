@@ -1,0 +1,107 @@
+"""FER Explorer: entry point and overview page.
+
+    streamlit run dashboard/Home.py        (from the repository root, so .streamlit/ is read)
+
+Adding a page: put `pages/<name>.py` next to the others and add one line to PAGES.
+"""
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ui  # noqa: E402  (puts the repo root on sys.path too)
+
+import plotly.graph_objects as go  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from fer_core import images as fimg  # noqa: E402
+from fer_core import prepare  # noqa: E402
+from fer_core.constants import FER2013_EMOTIONS  # noqa: E402
+
+#: (file in pages/, title, icon, one-line description). One line per page.
+PAGES = [
+    ("dataset.py", "Dataset", ":material/grid_view:", "browse and filter every image, class and pixel statistics"),
+    ("eigenfaces.py", "Eigenfaces", ":material/face:", "mean faces, principal components, reconstructions"),
+]
+#: Artifact stages short enough to build from the dashboard; the others show their command.
+QUICK_STAGES = {"eigenfaces": "about 1 s on the sample, 20 s on the full FER2013"}
+
+
+def overview() -> None:
+    st.title("FER Explorer")
+    st.caption("Facial-expression recognition data explorer: FER2013 faces (48×48 grey) with the "
+               "FER+ crowd votes (10 annotators per image).")
+    ds = ui.current_dataset()
+    s = ds.summary()
+    cols = st.columns(5)
+    cols[0].metric("Images", f"{len(ds):,}", help=f"Source: {ds.source}")
+    for c, name in zip(cols[1:4], ("Training", "PublicTest", "PrivateTest")):
+        c.metric(name, f"{s['splits'].get(name, {}).get('total', 0):,}")
+    fp = s.get("ferplus")
+    cols[4].metric("FER+ agrees with FER2013", f"{fp['agreement_rate']:.1%}" if fp else "no FER+",
+                   help="Share of images with a FER+ majority in the 7 FER2013 classes whose FER2013 "
+                        "label equals that majority.")
+    st.caption(f"Source: `{ds.source}` · data hash `{ds.data_hash[:12]}`")
+
+    st.subheader("Images per split and class")
+    counts = fimg.split_class_counts(ds.split, ds.labels, FER2013_EMOTIONS)
+    left, right = st.columns([1, 1.4])
+    with left:
+        ui.show_counts(counts)
+    fig = go.Figure([go.Bar(name=sp, x=counts.index, y=counts[sp]) for sp in counts.columns if sp != "total"])
+    fig.update_layout(barmode="group", height=300, margin=dict(l=0, r=0, t=10, b=0),
+                      yaxis_title="images", legend=dict(orientation="h", y=1.12))
+    right.plotly_chart(fig, key="home_counts")
+
+    if fp:
+        st.subheader("FER+ crowd labels")
+        st.caption(f"{fp['no_majority']:,} images have no FER+ majority (split votes or 'unknown'); "
+                   f"{fp['not_face']:,} were judged not a face. Rows: FER2013 label; columns: FER+ majority.")
+        xt = fimg.ferplus_crosstab(ds.labels, ds.ferplus.majority)
+        share = xt.div(xt.sum(axis=1).clip(lower=1), axis=0)
+        hm = go.Figure(go.Heatmap(z=share.values, x=xt.columns, y=xt.index, text=xt.values, texttemplate="%{text}",
+                                  colorscale="Blues", zmin=0, zmax=1, colorbar=dict(title="row share"),
+                                  hovertemplate="FER2013 %{y} → FER+ %{x}: %{text} images<extra></extra>"))
+        hm.update_layout(height=330, margin=dict(l=0, r=0, t=10, b=0), yaxis=dict(autorange="reversed"),
+                         xaxis_title="FER+ majority", yaxis_title="FER2013 label")
+        st.plotly_chart(hm, key="home_crosstab")
+
+    st.subheader("Artifacts")
+    src = ui.current_source()
+    status = prepare.stage_status(ds, ui.store())
+    for name, ok in status.items():
+        desc = prepare.STAGES[name].description
+        st.markdown(f"{':green[:material/check_circle:]' if ok else ':orange[:material/pending:]'} "
+                    f"**{name}**: {desc} — {'ready' if ok else 'missing'}")
+    missing = [n for n, ok in status.items() if not ok]
+    if missing:
+        on_file = src["kind"] == "path" and ds.source == src["path"]  # not the fallback sample
+        cmd = prepare.prepare_command(src["path"] if on_file else None, (src["ferplus"] or None) if on_file else None)
+        st.markdown("Build the missing artifacts from the repository root with:")
+        st.code(cmd, language="bash")
+        quick = [n for n in missing if n in QUICK_STAGES]
+        if quick and st.button(f"Build {', '.join(quick)} now ({'; '.join(QUICK_STAGES[n] for n in quick)})",
+                               icon=":material/build:"):
+            bar = st.progress(0.0, text="Starting...")
+            for k, name in enumerate(quick):
+                bar.progress(k / len(quick), text=f"Building {name}...")
+                t0 = time.perf_counter()
+                with st.spinner(f"Building {name}..."):
+                    prepare.run(ds, ui.store(), only=[name], log=lambda *_: None)
+                st.toast(f"{name} built in {time.perf_counter() - t0:.1f} s")
+            bar.progress(1.0, text="Done")
+            st.rerun()
+    else:
+        st.caption("Every artifact for this data is built.")
+
+    st.subheader("Pages")
+    for page, (_, title, icon, text) in zip(NAV_PAGES[1:], PAGES):
+        st.page_link(page, label=f"**{title}**: {text}", icon=icon)
+
+
+st.set_page_config(layout="wide", page_title="FER Explorer", page_icon=":material/mood:")
+NAV_PAGES = [st.Page(overview, title="Home", icon=":material/home:", default=True)] + [
+    st.Page(ui.PAGES_DIR / f, title=t, icon=i) for f, t, i, _ in PAGES]
+nav = st.navigation(NAV_PAGES)
+ui.data_source_sidebar()
+nav.run()

@@ -1,0 +1,243 @@
+"""Shared dashboard widgets: data-source picker, cached loaders, image grid, image card.
+
+Every page gets its data through :func:`current_dataset`, so a page also runs on its own
+(``AppTest.from_file("pages/dataset.py")``) with the source saved in ``cache/settings.json``.
+Pages import this module after putting ``dashboard/`` on ``sys.path``::
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
+    import ui
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+DASHBOARD_DIR = Path(__file__).resolve().parent
+ROOT = DASHBOARD_DIR.parent
+PAGES_DIR = ROOT / "pages"
+for _p in (str(ROOT), str(DASHBOARD_DIR)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from fer_core import images as fimg  # noqa: E402
+from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS, FERPLUS_VOTE_COLUMNS  # noqa: E402
+from fer_core.data import DataError, Dataset, load_dataset  # noqa: E402
+from fer_core.store import Store  # noqa: E402
+
+SETTINGS = "settings.json"
+SAMPLE = {"kind": "sample", "path": "", "ferplus": ""}
+#: One colour per FER2013 class, used by every chart so a class keeps its colour across pages.
+CLASS_COLORS = ("#d62728", "#8c564b", "#9467bd", "#2ca02c", "#1f77b4", "#ff7f0e", "#7f7f7f")
+OK_RGB, BAD_RGB, NONE_RGB = (40, 40, 40), (200, 30, 30), (120, 120, 120)
+
+
+# ---- data source ----------------------------------------------------------------------------
+def store() -> Store:
+    """The artifact store (honours $FER_CACHE_DIR at call time)."""
+    return Store()
+
+
+def saved_source() -> dict:
+    """The data source remembered in cache/settings.json (the bundled sample by default)."""
+    src = store().read_json(SETTINGS, {}).get("data_source")
+    return {**SAMPLE, **src} if isinstance(src, dict) else dict(SAMPLE)
+
+
+def save_source(src: dict) -> None:
+    settings = store().read_json(SETTINGS, {})
+    settings = settings if isinstance(settings, dict) else {}
+    settings["data_source"] = {k: src.get(k, "") for k in SAMPLE}
+    store().write_json(SETTINGS, settings)
+
+
+def _stamp(path: str) -> tuple:
+    try:
+        s = os.stat(path)
+        return (s.st_mtime_ns, s.st_size)
+    except OSError:
+        return ()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _load(path: str, ferplus: str, stamp: tuple, fp_stamp: tuple, cache_root: str):
+    """(Dataset, None) or (None, error message). A resource, not data: the full set is 83 MB of
+    pixels that every page shares read-only, so it is not copied on each call. Errors are
+    returned, not raised, so a bad file is not parsed again on every rerun."""
+    try:
+        return load_dataset(path or None, ferplus or None, store=Store(cache_root)), None
+    except DataError as e:
+        return None, str(e)
+    except (OSError, ValueError) as e:  # anything else the readers did not foresee
+        return None, f"{Path(path).name}: {type(e).__name__}: {e}"
+
+
+def load_source(src: dict) -> tuple[Dataset | None, str | None]:
+    """Load a source dict ({kind, path, ferplus}) through the cache; (dataset, error)."""
+    if src.get("kind") != "path":
+        return _load("", "", (), (), str(store().root))
+    path, fp = src.get("path", "").strip(), src.get("ferplus", "").strip()
+    if not path:
+        return None, "no file or folder given"
+    return _load(path, fp, _stamp(path), _stamp(fp) if fp else (), str(store().root))
+
+
+def current_source() -> dict:
+    if "data_source" not in st.session_state:
+        st.session_state.data_source = saved_source()
+    return st.session_state.data_source
+
+
+def current_dataset() -> Dataset:
+    """The dataset every page shows. A source that fails to load shows st.error with the
+    reader's message and falls back to the bundled sample."""
+    src = current_source()
+    with st.spinner("Loading data (the first load of the full FER2013 takes about 10 s)..."):
+        ds, err = load_source(src)
+    if err:
+        what = f"`{src['path']}`" if src.get("path") else "the data source"
+        st.error(f"Could not load {what}: {err}  \nShowing the bundled sample instead.",
+                 icon=":material/error:")
+        ds, _ = load_source(SAMPLE)
+    return ds
+
+
+def data_source_sidebar() -> None:
+    """Sidebar form: bundled sample, or a FER2013 csv / image folder plus optional FER+ votes."""
+    src = current_source()
+    with st.sidebar.form("data_source_form", border=False):
+        st.subheader("Data source")
+        kind = st.radio("Data source", ["Bundled sample", "File or folder"], label_visibility="collapsed",
+                        index=int(src["kind"] == "path"), key="src_kind",
+                        help="The bundled sample: 1,000 images stratified by split and class, with FER+ votes.")
+        path = st.text_input("fer2013.csv[.gz] or image folder", value=src["path"], key="src_path",
+                             placeholder="/data/fer2013.csv.gz")
+        fp = st.text_input("FER+ votes: fer2013new.csv (optional)", value=src["ferplus"], key="src_ferplus",
+                           placeholder="/data/fer2013new.csv")
+        if st.form_submit_button("Load", type="primary", width="stretch"):
+            new = {"kind": "path" if kind == "File or folder" else "sample", "path": path.strip(),
+                   "ferplus": fp.strip()}
+            st.session_state.data_source = new
+            with st.spinner("Loading..."):
+                ds, err = load_source(new)
+            if not err:
+                save_source(new)
+    ds, err = load_source(current_source())
+    if err:
+        st.sidebar.caption(":red[:material/error: Load failed; showing the bundled sample.]")
+    elif ds is not None:
+        where = f"$FER_CACHE_DIR/{SETTINGS}" if os.environ.get("FER_CACHE_DIR") else f"cache/{SETTINGS}"
+        st.sidebar.caption(f"{len(ds):,} images · {'FER+ votes' if ds.ferplus is not None else 'no FER+ votes'}"
+                           f"  \nremembered in `{where}`")
+
+
+# ---- derived data (cached per data hash) --------------------------------------------------
+@st.cache_data(show_spinner="Computing pixel statistics...", max_entries=4)
+def pixel_stats(_ds: Dataset, data_hash: str) -> pd.DataFrame:
+    """Per-image brightness/contrast of `_ds` (keyed by its data hash)."""
+    return fimg.pixel_stats(_ds.images)
+
+
+def label_name(i: int, classes=FER2013_EMOTIONS) -> str:
+    return classes[i] if i >= 0 else "—"
+
+
+def describe(ds: Dataset, i: int) -> dict:
+    """Metadata of row `i` as a display dict."""
+    d = {"index": int(i), "source row": int(ds.row[i]), "split": ds.split[i] or "—",
+         "FER2013 label": label_name(int(ds.labels[i]))}
+    if ds.paths is not None:
+        d["file"] = str(ds.paths[i])
+    fp = ds.ferplus
+    if fp is not None:
+        code = fimg.agreement_codes(ds.labels[i:i + 1], fp.majority[i:i + 1], fp.majority_fer2013[i:i + 1])[0]
+        d.update({"FER+ majority": FERPLUS_EMOTIONS[fp.majority[i]] if fp.majority[i] >= 0 else "no majority",
+                  "FER+ vs FER2013": fimg.AGREEMENT[code], "not a face (FER+)": "yes" if fp.not_face[i] else "no",
+                  "FER+ votes": int(fp.votes[i].sum())})
+    return d
+
+
+# ---- rendering ------------------------------------------------------------------------------
+def show_face(image: np.ndarray, *, scale: int = 5, caption: str | None = None) -> None:
+    """One face, upscaled with nearest neighbour (float images in [0, 1] are accepted)."""
+    img = image if image.dtype == np.uint8 else fimg.to_uint8(image)
+    st.image(fimg.upscale(img, scale), caption=caption, width="content")
+
+
+def show_grid(images: np.ndarray, *, cols: int = 12, scale: int = 2, captions=None, caption_colors=None,
+              font_size: int = 11) -> None:
+    """A grid of faces sent as one composed image (one request however many faces)."""
+    if len(images) == 0:
+        st.info("No images match.")
+        return
+    st.image(fimg.tile(images, cols=cols, scale=scale, captions=captions, caption_colors=caption_colors,
+                       font_size=font_size), width="content")
+
+
+def grid_captions(ds: Dataset, idx: np.ndarray) -> tuple[list[str], list[tuple]]:
+    """'#i label' captions; red when FER+ disagrees, grey when FER+ has no majority."""
+    caps = [f"{i} {label_name(int(ds.labels[i]))}" for i in idx]
+    if ds.ferplus is None:
+        return caps, [OK_RGB] * len(idx)
+    fp = ds.ferplus
+    codes = fimg.agreement_codes(ds.labels[idx], fp.majority[idx], fp.majority_fer2013[idx])
+    return caps, [(OK_RGB, BAD_RGB, NONE_RGB)[c] for c in codes]
+
+
+def votes_figure(votes: np.ndarray, majority: int, label: int) -> go.Figure:
+    """Horizontal bar chart of one image's 10 FER+ votes; the majority bar is highlighted."""
+    from fer_core.constants import FERPLUS_TO_FER2013
+    names = list(FERPLUS_VOTE_COLUMNS)
+    colors = ["#1f77b4" if j == majority else "#aec7e8" for j in range(len(names))]
+    if label >= 0:  # the FER+ name of the FER2013 label, outlined
+        j = int(np.flatnonzero(FERPLUS_TO_FER2013 == label)[0])
+        names[j] += " (FER2013 label)"
+    fig = go.Figure(go.Bar(x=votes, y=names, orientation="h", marker_color=colors,
+                           hovertemplate="%{y}: %{x} votes<extra></extra>"))
+    fig.update_layout(height=300, margin=dict(l=0, r=10, t=30, b=0), title="FER+ votes (10 annotators)",
+                      yaxis=dict(autorange="reversed"), xaxis=dict(title="votes", dtick=1))
+    return fig
+
+
+def image_card(ds: Dataset, i: int) -> None:
+    """Large face, its metadata and its FER+ vote bar chart."""
+    left, mid, right = st.columns([1.1, 1.3, 2])
+    with left:
+        show_face(ds.images[i], scale=5)
+    with mid:
+        meta = describe(ds, i)
+        stats = pixel_stats(ds, ds.data_hash).iloc[i]
+        meta.update({"brightness (mean)": f"{stats.brightness:.1f}", "contrast (std)": f"{stats.contrast:.1f}"})
+        st.dataframe(pd.DataFrame({"value": [str(v) for v in meta.values()]}, index=list(meta)),
+                     width="stretch", height=(len(meta) + 1) * 35 + 3)
+    with right:
+        if ds.ferplus is None:
+            st.info("No FER+ votes loaded: add fer2013new.csv in the sidebar.")
+        else:
+            st.plotly_chart(votes_figure(ds.ferplus.votes[i], int(ds.ferplus.majority[i]), int(ds.labels[i])),
+                            key=f"votes_{i}")
+
+
+@st.cache_data(show_spinner="Computing pixel histograms...", max_entries=4)
+def class_histograms(_ds: Dataset, data_hash: str, bins: int = 32):
+    """(7, bins) per-class intensity densities of `_ds`."""
+    return fimg.class_histograms(_ds.images, _ds.labels, bins=bins)
+
+
+@st.cache_data(show_spinner="Computing eigenfaces (about 1 s on the sample, 20 s on the full FER2013; "
+                            "cached afterwards)...", max_entries=4)
+def eigenfaces(_ds: Dataset, data_hash: str, cache_root: str) -> dict:
+    """Eigenfaces artifact of `_ds` (built and stored on first use, see fer_core.prepare)."""
+    from fer_core.prepare import get_eigenfaces
+    return get_eigenfaces(_ds, Store(cache_root))
+
+
+def show_counts(df: pd.DataFrame, **kw) -> None:
+    """A table of integer counts with thousands separators."""
+    st.dataframe(df, width="stretch", column_config={c: st.column_config.NumberColumn(format="localized")
+                                                     for c in df.columns}, **kw)

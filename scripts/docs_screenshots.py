@@ -1,0 +1,102 @@
+"""Take the README screenshots: docs/screenshots/{home,dataset,eigenfaces}.png.
+
+    python scripts/docs_screenshots.py [--data PATH --ferplus PATH] [--out docs/screenshots]
+
+Starts `streamlit run dashboard/Home.py` on a free loopback port with a fresh temporary
+FER_CACHE_DIR (so Home shows the missing-artifact state, and the repo's cache/ is untouched),
+opens each page in headless Debian Chromium (Playwright, `executable_path=/usr/bin/chromium`),
+takes a full-page screenshot at 1440 px wide and stores it as a palette PNG (< 300 KB).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+from conftest import (CHROMIUM, CHROMIUM_ARGS, RUN_COUNTER_JS, _free_port,  # noqa: E402
+                      full_page_screenshot, wait_idle, wait_images)
+
+PAGES = {"home": "", "dataset": "dataset", "eigenfaces": "eigenfaces"}
+
+
+def shrink(src: Path, dst: Path, colors: int = 112) -> int:
+    """Crop trailing whitespace and save as a palette PNG that keeps the accent colours."""
+    im = Image.open(src).convert("RGB")
+    a = np.asarray(im)
+    rows = np.flatnonzero((a[:, 320:] < 250).any(axis=(1, 2)))
+    im = im.crop((0, 0, im.width, min(im.height, int(rows.max()) + 40)))
+    base = im.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).getpalette()
+    base = base[:3 * colors]
+    px = np.asarray(im).reshape(-1, 3).astype(int)
+    sat = px[(px.max(1) - px.min(1)) > 60]  # chart colours and red captions that median cut merges away
+    extra = []
+    if len(sat):
+        keys, counts = np.unique((sat // 16) * 16 + 8, axis=0, return_counts=True)
+        extra = [int(v) for k in keys[np.argsort(-counts)][:256 - colors] for v in k]
+    pal = Image.new("P", (1, 1))
+    pal.putpalette(base + extra + [0] * (768 - len(base) - len(extra)))
+    im.quantize(palette=pal, dither=Image.Dither.NONE).save(dst, optimize=True)
+    return dst.stat().st_size
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", help="fer2013.csv[.gz] (default: the bundled sample)")
+    p.add_argument("--ferplus", help="fer2013new.csv")
+    p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    p.add_argument("--width", type=int, default=1440)
+    a = p.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="fer-docs-") as cache:
+        if a.data:
+            (Path(cache) / "settings.json").write_text(json.dumps(
+                {"data_source": {"kind": "path", "path": a.data, "ferplus": a.ferplus or ""}}))
+        port = _free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.port",
+                                 str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
+                                cwd=ROOT, env={**os.environ, "FER_CACHE_DIR": cache},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                try:
+                    urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                    break
+                except OSError:
+                    time.sleep(0.3)
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                ctx = browser.new_context(viewport={"width": a.width, "height": 900})
+                ctx.add_init_script(RUN_COUNTER_JS)
+                page = ctx.new_page()
+                for name, path in PAGES.items():
+                    page.goto(f"{url}/{path}")
+                    wait_idle(page, 0, 180)
+                    wait_images(page)
+                    if page.locator('[data-testid="stException"]').count():
+                        print(f"{name}: the page shows an exception", file=sys.stderr)
+                        return 1
+                    raw = Path(cache) / f"{name}.png"
+                    full_page_screenshot(page, raw)
+                    size = shrink(raw, out / f"{name}.png")
+                    print(f"{out / f'{name}.png'}: {size // 1024} KB")
+                browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
