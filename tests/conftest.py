@@ -1,10 +1,11 @@
-import gzip
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from fer_testutils import make_pixels, write_fer_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -14,21 +15,6 @@ sys.path.insert(0, str(ROOT))
 def _tmp_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own cache/ so the repo's cache is never touched."""
     monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-
-
-def make_pixels(rng, n):
-    return [" ".join(map(str, rng.integers(0, 256, 2304))) for _ in range(n)]
-
-
-def write_fer_csv(path: Path, rows: list[tuple], *, header="emotion,pixels,Usage", gz=False):
-    """rows: (emotion, pixels_str, usage) tuples written verbatim."""
-    text = header + "\n" + "".join(f"{e},{p},{u}\n" for e, p, u in rows)
-    if gz:
-        with gzip.open(path, "wt") as f:
-            f.write(text)
-    else:
-        path.write_text(text)
-    return path
 
 
 @pytest.fixture

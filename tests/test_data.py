@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import make_pixels, write_fer_csv
+from fer_testutils import make_pixels, write_fer_csv
 from fer_core import data as D
 from fer_core.constants import FER2013_TO_FER6, FERPLUS_VOTE_COLUMNS
 from fer_core.data import DataError, load_dataset, read_fer2013_csv, read_ferplus_csv
