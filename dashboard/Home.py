@@ -22,6 +22,8 @@ from fer_core.constants import FER2013_EMOTIONS  # noqa: E402
 PAGES = [
     ("dataset.py", "Dataset", ":material/grid_view:", "browse and filter every image, class and pixel statistics"),
     ("eigenfaces.py", "Eigenfaces", ":material/face:", "mean faces, principal components, reconstructions"),
+    ("model.py", "Model", ":material/model_training:", "metrics, confusion matrix, calibration, training curves, baselines"),
+    ("embeddings.py", "Embeddings", ":material/scatter_plot:", "UMAP / t-SNE map of the model's features: click a face, lasso a group"),
 ]
 #: Artifact stages short enough to build from the dashboard; the others show their command.
 QUICK_STAGES = {"eigenfaces": "about 1 s on the sample, 20 s on the full FER2013"}

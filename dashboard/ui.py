@@ -241,3 +241,104 @@ def show_counts(df: pd.DataFrame, **kw) -> None:
     """A table of integer counts with thousands separators."""
     st.dataframe(df, width="stretch", column_config={c: st.column_config.NumberColumn(format="localized")
                                                      for c in df.columns}, **kw)
+
+
+# ---- models ---------------------------------------------------------------------------------
+def shipped_models() -> list[str]:
+    """Shipped checkpoint names, default model first."""
+    from fer_core.checkpoint import shipped_checkpoints
+    from fer_core.predictions import default_model
+    names = shipped_checkpoints()
+    d = default_model()
+    return ([d] if d else []) + [n for n in names if n != d]
+
+
+@st.cache_data(show_spinner="Running the model over every image (cached afterwards)...", max_entries=8)
+def _predictions(_ds: Dataset, data_hash: str, model: str, cache_root: str) -> dict:
+    from fer_core.predictions import get_predictions
+    return get_predictions(_ds, model, store=Store(cache_root))
+
+
+def predictions(ds: Dataset, model: str) -> dict:
+    """Cached probs (N, K) and features (N, D) of a shipped model on `ds`."""
+    return _predictions(ds, ds.data_hash, model, str(store().root))
+
+
+@st.cache_resource(max_entries=8)
+def checkpoint_info(model: str) -> dict:
+    """A checkpoint's stored fields (history, config, metrics), without the weights."""
+    from fer_core.checkpoint import load_checkpoint
+    from fer_core.models import count_params
+    net, info = load_checkpoint(model)
+    return {**info, "n_params": count_params(net)}
+
+
+@st.cache_data(show_spinner="Fitting PCA baselines on the Training split (cached afterwards)...", max_entries=4)
+def _baselines(_ds: Dataset, data_hash: str, cache_root: str) -> dict:
+    from fer_core.predictions import get_baseline_predictions
+    return get_baseline_predictions(_ds, store=Store(cache_root))
+
+
+def baselines(ds: Dataset) -> dict:
+    return _baselines(ds, ds.data_hash, str(store().root))
+
+
+def baselines_cached(ds: Dataset) -> bool:
+    from fer_core.predictions import baselines_key
+    return store().exists("baselines", baselines_key(ds))
+
+
+# ---- embeddings -----------------------------------------------------------------------------
+def features_cached(ds: Dataset, model: str) -> bool:
+    """True when `model`'s features on `ds` are in the artifact store."""
+    from fer_core.predictions import predictions_key
+    return store().exists("predictions", predictions_key(ds, model))
+
+
+def projection_cached(ds: Dataset, model: str, config) -> bool:
+    from fer_core.embed import projection_key, projection_stage
+    return store().exists(projection_stage(config), projection_key(ds, config, model))
+
+
+@st.cache_data(show_spinner="Loading the map...", max_entries=16)
+def _projection(_ds: Dataset, data_hash: str, model: str, config: dict, cache_root: str) -> np.ndarray:
+    from fer_core.config import ProjectionConfig
+    from fer_core.embed import get_projection
+    return get_projection(_ds, ProjectionConfig.from_dict(config), model=model, store=Store(cache_root))["coords"]
+
+
+def projection(ds: Dataset, model: str, config) -> np.ndarray:
+    """(N, dims) map coordinates of `model`'s features (computed and stored on first use)."""
+    return _projection(ds, ds.data_hash, model, config.to_dict(), str(store().root))
+
+
+@st.cache_data(show_spinner="Nearest neighbours and silhouettes in feature space (cached afterwards)...",
+               max_entries=8)
+def _feature_stats(_ds: Dataset, data_hash: str, model: str, cache_root: str) -> dict:
+    from fer_core.embed import get_feature_stats
+    return get_feature_stats(_ds, model, store=Store(cache_root))
+
+
+def feature_stats(ds: Dataset, model: str) -> dict:
+    """Neighbour graph and per-class silhouettes of `model`'s features (fer_core.embed)."""
+    return _feature_stats(ds, ds.data_hash, model, str(store().root))
+
+
+def feature_stats_cached(ds: Dataset, model: str) -> bool:
+    from fer_core.embed import stats_key
+    return store().exists("embedding_stats", stats_key(ds, model))
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _embedding_figure(_ds: Dataset, data_hash: str, model: str, config: dict, color_by: str, cache_root: str):
+    from fer_core import embed, figures
+    coords = projection(_ds, model, embed.ProjectionConfig.from_dict(config))
+    pred = _predictions(_ds, data_hash, model, cache_root)
+    colors = embed.point_colors(_ds, color_by, probs=pred["probs"], classes=pred["classes"])
+    hover = embed.hover_texts(_ds, pred["probs"], pred["classes"])
+    return figures.embedding_figure(coords, np.arange(len(_ds)), colors, hover=hover)
+
+
+def embedding_figure(ds: Dataset, model: str, config, color_by: str):
+    """The map's scatter (built once per data, model, map and colouring; shared, do not mutate)."""
+    return _embedding_figure(ds, ds.data_hash, model, config.to_dict(), color_by, str(store().root))

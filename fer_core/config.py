@@ -76,3 +76,124 @@ class PCAConfig(JobConfig):
     n_components: int = opt(200, "principal components kept overall")
     n_components_per_class: int = opt(16, "eigenfaces kept per emotion")
     seed: int = opt(0, "random seed of the randomized SVD")
+
+
+@dataclass(frozen=True)
+class TrainConfig(JobConfig):
+    """Train one CNN (python -m fer_core.train). Model selection uses PublicTest only."""
+
+    # data
+    data: str = opt("", "fer2013.csv[.gz] (empty: the bundled 1000-image sample)")
+    ferplus: str = opt("", "fer2013new.csv with the FER+ votes, row-aligned with --data")
+    label_set: str = opt("fer2013", "classes to learn", ("fer2013", "fer6", "ferplus"))
+    ferplus_target: str = opt("majority", "FER+ only: train on the majority class or on the vote "
+                              "distribution (always tested on the majority)", ("majority", "distribution"))
+    label_corrections: str = opt("", "CSV with columns row, corrected_label (name or FER2013 index, may be "
+                                 "empty) and optional decision; corrections apply to Training rows")
+    exclude_flagged: bool = opt(False, "drop Training rows whose decision is 'not a face' or 'mislabeled' "
+                                "in --label-corrections")
+    max_train_images: int = opt(0, "use at most this many Training images (0 = all; for tests)")
+    # model
+    model: str = opt("compact", "registered model name (fer_core.models.list_models())")
+    width: float = opt(1.0, "channel width multiplier")
+    dropout: float = opt(-1.0, "dropout before the classifier (-1 = the model's default)")
+    # optimisation
+    epochs: int = opt(30, "passes over the training images")
+    batch_size: int = opt(128, "images per step")
+    optimizer: str = opt("sgd", "sgd = SGD with Nesterov momentum 0.9", ("sgd", "adamw"))
+    lr: float = opt(0.0, "peak learning rate (0 = default: sgd 0.1 x batch_size / 128, adamw 0.002)")
+    weight_decay: float = opt(-1.0, "weight decay on conv/linear weights (-1 = default: sgd 5e-4, adamw 0.05)")
+    schedule: str = opt("cosine", "cosine (linear warm-up, then cosine to 0) or onecycle", ("cosine", "onecycle"))
+    warmup_epochs: float = opt(1.0, "cosine only: epochs of linear warm-up")
+    label_smoothing: float = opt(0.0, "label smoothing epsilon")
+    # augmentation (batched, on the training device)
+    hflip: bool = opt(True, "random horizontal flip")
+    shift: float = opt(0.1, "random translation, as a fraction of the image size (0.1 = up to 4.8 px)")
+    rotation: float = opt(10.0, "random rotation, up to this many degrees")
+    scale: float = opt(0.1, "random zoom by a factor in [1 - scale, 1 + scale]")
+    brightness: float = opt(0.2, "random brightness offset in [-b, b] (pixel units /255)")
+    contrast: float = opt(0.2, "random contrast factor in [1 - c, 1 + c]")
+    erasing: float = opt(0.25, "probability of random erasing (one rectangle, 2-25%% of the image)")
+    mixup: float = opt(0.0, "mixup Beta(alpha, alpha) parameter (0 = off)")
+    imbalance: str = opt("none", "class imbalance handling: loss weights, or re-sampling each epoch",
+                         ("none", "class_weights", "oversample", "undersample"))
+    # run
+    seed: int = opt(0, "random seed (weights, sampling, augmentation)")
+    threads: int = opt(0, "CPU threads for torch (0 = torch's default)")
+    amp: bool = opt(True, "mixed precision (bfloat16 autocast) on CUDA; ignored on CPU")
+    channels_last: bool = opt(True, "channels-last memory format (on CPU only for models without strided "
+                              "1x1 convs, which crash in this torch's CPU backward)")
+    out: str = opt("", "checkpoint path to write (empty: runs/<model>-<label_set>-<time>.pt from the CLI)")
+
+
+@dataclass(frozen=True)
+class EvalConfig(JobConfig):
+    """Score a checkpoint on one split (python -m fer_core.evaluate)."""
+
+    data: str = opt("", "fer2013.csv[.gz] (empty: the bundled sample)")
+    ferplus: str = opt("", "fer2013new.csv, row-aligned with --data (adds the FER+ re-scoring)")
+    model: str = opt("compact", "checkpoint path or shipped name")
+    split: str = opt("PrivateTest", "split to score", ("Training", "PublicTest", "PrivateTest"))
+    label_set: str = opt("", "label set to score against (empty: the checkpoint's)")
+    tta: bool = opt(False, "average each image's prediction with its mirror's")
+    batch_size: int = opt(512, "images per forward pass")
+
+
+@dataclass(frozen=True)
+class BaselineConfig(JobConfig):
+    """Classical baselines on PCA features (python -m fer_core.baselines)."""
+
+    data: str = opt("", "fer2013.csv[.gz] (empty: the bundled sample)")
+    names: tuple[str, ...] = opt(("logreg", "linear_svm", "rbf_svm", "random_forest"), "baselines to fit")
+    n_components: int = opt(100, "PCA components (fit on Training)")
+    rbf_max_train: int = opt(10000, "RBF SVM: fit on a stratified subsample of this many Training images "
+                             "(0 = all; the full set takes tens of minutes)")
+    split: str = opt("PrivateTest", "split to score", ("PublicTest", "PrivateTest"))
+    seed: int = opt(0, "random seed")
+
+
+@dataclass(frozen=True)
+class ProjectionConfig(JobConfig):
+    """2-D / 3-D map of a model's penultimate features (python -m fer_core.embed).
+
+    Every field changes the picture, so every field is part of the artifact's cache key.
+    """
+
+    method: str = opt("umap", "pca, tsne (t-SNE) or umap (UMAP)", ("pca", "tsne", "umap"))
+    dims: int = opt(2, "dimensions of the map", (2, 3))
+    pca_dims: int = opt(50, "t-SNE/UMAP: reduce the features to this many principal components first "
+                        "(0 = use the raw features)")
+    perplexity: float = opt(30.0, "t-SNE: perplexity (about the number of effective neighbours)")
+    n_neighbors: int = opt(15, "UMAP: neighbours of the k-NN graph (larger = more global structure)")
+    min_dist: float = opt(0.1, "UMAP: minimum distance between points in the map (smaller = tighter clusters)")
+    tsne_impl: str = opt("auto", "t-SNE implementation: auto (openTSNE when installed and 2-D, else "
+                         "scikit-learn), sklearn or opentsne", ("auto", "sklearn", "opentsne"))
+    seed: int = opt(0, "random seed (same seed and inputs = same map)")
+
+
+@dataclass(frozen=True)
+class AttributionConfig(JobConfig):
+    """Per-class average saliency maps over correctly classified test images (fer_core.attribute)."""
+
+    model: str = opt("", "shipped checkpoint name or path (empty: the default model)")
+    method: str = opt("gradcam", "attribution method", ("saliency", "integrated_gradients", "smoothgrad", "gradcam",
+                                                        "guided_backprop", "guided_gradcam", "occlusion"))
+    splits: tuple[str, ...] = opt(("PublicTest", "PrivateTest"), "splits whose correctly classified images are used")
+    max_per_class: int = opt(50, "at most this many images per class (a seeded random subset)")
+    n_steps: int = opt(32, "Integrated Gradients steps")
+    nt_samples: int = opt(16, "SmoothGrad noise samples")
+    seed: int = opt(0, "random seed (subset, SmoothGrad noise)")
+
+
+@dataclass(frozen=True)
+class SanityConfig(JobConfig):
+    """Cascading model-randomization sanity check of the saliency methods (Adebayo et al. 2018)."""
+
+    model: str = opt("", "shipped checkpoint name or path (empty: the default model)")
+    methods: tuple[str, ...] = opt(("saliency", "integrated_gradients", "smoothgrad", "gradcam", "guided_backprop",
+                                    "guided_gradcam", "occlusion"), "methods to check")
+    split: str = opt("PrivateTest", "split the images are drawn from (all images when the data has none)")
+    n_images: int = opt(12, "images compared per randomization step")
+    n_steps: int = opt(16, "Integrated Gradients steps")
+    nt_samples: int = opt(8, "SmoothGrad noise samples")
+    seed: int = opt(0, "random seed (images, new weights, SmoothGrad noise)")

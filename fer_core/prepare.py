@@ -32,6 +32,8 @@ class Stage:
     description: str
     key: Callable[[Dataset], str]
     build: Callable[[Dataset, Store], object]
+    #: False when the stage cannot run for this dataset (e.g. no shipped model); skipped then.
+    enabled: Callable[[Dataset], bool] = lambda ds: True
 
 
 STAGES: dict[str, Stage] = {}
@@ -63,11 +65,116 @@ register_stage(Stage("eigenfaces", "mean faces, eigenfaces, explained variance (
                      lambda ds: eigenfaces_key(ds), lambda ds, st: get_eigenfaces(ds, st)))
 
 
+# ---- model outputs --------------------------------------------------------------------------
+def _has_model(ds: Dataset) -> bool:
+    from .predictions import default_model
+    return default_model() is not None
+
+
+def _has_splits(ds: Dataset) -> bool:
+    return bool(((ds.split == "Training") & (ds.labels >= 0)).sum() >= 20 and
+                ((ds.split != "Training") & (ds.split != "")).any())
+
+
+def _predictions_key(ds):
+    from .predictions import predictions_key
+    return predictions_key(ds)
+
+
+def _predictions_build(ds, st):
+    from .predictions import get_predictions
+    return get_predictions(ds, store=st)
+
+
+def _baselines_key(ds):
+    from .predictions import baselines_key
+    return baselines_key(ds)
+
+
+def _baselines_build(ds, st):
+    from .predictions import get_baseline_predictions
+    return get_baseline_predictions(ds, store=st)
+
+
+register_stage(Stage("predictions", "default model's probabilities and features for every image",
+                     _predictions_key, _predictions_build, _has_model))
+register_stage(Stage("baselines", "PCA + logistic regression / SVMs / random forest, fit on Training",
+                     _baselines_key, _baselines_build, _has_splits))
+
+
+# ---- saliency (fer_core.attribute) ----------------------------------------------------------
+def _has_model_and_labels(ds: Dataset) -> bool:
+    return _has_model(ds) and bool((ds.labels >= 0).any())
+
+
+def _class_maps_key(ds):
+    from .attribute import class_maps_key
+    return class_maps_key(ds)
+
+
+def _class_maps_build(ds, st):
+    from .attribute import get_class_maps
+    return get_class_maps(ds, store=st)
+
+
+def _sanity_key(ds):
+    from .attribute import sanity_key
+    return sanity_key(ds)
+
+
+def _sanity_build(ds, st):
+    from .attribute import get_sanity
+    return get_sanity(ds, store=st)
+
+
+register_stage(Stage("class_maps", "default model's per-class average Grad-CAM maps (correct test images)",
+                     _class_maps_key, _class_maps_build, _has_model_and_labels))
+register_stage(Stage("sanity", "saliency sanity check: cascading randomization of the default model",
+                     _sanity_key, _sanity_build, _has_model))
+
+
+# ---- embeddings (default model's features mapped to 2-D; neighbour graph and silhouettes) ---
+#: The maps `python -m fer_core.prepare` builds: the dashboard's default UMAP and t-SNE views.
+EMBEDDING_STAGES = {"projection_umap": "umap", "projection_tsne": "tsne"}
+
+
+def _projection_stage(method: str) -> tuple[Callable, Callable]:
+    def key(ds):
+        from .config import ProjectionConfig
+        from .embed import projection_key
+        return projection_key(ds, ProjectionConfig(method=method, dims=2))
+
+    def build(ds, st):
+        from .config import ProjectionConfig
+        from .embed import get_projection
+        return get_projection(ds, ProjectionConfig(method=method, dims=2), store=st)
+    return key, build
+
+
+for _name, _method in EMBEDDING_STAGES.items():
+    register_stage(Stage(_name, f"{'UMAP' if _method == 'umap' else 't-SNE'} 2-D map of the default model's "
+                         "features (Embeddings page)", *_projection_stage(_method), _has_model))
+
+
+def _stats_key(ds):
+    from .embed import stats_key
+    return stats_key(ds)
+
+
+def _stats_build(ds, st):
+    from .embed import get_feature_stats
+    return get_feature_stats(ds, store=st)
+
+
+register_stage(Stage("embedding_stats", "nearest neighbours, silhouette and kNN label agreement in feature space",
+                     _stats_key, _stats_build, _has_model))
+
+
 # ---- driver -------------------------------------------------------------------------------
 def stage_status(ds: Dataset, store: Store | None = None) -> dict[str, bool]:
     """{stage name: artifact present} for every registered stage."""
     store = store or Store()
-    return {name: store.exists(name, s.key(ds)) for name, s in STAGES.items()}
+    return {name: store.exists(name, s.key(ds)) for name, s in STAGES.items() if s.enabled(ds)}
 
 
 def prepare_command(source: str | None, ferplus: str | None = None) -> str:
@@ -93,6 +200,9 @@ def run(ds: Dataset, store: Store | None = None, *, only: list[str] | None = Non
     for name in bar:
         stage = STAGES[name]
         bar.set_postfix_str(name)
+        if not stage.enabled(ds):
+            log(f"[{name}] skipped: not available for this dataset")
+            continue
         if store.exists(name, stage.key(ds)):
             timings[name] = 0.0
             log(f"[{name}] cached")

@@ -1,0 +1,470 @@
+"""Saliency maps with Captum: which pixels of a 48x48 face drive a class score.
+
+Seven methods, one call (arrays in, arrays out)::
+
+    >>> from fer_core.attribute import attribute, overlay
+    >>> maps = attribute(model, images, method="gradcam")          # (N, 48, 48) float32, >= 0
+    >>> rgb = overlay(images[0], maps[0], scale=4)                   # (192, 192, 3) uint8
+
+plus per-class average maps over correctly classified test images (:func:`class_average_maps`)
+and the model-randomization sanity check of Adebayo et al. 2018, "Sanity Checks for Saliency
+Maps" (:func:`cascading_randomization`): the layers are re-initialised one by one from the top,
+and each method's map on the randomized model is compared with its map on the trained model by
+Spearman rank correlation. A method whose map barely changes when the weights that produced the
+prediction are destroyed explains the input (edges), not the model; Guided Backprop is the
+known case, and :func:`flag_untrustworthy` marks such methods.
+
+Maps are importance maps by default (``signed=False``): the absolute value for gradient
+methods, the positive part for Grad-CAM and Occlusion. Higher = more important for the target.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .constants import IMAGE_SIZE
+from .inference import check_images, model_normalization, to_input
+
+#: Method name -> display name, in the order the pages list them.
+METHODS: dict[str, str] = {
+    "saliency": "Saliency (gradient)",
+    "integrated_gradients": "Integrated Gradients",
+    "smoothgrad": "SmoothGrad",
+    "gradcam": "Grad-CAM",
+    "guided_backprop": "Guided Backprop",
+    "guided_gradcam": "Guided Grad-CAM",
+    "occlusion": "Occlusion",
+}
+#: Relative cost per image (forward+backward passes) with the default options: a guide for the UI.
+METHOD_COST = {"saliency": 1, "integrated_gradients": 32, "smoothgrad": 16, "gradcam": 1,
+               "guided_backprop": 1, "guided_gradcam": 2, "occlusion": 121}
+#: A method whose Spearman correlation with the trained model's map stays above this on average
+#: over the cascade (every step of cumulative randomization) is flagged as not to be trusted: its
+#: map hardly depends on the weights. A heuristic cut; the page shows the whole curves.
+TRUST_THRESHOLD = 0.7
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"unknown attribution method {method!r}; known: {', '.join(METHODS)}")
+
+
+def _targets(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
+    """(B,) int64 targets: the predicted class when `target` is None, else the given class(es)."""
+    if target is None:
+        with torch.no_grad():
+            return model(x).argmax(1)
+    t = torch.as_tensor(np.asarray(target), dtype=torch.long, device=x.device)
+    return t.expand(len(x)).clone() if t.ndim == 0 else t
+
+
+def _compute(model: nn.Module, x: torch.Tensor, t: torch.Tensor, method: str, *, n_steps: int,
+             nt_samples: int, nt_stdev: float, window: int, stride: int, seed: int, norm: dict) -> torch.Tensor:
+    """Raw Captum attribution (B, 48, 48) for normalised input `x` (B,1,48,48), targets `t` (B,)."""
+    import warnings
+
+    from captum import attr as ca
+
+    with warnings.catch_warnings():  # "Setting backward hooks on ReLU activations" (Guided Backprop)
+        warnings.filterwarnings("ignore", message="Setting backward hooks", category=UserWarning)
+        return _captum(ca, model, x, t, method, n_steps=n_steps, nt_samples=nt_samples, nt_stdev=nt_stdev,
+                       window=window, stride=stride, seed=seed, norm=norm)
+
+
+def _captum(ca, model, x, t, method, *, n_steps, nt_samples, nt_stdev, window, stride, seed, norm):
+    x = x.detach().clone().requires_grad_(True)
+    if method == "saliency":
+        a = ca.Saliency(model).attribute(x, target=t, abs=False)
+    elif method == "integrated_gradients":
+        black = torch.full_like(x, -float(norm["mean"]) / float(norm["std"]))  # pixel value 0
+        a = ca.IntegratedGradients(model).attribute(x, baselines=black, target=t, n_steps=n_steps,
+                                                    internal_batch_size=max(len(x) * n_steps, 1))
+    elif method == "smoothgrad":
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            a = ca.NoiseTunnel(ca.Saliency(model)).attribute(
+                x, nt_type="smoothgrad", nt_samples=nt_samples, stdevs=nt_stdev / float(norm["std"]),
+                target=t, abs=False)
+    elif method == "gradcam":
+        g = ca.LayerGradCam(model, model.feature_layer).attribute(x, target=t, relu_attributions=False)
+        a = ca.LayerAttribution.interpolate(g, (IMAGE_SIZE, IMAGE_SIZE), interpolate_mode="bilinear")
+    elif method == "guided_backprop":
+        a = ca.GuidedBackprop(model).attribute(x, target=t)
+    elif method == "guided_gradcam":
+        a = ca.GuidedGradCam(model, model.feature_layer).attribute(x, target=t, interpolate_mode="bilinear")
+    elif method == "occlusion":
+        a = ca.Occlusion(model).attribute(x, sliding_window_shapes=(1, window, window), strides=(1, stride, stride),
+                                          baselines=0.0, target=t, perturbations_per_eval=32)
+    else:  # pragma: no cover - checked by the caller
+        raise ValueError(method)
+    return a.detach()[:, 0]
+
+
+def attribute(model: nn.Module, images: np.ndarray, *, method: str = "saliency", target=None,
+              signed: bool = False, batch_size: int = 32, n_steps: int = 32, nt_samples: int = 16,
+              nt_stdev: float = 0.15, window: int = 8, stride: int = 4, seed: int = 0,
+              normalization: dict | None = None) -> np.ndarray:
+    """Attribution maps of a model's class scores (logits) with respect to the input pixels.
+
+    Args:
+        model: a registry model (needs ``feature_layer`` for gradcam / guided_gradcam); left in
+            eval mode, weights untouched.
+        images: (N, 48, 48) uint8 faces (a single (48, 48) image is promoted).
+        method: a key of :data:`METHODS`.
+        target: None = each image's predicted class; an int = that class for every image; an
+            (N,) int array = one class per image.
+        signed: False (default) returns importance >= 0 (absolute gradients, positive part of
+            Grad-CAM and Occlusion); True returns Captum's raw signed attribution.
+        batch_size: images per Captum call.
+        n_steps: Integrated Gradients steps (baseline: a black image).
+        nt_samples, nt_stdev: SmoothGrad samples and noise std as a fraction of the pixel range.
+        window, stride: Occlusion patch size and step in pixels (patches are set to the mean grey).
+        seed: SmoothGrad noise seed (maps are reproducible).
+        normalization: {"mean", "std"}; default: the model's own.
+
+    Returns:
+        (N, 48, 48) float32 maps, finite. Grad-CAM is computed on `feature_layer` (6x6 for the
+        shipped models) and upsampled bilinearly.
+
+    Raises:
+        ValueError: unknown method, bad images or targets.
+    """
+    _check_method(method)
+    images = check_images(images)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if method in ("gradcam", "guided_gradcam") and not hasattr(model, "feature_layer"):
+        raise ValueError(f"{method} needs a model with a `feature_layer` (the last conv block)")
+    k = getattr(model, "num_classes", None)
+    if target is not None:
+        tarr = np.asarray(target)
+        if tarr.ndim not in (0, 1) or (tarr.ndim == 1 and len(tarr) != len(images)):
+            raise ValueError(f"target must be None, an int or ({len(images)},) ints, got shape {tarr.shape}")
+        if k is not None and tarr.size and (tarr.min() < 0 or tarr.max() >= k):
+            raise ValueError(f"target classes must be in [0, {k}), got {tarr.tolist()}")
+    norm = normalization or model_normalization(model)
+    dev = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    try:
+        for i in range(0, len(images), batch_size):
+            x = to_input(torch.from_numpy(images[i:i + batch_size]).to(dev), norm)
+            t = _targets(model, x, target if target is None or np.ndim(target) == 0
+                         else np.asarray(target)[i:i + batch_size])
+            a = _compute(model, x, t, method, n_steps=n_steps, nt_samples=nt_samples, nt_stdev=nt_stdev,
+                         window=window, stride=stride, seed=seed, norm=norm)
+            out.append(a.float().cpu().numpy())
+    finally:
+        model.train(was_training)
+        model.zero_grad(set_to_none=True)
+    maps = np.concatenate(out) if out else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    if not signed:
+        maps = np.maximum(maps, 0) if method in ("gradcam", "occlusion") else np.abs(maps)
+    return np.nan_to_num(maps.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+# ---- display --------------------------------------------------------------------------------
+def normalize_map(m: np.ndarray, *, percentile: float = 99.0) -> np.ndarray:
+    """Scale a map to [0, 1]: values above the `percentile` clip to 1 (one hot pixel does not
+    wash out the rest); a constant map becomes all zeros."""
+    m = np.asarray(m, np.float32)
+    m = m - m.min()
+    hi = float(np.percentile(m, percentile)) if m.size else 0.0
+    if hi <= 1e-12:
+        hi = float(m.max())
+    return np.clip(m / hi, 0, 1) if hi > 1e-12 else np.zeros_like(m)
+
+
+def overlay(image: np.ndarray, amap: np.ndarray, *, alpha: float = 0.55, scale: int = 4,
+            colormap: str = "jet") -> np.ndarray:
+    """Blend a map over a grey face.
+
+    Args:
+        image: (H, W) uint8 face (48x48 here).
+        amap: (H, W) map, any range (normalised with :func:`normalize_map`).
+        alpha: weight of the heat map where the map is 1 (the blend fades to the face where it is 0).
+        scale: integer upscaling of the output (bilinear for the map, nearest for the face).
+        colormap: 'jet', 'inferno', 'viridis' or 'hot' (OpenCV colormaps).
+
+    Returns:
+        (H*scale, W*scale, 3) uint8 RGB.
+    """
+    import cv2
+
+    maps = {"jet": cv2.COLORMAP_JET, "inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS,
+            "hot": cv2.COLORMAP_HOT}
+    if colormap not in maps:
+        raise ValueError(f"colormap must be one of {sorted(maps)}, got {colormap!r}")
+    image = np.asarray(image)
+    if image.ndim != 2 or np.shape(amap) != image.shape:
+        raise ValueError(f"image (H, W) and map of the same shape expected, got {image.shape} and {np.shape(amap)}")
+    h, w = image.shape
+    size = (w * scale, h * scale)
+    face = cv2.resize(image.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+    m = cv2.resize(normalize_map(amap), size, interpolation=cv2.INTER_LINEAR)
+    heat = cv2.cvtColor(cv2.applyColorMap((m * 255).astype(np.uint8), maps[colormap]), cv2.COLOR_BGR2RGB)
+    a = (alpha * np.clip(m * 1.5, 0, 1))[..., None]
+    rgb = (1 - a) * np.repeat(face[..., None], 3, -1) + a * heat
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+# ---- per-class averages ------------------------------------------------------------------
+def class_average_maps(model: nn.Module, images: np.ndarray, labels: np.ndarray, pred_probs: np.ndarray, *,
+                       method: str = "gradcam", max_per_class: int = 100, seed: int = 0,
+                       progress: Callable[[float, str], None] | None = None, **kwargs) -> dict[str, np.ndarray]:
+    """Average map per class over the correctly classified images.
+
+    Each map is scaled to [0, 1] (:func:`normalize_map`) before averaging, so every image
+    counts the same. The target of each map is its (true = predicted) class.
+
+    Args:
+        images: (N, 48, 48) uint8; labels: (N,) int (-1 = unlabeled, skipped);
+        pred_probs: (N, K) the model's probabilities on `images` (rows sum to 1).
+        max_per_class: at most this many images per class (a seeded random subset).
+        **kwargs: passed to :func:`attribute`.
+
+    Returns:
+        dict with maps (K, 48, 48) float32 in [0, 1] (zeros for a class with no correct image),
+        mean_faces (K, 48, 48) float32 pixel means of the images used, counts (K,) int64 and
+        rows (M,) int64 indices into `images` of the images used.
+    """
+    images = check_images(images)
+    labels = np.asarray(labels)
+    pred_probs = np.asarray(pred_probs)
+    if labels.shape != (len(images),) or pred_probs.ndim != 2 or len(pred_probs) != len(images):
+        raise ValueError(f"labels (N,) and pred_probs (N, K) must match images (N={len(images)}), "
+                         f"got {labels.shape} and {pred_probs.shape}")
+    k = pred_probs.shape[1]
+    rng = np.random.default_rng(seed)
+    correct = (pred_probs.argmax(1) == labels) & (labels >= 0)
+    maps = np.zeros((k, IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    faces = np.zeros_like(maps)
+    counts = np.zeros(k, np.int64)
+    used = []
+    for c in range(k):
+        rows = np.flatnonzero(correct & (labels == c))
+        if len(rows) > max_per_class:
+            rows = np.sort(rng.choice(rows, max_per_class, replace=False))
+        if progress:
+            progress(c / k, f"class {c + 1} of {k}: {len(rows)} images")
+        if len(rows) == 0:
+            continue
+        m = attribute(model, images[rows], method=method, target=c, **kwargs)
+        maps[c] = np.mean([normalize_map(x) for x in m], axis=0)
+        faces[c] = images[rows].mean(0)
+        counts[c] = len(rows)
+        used.append(rows)
+    return {"maps": maps, "mean_faces": faces, "counts": counts,
+            "rows": np.concatenate(used) if used else np.zeros(0, np.int64)}
+
+
+# ---- sanity check: cascading model-parameter randomization -------------------------------
+def randomization_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The model's layers from the top (output) down, as randomized by the sanity check:
+    the classifier head, then each block of ``model.body`` from the last to the first."""
+    layers: list[tuple[str, nn.Module]] = []
+    if hasattr(model, "head"):
+        layers.append(("head", model.head))
+    body = getattr(model, "body", None)
+    if body is not None:
+        layers += [(f"body.{i}", m) for i, m in reversed(list(enumerate(body.children())))]
+    if not layers:
+        raise ValueError("the model has no `head` / `body` to randomize")
+    return layers
+
+
+def randomize_(module: nn.Module, generator: torch.Generator) -> None:
+    """Re-initialise every conv / linear / batch-norm inside `module` in place (He-normal
+    weights, zero biases, identity batch norm with fresh running statistics)."""
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                fan_in = m.weight[0].numel()
+                m.weight.copy_(torch.randn(m.weight.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
+                if m.bias is not None:
+                    m.bias.zero_()
+            elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.reset_parameters()
+
+
+def spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman rank correlation between matching rows of a and b, each (N, P); (N,) float64.
+    A constant row has no ranking: its correlation is 0."""
+    from scipy.stats import rankdata
+
+    a = np.asarray(a, np.float64).reshape(len(a), -1)
+    b = np.asarray(b, np.float64).reshape(len(b), -1)
+    ra, rb = rankdata(a, axis=1), rankdata(b, axis=1)
+    ra -= ra.mean(1, keepdims=True)
+    rb -= rb.mean(1, keepdims=True)
+    den = np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (ra * rb).sum(1) / den
+    return np.where(den > 0, r, 0.0)
+
+
+def cascading_randomization(model: nn.Module, images: np.ndarray, *, methods: Sequence[str] = tuple(METHODS),
+                            seed: int = 0, progress: Callable[[float, str], None] | None = None,
+                            **kwargs) -> dict[str, np.ndarray]:
+    """Adebayo et al. 2018's cascading randomization test.
+
+    Layers are re-initialised cumulatively from the top (:func:`randomization_layers`); after
+    each step every method's maps are recomputed for the class the *trained* model predicted and
+    compared with the trained model's maps (Spearman rank correlation of the importance maps,
+    per image). The model itself is not modified (a copy is randomized).
+
+    Args:
+        images: (N, 48, 48) uint8, a few dozen are enough.
+        methods: keys of :data:`METHODS`.
+        **kwargs: passed to :func:`attribute`.
+
+    Returns:
+        dict with methods (M,) str, layers (L+1,) str ("none" first, then each layer name as it
+        is randomized), rho (M, L+1, N) float64 per-image correlations (rho[:, 0] = 1) and
+        rho_mean (M, L+1).
+    """
+    images = check_images(images)
+    for m in methods:
+        _check_method(m)
+    layers = randomization_layers(model)
+    with torch.no_grad():
+        x = to_input(torch.from_numpy(images).to(next(model.parameters()).device), model_normalization(model))
+        target = model.eval()(x).argmax(1).cpu().numpy()
+    ref = {m: attribute(model, images, method=m, target=target, **kwargs) for m in methods}
+    rho = np.ones((len(methods), len(layers) + 1, len(images)))
+    net = copy.deepcopy(model)
+    names = dict((id(mod), n) for n, mod in net.named_modules())
+    layer_copies = [mod for _, mod in randomization_layers(net)]
+    gen = torch.Generator().manual_seed(seed)
+    for j, mod in enumerate(layer_copies, start=1):
+        if progress:
+            progress((j - 1) / len(layer_copies), f"randomizing {names.get(id(mod), j)}")
+        randomize_(mod, gen)
+        for i, m in enumerate(methods):
+            rho[i, j] = spearman_rows(ref[m], attribute(net, images, method=m, target=target, **kwargs))
+    return {"methods": np.array(list(methods)), "layers": np.array(["none"] + [n for n, _ in layers]),
+            "rho": rho, "rho_mean": rho.mean(2)}
+
+
+def randomization_summary(result: dict[str, np.ndarray], *, threshold: float = TRUST_THRESHOLD) -> list[dict]:
+    """One row per method of a :func:`cascading_randomization` result: `after_head` (mean rho with
+    only the classifier re-initialised), `mean_rho` (mean over every randomization step, the area
+    under the cascade curve), `final_rho` (every layer random) and `flagged` (mean_rho >
+    `threshold`: the map barely changes when the weights are destroyed)."""
+    rows = []
+    for m, r in zip(result["methods"], result["rho_mean"]):
+        mean = float(np.mean(r[1:])) if len(r) > 1 else 1.0
+        rows.append({"method": str(m), "name": METHODS.get(str(m), str(m)), "after_head": float(r[min(1, len(r) - 1)]),
+                     "mean_rho": mean, "final_rho": float(r[-1]), "flagged": bool(mean > threshold)})
+    return rows
+
+
+def flag_untrustworthy(result: dict[str, np.ndarray], *, threshold: float = TRUST_THRESHOLD) -> dict[str, bool]:
+    """{method: True when its maps barely change under cascading randomization} (see
+    :func:`randomization_summary`)."""
+    return {r["method"]: r["flagged"] for r in randomization_summary(result, threshold=threshold)}
+
+
+# ---- cached artifacts (dataset + shipped model) ---------------------------------------------
+def _resolve_model(name: str) -> str:
+    from .predictions import default_model
+
+    name = name or default_model()
+    if not name:
+        raise FileNotFoundError("no shipped model in fer_core/weights/: train one with python -m fer_core.train")
+    return name
+
+
+def class_maps_key(ds, config=None) -> str:
+    from .checkpoint import model_hash
+    from .config import AttributionConfig
+    from .store import Store
+
+    config = config or AttributionConfig()
+    model = _resolve_model(config.model)
+    return Store.key("class_maps", {**config.to_dict(), "model": model}, data_hash=ds.data_hash,
+                     model_hash=model_hash(model))
+
+
+def get_class_maps(ds, config=None, *, store=None, progress=None) -> dict[str, np.ndarray]:
+    """Cached :func:`class_average_maps` of a shipped model on the correctly classified images
+    of `config.splits` (all labeled images when the data has none of those splits).
+
+    Returns:
+        the dict of :func:`class_average_maps` plus classes (K,) str.
+    """
+    from .checkpoint import load_checkpoint, model_hash
+    from .config import AttributionConfig
+    from .predictions import get_predictions
+    from .store import Store
+
+    config = config or AttributionConfig()
+    model = _resolve_model(config.model)
+    store = store or Store()
+
+    def compute():
+        net, _ = load_checkpoint(model)
+        probs = get_predictions(ds, model, store=store)["probs"]
+        rows = np.flatnonzero(np.isin(ds.split, list(config.splits)))
+        if len(rows) == 0:
+            rows = np.arange(len(ds))
+        out = class_average_maps(net, ds.images[rows], ds.labels[rows], probs[rows], method=config.method,
+                                 max_per_class=config.max_per_class, seed=config.seed, n_steps=config.n_steps,
+                                 nt_samples=config.nt_samples, progress=progress)
+        out["rows"] = rows[out["rows"]]
+        out["classes"] = np.array(net.classes)
+        return out
+
+    return store.get_or_compute("class_maps", {**config.to_dict(), "model": model}, compute,
+                                data_hash=ds.data_hash, model_hash=model_hash(model))
+
+
+def sanity_images(ds, config) -> np.ndarray:
+    """(n,) dataset indices the sanity check uses: a seeded random subset of `config.split`."""
+    rows = np.flatnonzero(ds.split == config.split)
+    if len(rows) == 0:
+        rows = np.arange(len(ds))
+    rng = np.random.default_rng(config.seed)
+    return np.sort(rng.choice(rows, min(config.n_images, len(rows)), replace=False))
+
+
+def sanity_key(ds, config=None) -> str:
+    from .checkpoint import model_hash
+    from .config import SanityConfig
+    from .store import Store
+
+    config = config or SanityConfig()
+    model = _resolve_model(config.model)
+    return Store.key("sanity", {**config.to_dict(), "model": model}, data_hash=ds.data_hash,
+                     model_hash=model_hash(model))
+
+
+def get_sanity(ds, config=None, *, store=None, progress=None) -> dict[str, np.ndarray]:
+    """Cached :func:`cascading_randomization` of a shipped model on :func:`sanity_images`.
+
+    Returns:
+        its dict plus rows (n,) the dataset indices of the images.
+    """
+    from .checkpoint import load_checkpoint, model_hash
+    from .config import SanityConfig
+    from .store import Store
+
+    config = config or SanityConfig()
+    model = _resolve_model(config.model)
+    store = store or Store()
+
+    def compute():
+        net, _ = load_checkpoint(model)
+        rows = sanity_images(ds, config)
+        out = cascading_randomization(net, ds.images[rows], methods=config.methods, seed=config.seed,
+                                      n_steps=config.n_steps, nt_samples=config.nt_samples, progress=progress)
+        out["rows"] = rows
+        return out
+
+    return store.get_or_compute("sanity", {**config.to_dict(), "model": model}, compute,
+                                data_hash=ds.data_hash, model_hash=model_hash(model))

@@ -1,0 +1,152 @@
+"""Checkpoints that rebuild their model with nothing else (nanoGPT's `ckpt.pt` idea).
+
+A checkpoint is one ``torch.save`` dict (loadable with ``weights_only=True``): the model name
+and kwargs, the label set and its class names, the input normalisation, the training config,
+the per-epoch history, the metrics, the data hash, versions, and the weights in float16
+(shipped files stay small; BN statistics and weights are far inside fp16 range).
+
+Shipped checkpoints live in ``fer_core/weights/<name>.pt`` and load by name::
+
+    model, info = load_checkpoint("compact")
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import __version__
+from .constants import get_label_set
+from .models import create_model
+from .store import hash_file
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+FORMAT = "fer-explorer-checkpoint/1"
+_REQUIRED = ("format", "model_name", "model_kwargs", "num_classes", "label_set", "normalization", "state_dict")
+
+
+def _plain(obj: Any) -> Any:
+    """JSON round-trip: numpy scalars and tuples become plain Python (loadable with weights_only)."""
+    def default(o):
+        if hasattr(o, "item"):
+            return o.item()
+        if hasattr(o, "tolist"):
+            return o.tolist()
+        return str(o)
+    return json.loads(json.dumps(obj, default=default))
+
+
+def shipped_checkpoints() -> list[str]:
+    """Names of the checkpoints shipped in fer_core/weights/ (file stems), sorted."""
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
+
+
+def resolve_checkpoint(path_or_name: str | os.PathLike) -> Path:
+    """An existing file path, or a shipped name -> fer_core/weights/<name>.pt.
+
+    Raises:
+        FileNotFoundError: naming the path tried and the shipped names.
+    """
+    p = Path(path_or_name)
+    if p.is_file():
+        return p
+    s = str(path_or_name)
+    looks_like_name = s and os.sep not in s and "/" not in s and p.suffix != ".pt"
+    cand = WEIGHTS_DIR / f"{s}.pt" if looks_like_name else p
+    if cand.is_file():
+        return cand
+    shipped = shipped_checkpoints()
+    known = ", ".join(shipped) if shipped else "none yet"
+    what = f"no shipped checkpoint named {s!r} ({cand})" if looks_like_name else f"checkpoint file not found: {p}"
+    raise FileNotFoundError(f"{what}; shipped checkpoints: {known}")
+
+
+def model_hash(path_or_name: str | os.PathLike) -> str:
+    """Content hash of a checkpoint file (keys artifacts derived from the model)."""
+    return hash_file(resolve_checkpoint(path_or_name))
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, model_name: str, model_kwargs: dict,
+                    label_set: str, normalization: dict, train_config: dict | None = None,
+                    history: list[dict] | None = None, metrics: dict | None = None,
+                    data_hash: str = "") -> Path:
+    """Write a self-describing checkpoint (weights as float16) atomically; return its path.
+
+    Args:
+        model: the trained model (any device); its state_dict is copied to CPU.
+        model_name, model_kwargs: what :func:`fer_core.models.create_model` needs.
+        label_set: 'fer2013', 'fer6' or 'ferplus'; the class names are stored with it.
+        normalization: {"mean": float, "std": float} of the input in [0,1] pixel units.
+        train_config: TrainConfig.to_dict(); history: one dict per epoch; metrics: final metrics.
+        data_hash: hash of the training data file(s).
+    """
+    ls = get_label_set(label_set)
+    if set(normalization) < {"mean", "std"}:
+        raise ValueError(f"normalization needs 'mean' and 'std', got {sorted(normalization)}")
+    num_classes = int(getattr(model, "num_classes", ls.num_classes))
+    if num_classes != ls.num_classes:
+        raise ValueError(f"model has {num_classes} outputs but label set {label_set!r} has {ls.num_classes}")
+    state = {k: (v.detach().to("cpu", torch.float16) if v.is_floating_point() else v.detach().cpu())
+             for k, v in model.state_dict().items()}
+    ckpt: dict[str, Any] = {
+        "format": FORMAT, "model_name": model_name, "model_kwargs": dict(model_kwargs),
+        "num_classes": num_classes, "label_set": label_set, "classes": list(ls.classes),
+        "normalization": {"mean": float(normalization["mean"]), "std": float(normalization["std"])},
+        "train_config": _plain(train_config or {}), "history": _plain(history or []),
+        "metrics": _plain(metrics or {}),
+        "data_hash": data_hash, "package_version": __version__, "torch_version": str(torch.__version__),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "state_dict": state,
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(ckpt, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def load_checkpoint(path_or_name: str | os.PathLike, map_location: str | torch.device = "cpu"
+                    ) -> tuple[nn.Module, dict]:
+    """Rebuild a model from a checkpoint file or a shipped name ('compact').
+
+    Returns:
+        (model in eval mode with float32 weights on `map_location`, info). The model carries
+        ``normalization``, ``label_set``, ``classes`` and ``model_name`` attributes. `info` holds
+        every stored field except the weights, plus ``path`` and ``model_hash``.
+
+    Raises:
+        FileNotFoundError: no such file / shipped name (message lists the shipped names).
+        ValueError: the file is not a FER Explorer checkpoint.
+    """
+    path = resolve_checkpoint(path_or_name)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle/zip errors of a corrupt or foreign file
+        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
+    missing = [k for k in _REQUIRED if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise ValueError(f"{path}: not a FER Explorer checkpoint (missing {missing})")
+    model = create_model(ckpt["model_name"], num_classes=int(ckpt["num_classes"]), **ckpt["model_kwargs"])
+    ref = model.state_dict()
+    state = {k: v.to(ref[k].dtype) if k in ref else v for k, v in ckpt["state_dict"].items()}
+    model.load_state_dict(state)
+    model.to(map_location).eval()
+    info = {k: v for k, v in ckpt.items() if k != "state_dict"}
+    info["path"] = str(path)
+    info["model_hash"] = hash_file(path)
+    model.normalization = dict(info["normalization"])
+    model.label_set = info["label_set"]
+    model.classes = tuple(info.get("classes") or get_label_set(info["label_set"]).classes)
+    return model, info

@@ -1,0 +1,157 @@
+"""Plotly figures shared by the pages (figures out, nothing drawn: like Captum's use_pyplot=False)."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+
+def confusion_figure(confusion, classes, *, normalize: bool = False, title: str = "") -> go.Figure:
+    """Confusion matrix as a grid of clickable square markers (rows = true, columns = predicted).
+
+    A scatter, not a heatmap, because Streamlit's on_select returns nothing for heatmap clicks;
+    each point's customdata is [true, predicted] so a click maps back to the cell.
+    """
+    cm = np.asarray(confusion, dtype=float)
+    k = len(classes)
+    shown = cm / np.maximum(cm.sum(1, keepdims=True), 1) if normalize else cm
+    t, p = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+    t, p = t.ravel(), p.ravel()
+    z = shown[t, p]
+    text = [f"{v:.0%}" if normalize else f"{int(v)}" for v in z]
+    zmax = float(z.max()) if z.max() > 0 else 1.0
+    fig = go.Figure(go.Scatter(
+        x=[classes[j] for j in p], y=[classes[i] for i in t], mode="markers+text", text=text,
+        customdata=np.stack([t, p], 1),
+        marker=dict(symbol="square", size=46, color=z, colorscale="Blues", cmin=0, cmax=zmax,
+                    showscale=True, line=dict(width=0)),
+        textfont=dict(color=["white" if v > 0.55 * zmax else "#222" for v in z]),
+        hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra>click: show these images</extra>"))
+    fig.update_layout(height=90 + 52 * k, width=140 + 62 * k, margin=dict(l=10, r=10, t=40, b=10),
+                      title=title, xaxis=dict(title="predicted", side="top", categoryorder="array",
+                                              categoryarray=list(classes), showgrid=False),
+                      yaxis=dict(title="true", autorange="reversed", categoryorder="array",
+                                 categoryarray=list(classes), showgrid=False),
+                      plot_bgcolor="white", clickmode="event+select", dragmode=False)
+    return fig
+
+
+def reliability_figure(bins: list[dict], ece: float) -> go.Figure:
+    """Reliability diagram: per-bin accuracy against mean confidence, with the diagonal."""
+    b = [x for x in bins if x.get("count", 0) > 0]
+    conf = [x["confidence"] for x in b]
+    acc = [x["accuracy"] for x in b]
+    fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"),
+                                name="perfect calibration"),
+                     go.Scatter(x=conf, y=acc, mode="lines+markers", name="model",
+                                marker=dict(size=[6 + 24 * np.sqrt(x["count"] / max(y["count"] for y in b))
+                                                  for x in b]),
+                                customdata=[x["count"] for x in b],
+                                hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>%{customdata} images")])
+    fig.update_layout(height=360, title=f"Reliability (ECE {ece:.3f}; marker size = images in bin)",
+                      xaxis=dict(title="mean confidence", range=[0, 1]), yaxis=dict(title="accuracy", range=[0, 1]),
+                      margin=dict(l=10, r=10, t=40, b=10), legend=dict(x=0.02, y=0.98))
+    return fig
+
+
+def history_figure(history: list[dict]) -> go.Figure:
+    """Training curves from a checkpoint's per-epoch history (loss and accuracy, train vs PublicTest)."""
+    from plotly.subplots import make_subplots
+    ep = [h["epoch"] for h in history]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    for key, name, col, dash in [("train_loss", "train", 1, None), ("val_loss", "PublicTest", 1, "dot"),
+                                 ("train_acc", "train", 2, None), ("val_acc", "PublicTest", 2, "dot"),
+                                 ("val_top3", "PublicTest top-3", 2, "dash")]:
+        ys = [h.get(key) for h in history]
+        if any(y is not None for y in ys):
+            fig.add_trace(go.Scatter(x=ep, y=ys, name=name, mode="lines", line=dict(dash=dash),
+                                     showlegend=(col == 2 or key == "train_loss")), row=1, col=col)
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_xaxes(title="epoch")
+    return fig
+
+
+def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "", height: int = 640,
+                     marker_size: float | None = None) -> go.Figure:
+    """WebGL scatter of a 2-D or 3-D map, one trace per colour group, rows in ``customdata``.
+
+    Args:
+        coords: (N, 2) or (N, 3) point coordinates.
+        rows: (N,) int dataset row of each point; stored as each point's customdata, so a click or
+            lasso maps back with :func:`fer_core.embed.selection_to_rows` whatever the trace.
+        colors: :func:`fer_core.embed.point_colors` output (categorical groups become traces with a
+            legend; continuous values one trace with a colour bar).
+        hover: (N,) str hover line per point (optional).
+    """
+    xy = np.asarray(coords, dtype=np.float32)
+    rows = np.asarray(rows, dtype=np.int32)
+    if xy.ndim != 2 or xy.shape[1] not in (2, 3) or len(xy) != len(rows):
+        raise ValueError(f"coords must be (N, 2|3) with N = len(rows) = {len(rows)}, got {xy.shape}")
+    three = xy.shape[1] == 3
+    n = len(xy)
+    size = marker_size or (2 if three else 3 if n > 20000 else 4 if n > 5000 else 6)
+    hover = None if hover is None else np.asarray(hover)
+
+    def trace(m, name, marker, showlegend=True):
+        kw = dict(mode="markers", name=name, customdata=rows[m], marker=marker, showlegend=showlegend,
+                  hovertemplate="%{text}<extra></extra>" if hover is not None else "row %{customdata}<extra></extra>")
+        if hover is not None:
+            kw["text"] = hover[m]
+        if three:
+            return go.Scatter3d(x=xy[m, 0], y=xy[m, 1], z=xy[m, 2], **kw)
+        return go.Scattergl(x=xy[m, 0], y=xy[m, 1], selected=dict(marker=dict(size=size + 8)),
+                            unselected=dict(marker=dict(opacity=0.3)), **kw)
+
+    traces = []
+    if colors["kind"] == "categorical":
+        codes = np.asarray(colors["codes"])
+        for c, (name, col) in enumerate(zip(colors["names"], colors["colors"])):
+            m = np.flatnonzero(codes == c)
+            if len(m):
+                traces.append(trace(m, f"{name} ({len(m):,})", dict(color=col, size=size, opacity=0.75)))
+    else:
+        v = np.asarray(colors["values"], dtype=np.float32)
+        traces.append(trace(np.arange(n), colors.get("title", "value"), dict(
+            color=v, size=size, opacity=0.8, colorscale="Viridis", showscale=True,
+            colorbar=dict(title=colors.get("title", ""), thickness=12)), showlegend=False))
+    fig = go.Figure(traces)
+    axis = dict(showticklabels=False, title="", zeroline=False, showgrid=False)
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=40 if title else 30, b=0), title=title,
+                      legend=dict(orientation="h", x=0, y=0, yanchor="top", itemsizing="constant"),
+                      uirevision="embedding", plot_bgcolor="white", hovermode="closest")
+    if three:
+        fig.update_layout(scene=dict(xaxis=axis, yaxis=axis, zaxis=axis))
+    else:
+        # dragmode and clickmode are left to Streamlit: pan + click-to-select, and box/lasso from the
+        # chart's toolbar (Streamlit turns click-to-select off while box or lasso is the drag mode).
+        fig.update_layout(xaxis=axis, yaxis=dict(axis, scaleanchor="x", scaleratio=1))
+    return fig
+
+
+def neighbour_confusion_figure(confusion, classes, *, title: str = "") -> go.Figure:
+    """Heatmap of how nearest neighbours are labeled: row = class of the image, column = label
+    of its neighbours (rows sum to 1; the diagonal is the kNN label agreement)."""
+    z = np.asarray(confusion, dtype=float)
+    text = [[f"{v:.0%}" if np.isfinite(v) else "" for v in row] for row in z]
+    fig = go.Figure(go.Heatmap(z=z, x=list(classes), y=list(classes), text=text, texttemplate="%{text}",
+                               colorscale="Blues", zmin=0, zmax=1, colorbar=dict(title="share", thickness=12),
+                               hovertemplate="%{y} images: %{text} of their neighbours are %{x}<extra></extra>"))
+    fig.update_layout(height=90 + 40 * len(classes), margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                      title=title, xaxis=dict(title="neighbour's label", side="top"),
+                      yaxis=dict(title="image's label", autorange="reversed"))
+    return fig
+
+
+def class_probs_figure(probs, classes, *, label: int = -1, height: int = 240) -> go.Figure:
+    """Horizontal bars of one image's predicted probabilities; the true label's bar is outlined."""
+    p = np.asarray(probs, dtype=float)
+    top = int(p.argmax())
+    colors = ["#1f77b4" if j == top else "#aec7e8" for j in range(len(p))]
+    names = [f"{c} (label)" if j == label else str(c) for j, c in enumerate(classes)]
+    fig = go.Figure(go.Bar(x=p, y=names, orientation="h", marker_color=colors,
+                           marker_line=dict(color=["#d62728" if j == label else "rgba(0,0,0,0)" for j in range(len(p))],
+                                            width=2),
+                           text=[f"{v:.0%}" for v in p], textposition="outside",
+                           hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
+    fig.update_layout(height=height, margin=dict(l=0, r=30, t=30, b=0), title="Predicted probabilities",
+                      yaxis=dict(autorange="reversed"), xaxis=dict(range=[0, 1.15], tickformat=".0%"))
+    return fig

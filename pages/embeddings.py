@@ -1,0 +1,185 @@
+"""Embeddings: UMAP / t-SNE / PCA map of a model's features; click a face, lasso a group, numbers."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
+import ui  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from fer_core import embed, figures  # noqa: E402
+from fer_core.config import ProjectionConfig  # noqa: E402
+from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS  # noqa: E402
+
+#: Maps of datasets up to this size are computed on the page without asking (seconds).
+AUTO_POINTS = 5000
+METHODS = {"UMAP": "umap", "t-SNE": "tsne", "PCA": "pca"}
+N_NEIGHBOURS = 8
+
+
+def _bar(text):
+    bar = st.progress(0.0, text=text)
+    return lambda f, t: bar.progress(min(max(float(f), 0.0), 1.0), text=t)
+
+
+def _on_select(key: str) -> None:
+    """Chart selection changed: a click sets the shown row, a box/lasso the gallery."""
+    sel = st.session_state[key].selection
+    kind, rows = embed.selection_kind(sel), embed.selection_to_rows(sel.get("points", []))
+    if kind == "click" and len(rows):
+        st.session_state["selected_row"] = int(rows[0])
+    elif kind == "region":
+        st.session_state["emb_region"] = rows
+
+
+def _show_row(i: int) -> None:
+    st.session_state["selected_row"] = int(i)
+
+
+def side_panel(ds, pred, i) -> None:
+    if i is None or not 0 <= i < len(ds):
+        st.info("Click a point to see its face, its predicted probabilities, its FER+ votes and its "
+                "nearest neighbours in feature space.", icon=":material/touch_app:")
+        return
+    with st.container(key="emb_panel"):
+        st.subheader(f"Image #{i}")
+        d = ui.describe(ds, i)
+        a, b = st.columns([1, 1.25])
+        with a:
+            ui.show_face(ds.images[i], scale=4)
+        with b:
+            k = int(pred["probs"][i].argmax())
+            st.markdown(f"source row **{d['source row']}** · {d['split']}  \n"
+                        f"label **{d['FER2013 label']}**  \npredicted **{pred['classes'][k]}** "
+                        f"({pred['probs'][i, k]:.0%})" + (f"  \nFER+ **{d['FER+ majority']}** ({d['FER+ vs FER2013']})"
+                                                         if ds.ferplus is not None else ""))
+        lab = int(ds.labels[i]) if tuple(pred["classes"]) == FER2013_EMOTIONS else -1
+        st.plotly_chart(figures.class_probs_figure(pred["probs"][i], pred["classes"], label=lab, height=220),
+                        key=f"emb_probs_{i}")
+        if ds.ferplus is not None:
+            fig = ui.votes_figure(ds.ferplus.votes[i], int(ds.ferplus.majority[i]), int(ds.labels[i]))
+            fig.update_layout(height=250)
+            st.plotly_chart(fig, key=f"emb_votes_{i}")
+        st.markdown(f"**{N_NEIGHBOURS} nearest neighbours** in feature space (click one to show it)")
+        nbrs = embed.nearest_neighbors(pred["features"], i, k=N_NEIGHBOURS)
+        for start in range(0, len(nbrs), 4):
+            for col, j in zip(st.columns(4), nbrs[start:start + 4]):
+                with col:
+                    ui.show_face(ds.images[j], scale=2)
+                    st.button(f"#{j} {ui.label_name(int(ds.labels[j]))}", key=f"emb_nb_{j}", on_click=_show_row,
+                              args=(j,), width="stretch")
+
+
+@st.fragment
+def explorer(ds, model, cfg, color_by, pred) -> None:
+    """The scatter and the panels it drives; a click reruns only this fragment (the scatter goes
+    to the browser again as a cached-message reference, not as data)."""
+    left, right = st.columns([1.85, 1])
+    key = "emb_chart_" + "_".join(str(v) for v in (model, color_by, *cfg.to_dict().values()))
+    with left:
+        st.plotly_chart(ui.embedding_figure(ds, model, cfg, color_by), key=key, on_select=lambda: _on_select(key),
+                        selection_mode=("points", "box", "lasso"), config={"scrollZoom": True})
+        st.caption("Hover for label and prediction; click a point to inspect it; lasso or box to select "
+                   "a group (drag mode in the chart's toolbar); scroll to zoom; double-click to reset."
+                   + (" Box and lasso work in 2-D only." if cfg.dims == 3 else ""))
+    with right:
+        side_panel(ds, pred, st.session_state.get("selected_row"))
+    region = st.session_state.get("emb_region")
+    if region is None or not len(region):
+        return
+    st.subheader(f"{len(region):,} selected images")
+    sel = pd.DataFrame({"index": region, "row": ds.row[region], "split": ds.split[region],
+                        "label": [ui.label_name(int(x)) for x in ds.labels[region]],
+                        "prediction": np.asarray(pred["classes"])[pred["probs"][region].argmax(1)],
+                        "confidence": pred["probs"][region].max(1).round(3)})
+    c1, c2, c3 = st.columns([3, 1.2, 1])
+    c1.markdown(" · ".join(f"{k} **{v}**" for k, v in sel["label"].value_counts().items()))
+    c2.download_button("Download row indices (CSV)", sel.to_csv(index=False), file_name="embedding_selection.csv",
+                       mime="text/csv", icon=":material/download:")
+    if c3.button("Clear selection", icon=":material/close:"):
+        st.session_state["emb_region"] = None
+        st.rerun(scope="fragment")
+    shown = region[:144]
+    caps, cols = ui.grid_captions(ds, shown)
+    ui.show_grid(ds.images[shown], cols=16, scale=2, captions=caps, caption_colors=cols)
+    if len(region) > len(shown):
+        st.caption(f"Showing the first {len(shown)} of {len(region):,}; the CSV has all of them.")
+
+
+st.title("Embeddings")
+st.caption("Every image's penultimate-layer features, mapped to 2-D or 3-D. Neighbouring points look alike "
+           "to the model: mixed colours show which classes it confuses, with the figures below.")
+ds = ui.current_dataset()
+models = ui.shipped_models()
+if not models:
+    st.warning("No trained model is shipped in `fer_core/weights/`. Train one with "
+               "`python -m fer_core.train --data fer2013.csv.gz --model compact --out fer_core/weights/compact.pt`.")
+    st.stop()
+
+c = st.columns([1.1, 1.3, 0.8, 1.3])
+model = c[0].selectbox("Model", models, help="Features: the layer before the classifier (global average pool).")
+method = METHODS[c[1].segmented_control("Map", list(METHODS), default="UMAP", required=True)]
+dims = c[2].segmented_control("Dimensions", [2, 3], default=2, required=True)
+colorings = [k for k in embed.COLOR_BY if k != "ferplus" or ds.ferplus is not None]
+color_by = c[3].selectbox("Color by", colorings, format_func=embed.COLOR_BY.get)
+d = ProjectionConfig()
+with st.expander("Map settings", icon=":material/tune:"):
+    e = st.columns(5)
+    perplexity = e[0].slider("t-SNE perplexity", 5.0, 100.0, d.perplexity, 5.0, disabled=method != "tsne")
+    n_neighbors = e[1].slider("UMAP n_neighbors", 2, 200, d.n_neighbors, disabled=method != "umap")
+    min_dist = e[2].slider("UMAP min_dist", 0.0, 0.99, d.min_dist, 0.05, disabled=method != "umap")
+    pca_dims = e[3].select_slider("PCA components first", [0, 10, 20, 30, 50, 100], d.pca_dims,
+                                  disabled=method == "pca", help="0 = the raw features")
+    seed = e[4].number_input("Seed", 0, 2**31 - 1, d.seed)
+cfg = ProjectionConfig(method=method, dims=int(dims), perplexity=float(perplexity), n_neighbors=int(n_neighbors),
+                       min_dist=float(min_dist), pca_dims=int(pca_dims), seed=int(seed))
+
+if not ui.features_cached(ds, model):
+    embed.get_features(ds, model, store=ui.store(), progress=_bar("Running the model over every image..."))
+if not ui.projection_cached(ds, model, cfg):
+    rc = embed.resolve_config(cfg)
+    cmd = (f"python -m fer_core.embed --method {rc.method} --dims {rc.dims} --seed {rc.seed}"
+           + (f" --data {ds.source}" if Path(ds.source).exists() else ""))
+    if len(ds) > AUTO_POINTS and not st.button(f"Compute this {rc.method} map now ({len(ds):,} points: up to a few "
+                                               "minutes on a 2-core CPU)", icon=":material/play_arrow:"):
+        st.info("This map is not built yet. Build it here, or from the repository root with:")
+        st.code(cmd, language="bash")
+        st.stop()
+    embed.get_projection(ds, cfg, model=model, store=ui.store(), progress=_bar(f"Computing the {rc.method} map..."))
+
+pred = ui.predictions(ds, model)
+explorer(ds, model, cfg, color_by, pred)
+
+st.header("How well the classes separate in feature space")
+if len(ds) > AUTO_POINTS and not ui.feature_stats_cached(ds, model) and not st.session_state.get("emb_stats_on"):
+    if st.button("Compute neighbours and silhouettes (about a minute on the full FER2013)"):
+        st.session_state["emb_stats_on"] = True
+        st.rerun()
+    st.stop()
+stats = ui.feature_stats(ds, model)
+sets = {"FER2013 labels": ("fer2013", ds.labels)}
+if ds.ferplus is not None:
+    sets["FER+ majority"] = ("ferplus", ds.ferplus.majority)
+label_set, y = sets[st.radio("Labels", list(sets), horizontal=True, key="emb_stats_labels")]
+table, agr = embed.class_separation_table(stats, y, label_set=label_set)
+k = stats["neighbors"].shape[1]
+m = st.columns(3)
+m[0].metric("Silhouette (all classes)", f"{float(stats[f'silhouette_{label_set}_overall']):.3f}",
+            help="Mean over images of (b - a) / max(a, b): a = mean distance to the own class, b = to the "
+                 "nearest other class. 1 = tight separate classes, 0 = overlapping.")
+m[1].metric(f"kNN label agreement (k={k})", f"{float(agr['overall']):.1%}",
+            help=f"Share of each image's {k} nearest neighbours (Euclidean, feature space) with its label.")
+worst = table[table["images"] >= 30].dropna(subset=["share of neighbours"]).sort_values("share of neighbours").tail(1)
+if len(worst):
+    cname, row = worst.index[0], worst.iloc[0]
+    m[2].metric("Strongest confusion", f"{cname} → {row['most confused with']}", f"{row['share of neighbours']:.1%} "
+                "of neighbours", delta_color="off")
+left, right = st.columns([1.1, 1])
+left.dataframe(table.style.format({"silhouette": "{:.3f}", "kNN agreement": "{:.1%}", "share of neighbours": "{:.1%}",
+                                   "that class overall": "{:.1%}"}, na_rep="—"), width="stretch")
+left.caption("Silhouette on a stratified sample of up to 10,000 labeled images; kNN agreement on all of them.")
+names = FERPLUS_EMOTIONS if label_set == "ferplus" else FER2013_EMOTIONS
+right.plotly_chart(figures.neighbour_confusion_figure(agr["confusion"], names,
+                                                      title=f"How the {k} nearest neighbours are labeled"))

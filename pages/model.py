@@ -1,0 +1,123 @@
+"""Model: metrics, clickable confusion matrix, per-class scores, calibration, curves, baselines."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
+import ui  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from fer_core import figures  # noqa: E402
+from fer_core.baselines import BASELINES  # noqa: E402
+from fer_core.constants import FER2013_EMOTIONS  # noqa: E402
+from fer_core.report import score_split  # noqa: E402
+
+st.title("Model")
+ds = ui.current_dataset()
+models = ui.shipped_models()
+if not models:
+    st.warning("No trained model is shipped in `fer_core/weights/`. Train one with "
+               "`python -m fer_core.train --data fer2013.csv.gz --model compact --out fer_core/weights/compact.pt`.")
+    st.stop()
+splits = [s for s in ("PrivateTest", "PublicTest", "Training") if (ds.split == s).any()]
+if not splits:
+    st.warning("This dataset has no Training/PublicTest/PrivateTest split to score a model on.")
+    st.stop()
+
+c1, c2, c3 = st.columns([1.2, 1, 1])
+model = c1.selectbox("Model", models, help="Shipped checkpoints in fer_core/weights/ (flip test-time augmentation on).")
+split = c2.selectbox("Split", splits, help="PrivateTest is the held-out test; PublicTest was used for model selection.")
+targets = ["FER2013 labels"] + (["FER+ majority"] if ds.ferplus is not None else [])
+target = c3.radio("Score against", targets, horizontal=True)
+tkey = "ferplus" if target == "FER+ majority" else "fer2013"
+
+pred = ui.predictions(ds, model)
+try:
+    m = score_split(ds, pred["probs"], split=split, target=tkey)
+except ValueError as e:
+    st.error(str(e))
+    st.stop()
+
+k = st.columns(6)
+k[0].metric("Accuracy", f"{m['accuracy']:.1%}")
+k[1].metric("Accuracy without train twins", f"{m['accuracy_dedup']:.1%}" if m["accuracy_dedup"] is not None else "n/a",
+            help=f"{m['n_twins']} images of this split have a pixel-identical twin in Training; they are left out."
+            if m["n_twins"] is not None else None)
+k[2].metric("Macro F1", f"{m['macro_f1']:.3f}")
+k[3].metric("Top-3 accuracy", f"{m['top3_accuracy']:.1%}")
+k[4].metric("ECE", f"{m['ece']:.3f}", help="Expected calibration error, 15 bins: 0 = perfectly calibrated.")
+k[5].metric("Images", f"{m['n']:,}")
+
+left, right = st.columns([1.1, 1])
+with left:
+    st.subheader("Confusion matrix")
+    norm = st.toggle("Row-normalised (recall per true class)", value=True)
+    ev = st.plotly_chart(figures.confusion_figure(m["confusion"], FER2013_EMOTIONS, normalize=norm),
+                         on_select="rerun", selection_mode="points", key=f"cm_{model}_{split}_{tkey}_{norm}")
+    pts = ev.selection.points if ev and ev.selection else []
+    cell = tuple(int(v) for v in pts[0]["customdata"]) if pts else None
+with right:
+    st.subheader("Per-class scores")
+    pc = pd.DataFrame(m["per_class"]).T
+    fig = go.Figure([go.Bar(x=pc.index, y=pc[c], name=c) for c in ("precision", "recall", "f1")])
+    fig.update_layout(height=330, barmode="group", yaxis=dict(range=[0, 1]), margin=dict(l=10, r=10, t=10, b=10))
+    st.plotly_chart(fig)
+    st.dataframe(pc.style.format({"precision": "{:.3f}", "recall": "{:.3f}", "f1": "{:.3f}", "support": "{:.0f}"}),
+                 width="stretch")
+
+st.subheader("Images in a cell")
+st.caption("Click a cell of the confusion matrix, or pick one here.")
+a, b = st.columns(2)
+t_sel = a.selectbox("True", FER2013_EMOTIONS, index=cell[0] if cell else 2)
+p_sel = b.selectbox("Predicted", FER2013_EMOTIONS, index=cell[1] if cell else 4)
+ti, pi = FER2013_EMOTIONS.index(t_sel), FER2013_EMOTIONS.index(p_sel)
+hit = np.flatnonzero((m["labels"] == ti) & (m["pred"] == pi))
+rows = m["rows"][hit]
+conf = pred["probs"][rows, pi] if len(rows) else np.array([])
+order = np.argsort(-conf)[:60]
+st.write(f"**{len(rows)}** images labeled *{t_sel}* predicted *{p_sel}* (most confident first, up to 60).")
+ui.show_grid(ds.images[rows[order]], cols=12, scale=2,
+             captions=[f"{r} {c:.0%}" for r, c in zip(rows[order], conf[order])])
+
+c1, c2 = st.columns(2)
+with c1:
+    st.plotly_chart(figures.reliability_figure(m["reliability"], m["ece"]))
+with c2:
+    topk = m["topk"]
+    fig = go.Figure(go.Scatter(x=np.arange(1, len(topk) + 1), y=topk, mode="lines+markers+text",
+                               text=[f"{v:.1%}" for v in topk], textposition="top left"))
+    fig.update_layout(height=360, title="Top-k accuracy", xaxis=dict(title="k", dtick=1),
+                      yaxis=dict(range=[0, 1.05]), margin=dict(l=10, r=10, t=40, b=10))
+    st.plotly_chart(fig)
+
+info = ui.checkpoint_info(model)
+st.subheader("Training")
+if info.get("history"):
+    st.plotly_chart(figures.history_figure(info["history"]))
+cfg = info.get("train_config", {})
+st.caption(f"`{model}`: {info.get('model_name')} {info.get('model_kwargs')}, {info.get('n_params', 0):,} parameters, "
+           f"label set {info.get('label_set')}, trained {cfg.get('epochs')} epochs, seed {cfg.get('seed')}.")
+
+st.subheader("Models and baselines side by side")
+rows_tbl = []
+for name in models:
+    s = score_split(ds, ui.predictions(ds, name)["probs"], split=split, target=tkey)
+    rows_tbl.append({"model": name, "kind": "CNN", **{x: s[x] for x in ("accuracy", "accuracy_dedup", "macro_f1",
+                                                                          "top3_accuracy", "ece")}})
+base = ui.baselines(ds) if st.session_state.get("baselines_on") or ui.baselines_cached(ds) else None
+if base is None:
+    if st.button("Fit PCA baselines (logistic regression, linear/RBF SVM, random forest)",
+                 help="Seconds on the sample; several minutes on the full FER2013 (or run python -m fer_core.prepare)."):
+        st.session_state["baselines_on"] = True
+        st.rerun()
+elif split != "Training":
+    for name in BASELINES:
+        s = score_split(ds, base[f"probs_{name}"], split=split, target=tkey, rows=base["rows"])
+        rows_tbl.append({"model": f"PCA + {name}", "kind": "baseline", **{x: s[x] for x in (
+            "accuracy", "accuracy_dedup", "macro_f1", "top3_accuracy", "ece")}})
+st.dataframe(pd.DataFrame(rows_tbl).style.format({c: "{:.3f}" for c in ("accuracy", "accuracy_dedup", "macro_f1",
+                                                                        "top3_accuracy", "ece")}, na_rep="n/a"),
+             width="stretch", hide_index=True)

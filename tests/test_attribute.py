@@ -1,0 +1,208 @@
+"""Saliency maps (fer_core.attribute) on tiny models whose attributions can be worked out by hand."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from fer_core import attribute as A
+from fer_core.models import FERModel, create_model
+
+NORM = {"mean": 0.5, "std": 0.25}
+REGION = (slice(6, 18), slice(28, 42))  # rows, cols the region model looks at
+
+
+class Mask(nn.Module):
+    """Multiplies the feature map by a fixed 0/1 mask (no parameters)."""
+
+    def __init__(self, mask):
+        super().__init__()
+        self.register_buffer("mask", mask)
+
+    def forward(self, x):
+        return x * self.mask
+
+
+def region_model() -> FERModel:
+    """Class 0 score = mean of ReLU(conv(x)) inside REGION; class 1 = minus it. Nothing outside
+    REGION (grown by the conv's 1-pixel reach) can change a score."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(1, 4, 3, padding=1)
+    with torch.no_grad():
+        conv.weight.abs_()
+        conv.bias.fill_(0.5)
+    mask = torch.zeros(1, 1, 48, 48)
+    mask[..., REGION[0], REGION[1]] = 1
+    model = FERModel(nn.Sequential(nn.Sequential(conv, nn.ReLU()), Mask(mask)), 4, 2, 0.0)
+    with torch.no_grad():
+        model.head.weight.copy_(torch.tensor([[1.0] * 4, [-1.0] * 4]))
+        model.head.bias.zero_()
+    model.normalization, model.classes = NORM, ("region", "not")
+    return model.eval()
+
+
+def blob_images(rng, n):
+    """Dark noise with 64 bright pixels: odd rows (label 1) as one 8x8 blob at a random place, even
+    rows scattered, so that brightness alone cannot tell them apart."""
+    x = rng.integers(20, 90, (n, 48, 48)).astype(np.uint8)
+    y = np.arange(n) % 2
+    pos = rng.integers(4, 36, (n, 2))
+    for i in range(n):
+        if y[i]:
+            r, c = pos[i]
+            x[i, r:r + 8, c:c + 8] = 250
+        else:
+            x[i].flat[rng.choice(48 * 48, 64, replace=False)] = 250
+    return x, y, pos
+
+
+def tiny_cnn(num_classes=2) -> FERModel:
+    """Three small conv blocks (48 -> 24 -> 12 -> 12), GAP, linear: trains in about a second."""
+    def block(cin, cout, stride):
+        return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.BatchNorm2d(cout), nn.ReLU())
+    model = FERModel(nn.Sequential(block(1, 8, 2), block(8, 16, 2), block(16, 16, 1)), 16, num_classes, 0.0)
+    model.normalization, model.classes = NORM, tuple(f"c{i}" for i in range(num_classes))
+    return model
+
+
+@pytest.fixture(scope="module")
+def blob_model():
+    """A tiny CNN trained to say whether a bright blob is present."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x, y, _ = blob_images(rng, 256)
+    model = tiny_cnn()
+    xt = (torch.from_numpy(x).float()[:, None] / 255 - 0.5) / 0.25
+    yt = torch.from_numpy(y)
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    model.train()
+    for step in range(40):
+        idx = torch.from_numpy(rng.choice(len(x), 64, replace=False))
+        loss = nn.functional.cross_entropy(model(xt[idx]), yt[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        acc = (model(xt).argmax(1) == yt).float().mean().item()
+    assert acc > 0.95, f"the planted task did not train ({acc:.2f})"
+    return model
+
+
+@pytest.mark.parametrize("method", list(A.METHODS))
+def test_shapes_finite_and_batched(method):
+    torch.manual_seed(0)
+    model = create_model("compact", num_classes=7, width=0.25, blocks=(1, 1, 1)).eval()
+    model.normalization = NORM  # a registry model, untrained
+    imgs = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    kw = dict(n_steps=4, nt_samples=3)
+    maps = A.attribute(model, imgs, method=method, batch_size=2, **kw)
+    assert maps.shape == (5, 48, 48) and maps.dtype == np.float32
+    assert np.isfinite(maps).all() and (maps >= 0).all()
+    # batching does not change the result (SmoothGrad draws its noise per batch: it is only
+    # reproducible); the model's weights and mode are untouched
+    one = A.attribute(model, imgs, method=method, batch_size=2 if method == "smoothgrad" else 5, **kw)
+    np.testing.assert_allclose(maps, one, rtol=1e-4, atol=1e-6)
+    signed = A.attribute(model, imgs[:2], method=method, target=[1, 6], signed=True, **kw)
+    assert signed.shape == (2, 48, 48) and np.isfinite(signed).all()
+    assert not model.training
+
+
+def test_bad_arguments():
+    model = region_model()
+    imgs = np.zeros((2, 48, 48), np.uint8)
+    with pytest.raises(ValueError, match="unknown attribution method"):
+        A.attribute(model, imgs, method="lime")
+    with pytest.raises(ValueError, match="48, 48"):
+        A.attribute(model, np.zeros((2, 32, 32), np.uint8))
+    with pytest.raises(ValueError, match="target"):
+        A.attribute(model, imgs, target=[0, 1, 0])
+    with pytest.raises(ValueError, match="target classes"):
+        A.attribute(model, imgs, target=5)
+
+
+@pytest.mark.parametrize("method,reach", [("saliency", 1), ("integrated_gradients", 1), ("smoothgrad", 1),
+                                          ("gradcam", 0), ("guided_backprop", 1), ("guided_gradcam", 1),
+                                          ("occlusion", 8)])
+def test_region_model_attributions_stay_in_its_region(method, reach):
+    """Worked by hand: only pixels within `reach` of REGION can move the score (the 3x3 conv
+    reaches 1 pixel; an 8x8 occlusion patch touching that halo reaches 7 more)."""
+    model = region_model()
+    imgs = np.random.default_rng(1).integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    maps = A.attribute(model, imgs, method=method, target=0, n_steps=8, nt_samples=4)
+    inside = np.zeros((48, 48), bool)
+    inside[max(0, REGION[0].start - reach):REGION[0].stop + reach,
+           max(0, REGION[1].start - reach):REGION[1].stop + reach] = True
+    total = maps.sum((1, 2))
+    assert (total > 0).all()
+    np.testing.assert_allclose(maps[:, inside].sum(1) / total, 1.0, atol=1e-5)
+
+
+def test_trained_blob_model_looks_at_the_blob(blob_model):
+    x, y, pos = blob_images(np.random.default_rng(5), 16)
+    rows = np.flatnonzero(y)
+    for method in ("saliency", "gradcam", "integrated_gradients"):
+        maps = A.attribute(blob_model, x[rows], method=method, target=1)
+        ratios = []
+        for m, (r, c) in zip(maps, pos[rows]):
+            near = np.zeros((48, 48), bool)
+            near[max(0, r - 4):r + 12, max(0, c - 4):c + 12] = True  # the blob and 4 px around it
+            ratios.append(m[near].mean() / m[~near].mean())
+        assert np.median(ratios) > 3, (method, np.round(ratios, 1))
+
+
+def test_randomization_separates_trained_from_random(blob_model):
+    x, y, _ = blob_images(np.random.default_rng(7), 8)
+    methods = ["saliency", "gradcam", "guided_backprop"]
+    res = A.cascading_randomization(blob_model, x, methods=methods, seed=0)
+    layers = [n for n, _ in A.randomization_layers(blob_model)]
+    assert list(res["layers"]) == ["none"] + layers and layers[0] == "head"
+    assert res["rho"].shape == (3, len(layers) + 1, 8)
+    np.testing.assert_allclose(res["rho_mean"][:, 0], 1.0)
+    # the trained model's maps do not survive full randomization
+    assert res["rho_mean"][methods.index("saliency"), -1] < 0.5
+    assert res["rho_mean"][methods.index("gradcam"), -1] < 0.5
+    # and the model itself was not modified
+    maps = A.attribute(blob_model, x, method="saliency")
+    np.testing.assert_allclose(maps, A.attribute(blob_model, x, method="saliency"))
+    rows = A.randomization_summary(res)
+    assert [r["method"] for r in rows] == methods
+    assert all(isinstance(r["flagged"], bool) for r in rows)
+
+
+def test_spearman_and_flags():
+    a = np.random.default_rng(0).random((3, 100))
+    np.testing.assert_allclose(A.spearman_rows(a, a), 1.0)
+    np.testing.assert_allclose(A.spearman_rows(a, -a), -1.0)
+    assert A.spearman_rows(a, np.ones_like(a)).tolist() == [0.0, 0.0, 0.0]  # a constant map has no ranking
+    res = {"methods": np.array(["a", "b"]), "rho_mean": np.array([[1, 0.95, 0.9], [1, 0.3, 0.1]])}
+    assert A.flag_untrustworthy(res) == {"a": True, "b": False}
+
+
+def test_class_average_maps_use_correct_images_only():
+    model = region_model()
+    rng = np.random.default_rng(2)
+    imgs = rng.integers(0, 256, (10, 48, 48), dtype=np.uint8)
+    labels = np.array([0, 0, 0, 1, 1, 1, -1, 0, 1, 0])
+    probs = np.tile([0.9, 0.1], (10, 1))  # predicts class 0 everywhere
+    out = A.class_average_maps(model, imgs, labels, probs, method="saliency", max_per_class=3)
+    assert out["maps"].shape == (2, 48, 48)
+    assert out["counts"].tolist() == [3, 0]  # 4 correct class-0 images, capped at 3; no correct class 1
+    assert set(out["rows"]) <= {0, 1, 2, 7, 9}
+    assert out["maps"][0].max() <= 1 and out["maps"][1].max() == 0
+    assert out["maps"][0][REGION].mean() > 10 * out["maps"][0].mean(where=~_mask())
+
+
+def _mask():
+    m = np.zeros((48, 48), bool)
+    m[REGION] = True
+    return m
+
+
+def test_overlay():
+    img = np.full((48, 48), 100, np.uint8)
+    m = np.zeros((48, 48))
+    m[10:20, 10:20] = 1
+    rgb = A.overlay(img, m, scale=3)
+    assert rgb.shape == (144, 144, 3) and rgb.dtype == np.uint8
+    assert (rgb[0, 0] == 100).all() and not (rgb[45, 45] == 100).all()  # the face shows where the map is 0
+    assert (A.normalize_map(np.ones((4, 4))) == 0).all()

@@ -1,0 +1,55 @@
+"""PCA baselines run on the bundled sample, beat chance and report like the CNNs."""
+import json
+
+import numpy as np
+import pytest
+
+from fer_core.baselines import BASELINES, baseline_probs, fit_baseline, main, run_baselines
+from fer_core.data import load_dataset
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_dataset(use_cache=False)
+
+
+@pytest.fixture(scope="module")
+def results(sample):
+    return run_baselines(sample, n_components=30, rbf_max_train=400)
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_each_baseline_beats_chance(results, name):
+    m = results[name]
+    assert m["accuracy"] > 1 / 7 + 0.03  # uniform guessing: 14.3 %
+    assert m["n"] == 180 and m["n_components"] == 30 and m["fit_seconds"] >= 0
+    assert len(m["confusion"]) == 7 and 0 <= m["ece"] <= 1
+    assert m["n_train"] == (400 if name == "rbf_svm" else 640)
+
+
+def test_probs_cover_all_classes_even_when_one_is_missing(sample):
+    tr = sample.split == "Training"
+    keep = tr & (sample.labels != 1)  # no disgust in training
+    est = fit_baseline("logreg", sample.images[keep], sample.labels[keep], n_components=20)
+    p = baseline_probs(est, sample.images[:25])
+    assert p.shape == (25, 7) and p.dtype == np.float32
+    np.testing.assert_allclose(p.sum(1), 1, atol=1e-5)
+    assert (p[:, 1] == 0).all()
+
+
+def test_bad_arguments():
+    imgs = np.zeros((10, 48, 48), np.uint8)
+    with pytest.raises(ValueError, match="unknown baseline 'knn'"):
+        fit_baseline("knn", imgs, np.arange(10) % 2)
+    with pytest.raises(ValueError, match="uint8"):
+        fit_baseline("logreg", imgs.astype(float), np.arange(10) % 2)
+    with pytest.raises(ValueError, match="labels"):
+        fit_baseline("logreg", imgs, np.arange(9))
+
+
+def test_cli_json(capsys):
+    assert main(["--names", "logreg", "--n-components", "20", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["baselines"]) == {"logreg"} and out["baselines"]["logreg"]["accuracy"] > 1 / 7
+    assert main(["--names", "knn"]) == 2
+    assert "unknown baseline" in capsys.readouterr().err

@@ -1,0 +1,35 @@
+"""fer_core.report: split scoring on planted predictions."""
+import numpy as np
+import pytest
+
+from fer_core.data import load_dataset
+from fer_core.report import score_split, topk_accuracy
+
+
+def test_topk_hand_case():
+    p = np.array([[0.5, 0.3, 0.2], [0.1, 0.2, 0.7], [0.2, 0.5, 0.3]])
+    np.testing.assert_allclose(topk_accuracy(np.array([0, 1, 2]), p), [1 / 3, 1.0, 1.0])
+
+
+def test_perfect_and_planted_twin():
+    ds = load_dataset()
+    probs = np.eye(7, dtype=np.float32)[ds.labels]
+    m = score_split(ds, probs, split="PrivateTest")
+    assert m["accuracy"] == 1.0 and m["accuracy_dedup"] == 1.0 and m["n"] == (ds.split == "PrivateTest").sum()
+    # plant: copy a Training image over the first PrivateTest image and predict it wrong
+    ds.images = ds.images.copy()
+    i = np.flatnonzero(ds.split == "PrivateTest")[0]
+    ds.images[i] = ds.images[np.flatnonzero(ds.split == "Training")[0]]
+    probs[i] = np.roll(probs[i], 1)
+    m = score_split(ds, probs, split="PrivateTest")
+    assert m["n_twins"] >= 1 and m["accuracy"] < 1.0 and m["accuracy_dedup"] == 1.0
+
+
+def test_ferplus_target_and_rows_subset():
+    ds = load_dataset()
+    rows = np.flatnonzero(ds.split == "PublicTest")
+    probs = np.full((len(rows), 7), 1 / 7, np.float32)
+    m = score_split(ds, probs, split="PublicTest", target="ferplus", rows=rows)
+    assert m["n"] == int((ds.ferplus.majority_fer2013[rows] >= 0).sum())
+    with pytest.raises(ValueError, match="rows"):
+        score_split(ds, probs[:-1], split="PublicTest", rows=rows)

@@ -1,0 +1,206 @@
+"""Training: augmentation, losses, sampling, label corrections, a short run on the sample, CLI."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from fer_core.checkpoint import load_checkpoint
+from fer_core.config import TrainConfig
+from fer_core.data import load_dataset
+from fer_core.models import create_model
+from fer_core.train import (_class_weights, _epoch_order, apply_label_corrections, augment_batch, main,
+                            random_erasing, soft_cross_entropy, train)
+
+NO_AUG = TrainConfig(hflip=False, shift=0, rotation=0, scale=0, brightness=0, contrast=0, erasing=0)
+TINY = TrainConfig(width=0.5, epochs=2, batch_size=64, max_train_images=256, threads=2)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_dataset(use_cache=False)
+
+
+def _batch(n=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, 48, 48, generator=g)
+
+
+# ---- augmentation -----------------------------------------------------------------------
+def test_no_augmentation_is_the_identity():
+    x = _batch()
+    torch.testing.assert_close(augment_batch(x, NO_AUG, torch.Generator().manual_seed(0)), x)
+
+
+def test_flip_only_gives_each_image_or_its_mirror():
+    x = _batch(64)
+    y = augment_batch(x, replace(NO_AUG, hflip=True), torch.Generator().manual_seed(0))
+    same = (y == x).flatten(1).all(1)
+    mirrored = (y == x.flip(-1)).flatten(1).all(1)
+    assert (same | mirrored).all() and same.any() and mirrored.any()
+
+
+def test_full_augmentation_stays_in_range_and_is_seeded():
+    x = _batch(32)
+    cfg = TrainConfig()
+    a = augment_batch(x, cfg, torch.Generator().manual_seed(1))
+    b = augment_batch(x, cfg, torch.Generator().manual_seed(1))
+    c = augment_batch(x, cfg, torch.Generator().manual_seed(2))
+    assert a.shape == x.shape and a.min() >= 0 and a.max() <= 1
+    torch.testing.assert_close(a, b)
+    assert not torch.allclose(a, c)
+
+
+def test_pure_shift_moves_a_dot():
+    """A translation of 0.1 x 48 px moves a bright pixel by at most ~5 px."""
+    x = torch.zeros(8, 1, 48, 48)
+    x[:, :, 24, 24] = 1.0
+    y = augment_batch(x, replace(NO_AUG, shift=0.1), torch.Generator().manual_seed(0))
+    for img in y[:, 0]:
+        r, c = np.unravel_index(int(img.argmax()), (48, 48))
+        assert abs(r - 24) <= 6 and abs(c - 24) <= 6
+
+
+def test_random_erasing():
+    x = torch.ones(64, 1, 48, 48)
+    g = torch.Generator().manual_seed(0)
+    torch.testing.assert_close(random_erasing(x, 0.0, g), x)
+    y = random_erasing(x, 1.0, g)
+    erased = (y == 0).flatten(1).float().mean(1)
+    assert (erased > 0).all() and (erased <= 0.3).all()  # one rectangle of 2-25 % per image
+
+
+# ---- loss and sampling ------------------------------------------------------------------
+def test_soft_cross_entropy_matches_torch_on_one_hot_targets():
+    torch.manual_seed(0)
+    logits, y = torch.randn(10, 7), torch.randint(0, 7, (10,))
+    onehot = F.one_hot(y, 7).float()
+    torch.testing.assert_close(soft_cross_entropy(logits, onehot), F.cross_entropy(logits, y))
+    torch.testing.assert_close(soft_cross_entropy(logits, onehot, smoothing=0.1),
+                               F.cross_entropy(logits, y, label_smoothing=0.1))
+
+
+def test_imbalance_sampling_modes():
+    y = np.array([0] * 90 + [1] * 10)
+    rng = np.random.default_rng(0)
+    assert sorted(_epoch_order(y, 2, "none", rng)) == list(range(100))
+    under = _epoch_order(y, 2, "undersample", rng)
+    assert np.bincount(y[under]).tolist() == [10, 10]
+    over = np.concatenate([_epoch_order(y, 2, "oversample", rng) for _ in range(20)])
+    share = np.bincount(y[over]) / len(over)
+    assert abs(share[1] - 0.5) < 0.05
+    w = _class_weights(y, 3)
+    assert w[2] == 0 and w[1] == pytest.approx(9 * w[0])
+
+
+# ---- label corrections ------------------------------------------------------------------
+def test_label_corrections_apply_and_exclude(tmp_path):
+    csv = tmp_path / "fix.csv"
+    csv.write_text("row,corrected_label,decision\n10,happy,mislabeled\n11,,not a face\n12,0,ok\n999,sad,\n")
+    rows = np.array([10, 11, 12, 13])
+    labels = np.array([4, 4, 4, 4])
+    new, keep, counts = apply_label_corrections(rows, labels, str(csv))
+    assert new.tolist() == [3, 4, 0, 4] and keep.all()
+    new, keep, counts = apply_label_corrections(rows, labels, str(csv), exclude_flagged=True)
+    assert keep.tolist() == [False, False, True, True]
+    assert counts == {"listed": 4, "corrected": 2, "excluded": 2}
+    csv.write_text("row,corrected_label\n10,grumpy\n")
+    with pytest.raises(ValueError, match="grumpy"):
+        apply_label_corrections(rows, labels, str(csv))
+    with pytest.raises(FileNotFoundError):
+        apply_label_corrections(rows, labels, str(tmp_path / "none.csv"))
+
+
+# ---- learning -----------------------------------------------------------------------------
+def test_a_few_steps_overfit_a_fixed_batch(sample):
+    torch.manual_seed(0)
+    model = create_model("compact", width=0.5)
+    x = (torch.from_numpy(sample.images[:64]).unsqueeze(1).float() / 255 - 0.5) / 0.25
+    y = F.one_hot(torch.from_numpy(sample.labels[:64]), 7).float()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        loss = soft_cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_train_on_the_sample_selects_on_public_test(tmp_path, sample):
+    out = tmp_path / "m.pt"
+    seen = []
+    model, info = train(replace(TINY, out=str(out)), sample, progress=False, callback=seen.append)
+    hist = info["history"]
+    assert [h["epoch"] for h in hist] == [1, 2] and seen == hist
+    assert {"train_loss", "train_acc", "val_loss", "val_acc", "val_top3", "lr", "seconds"} <= set(hist[0])
+    sel = info["metrics"]["selection"]
+    assert sel["split"] == "PublicTest"
+    assert sel["epoch"] == 1 + int(np.argmax([h["val_acc"] for h in hist]))
+    assert info["metrics"]["PrivateTest"]["n"] == int((sample.split == "PrivateTest").sum())
+    assert info["metrics"]["n_train"] == 256
+    assert not model.training and model.label_set == "fer2013"
+    loaded, linfo = load_checkpoint(out)
+    assert linfo["train_config"]["width"] == 0.5 and linfo["history"] == hist
+    assert linfo["data_hash"] == sample.data_hash
+
+
+def test_training_is_seeded(sample):
+    cfg = replace(TINY, epochs=1, max_train_images=128)
+    _, a = train(cfg, sample, progress=False)
+    _, b = train(cfg, sample, progress=False)
+    assert a["history"][0]["train_loss"] == pytest.approx(b["history"][0]["train_loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize("overrides, k", [
+    ({"label_set": "fer6", "imbalance": "class_weights", "mixup": 0.2, "schedule": "onecycle"}, 6),
+    ({"label_set": "ferplus", "ferplus_target": "distribution", "optimizer": "adamw", "imbalance": "oversample"}, 8),
+    ({"label_set": "ferplus", "imbalance": "undersample", "label_smoothing": 0.1}, 8),
+])
+def test_label_sets_and_options_run(sample, overrides, k):
+    model, info = train(replace(TINY, epochs=1, **overrides), sample, progress=False)
+    assert model.num_classes == k and info["label_set"] == overrides["label_set"]
+    assert np.isfinite(info["history"][0]["train_loss"])
+
+
+def test_bad_configs_raise_clearly(sample):
+    with pytest.raises(ValueError, match="unknown model 'nope'.*compact"):
+        train(replace(TINY, model="nope"), sample, progress=False)
+    no_fp = sample.subset(np.arange(len(sample)))
+    no_fp.ferplus = None
+    with pytest.raises(ValueError, match="ferplus.*--ferplus"):
+        train(replace(TINY, label_set="ferplus"), no_fp, progress=False)
+    with pytest.raises(ValueError, match="optimizer"):
+        train(replace(TINY, optimizer="rmsprop"), sample, progress=False)
+    with pytest.raises(ValueError, match="not found"):
+        train(replace(TINY, data="/no/such/fer2013.csv"), progress=False)
+
+
+def test_cli(tmp_path, capsys):
+    out = tmp_path / "cli.pt"
+    rc = main(["--epochs", "1", "--width", "0.5", "--max-train-images", "128", "--batch-size", "64",
+               "--threads", "2", "--out", str(out), "--no-progress"])
+    assert rc == 0 and out.is_file()
+    assert "epoch   1" in capsys.readouterr().out
+    assert main(["--data", str(tmp_path / "missing.csv"), "--no-progress"]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["--data", str(out), "--label-set", "ferplus", "--no-progress"]) == 2
+    assert "--ferplus" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--optimizer", "rmsprop"])
+
+
+def test_train_applies_label_corrections(tmp_path, sample):
+    rows = sample.row[sample.split == "Training"][:5]
+    test_row = sample.row[sample.split == "PrivateTest"][0]
+    csv = tmp_path / "fix.csv"
+    csv.write_text("row,corrected_label,decision\n" + f"{rows[0]},happy,mislabeled\n{rows[1]},,not a face\n"
+                   + f"{rows[2]},sad,ok\n{test_row},happy,mislabeled\n")
+    cfg = replace(TINY, epochs=1, max_train_images=0, label_corrections=str(csv), exclude_flagged=True)
+    _, info = train(cfg, sample, progress=False)
+    n_train = int((sample.split == "Training").sum())
+    assert info["metrics"]["n_train"] == n_train - 2  # test rows are never touched
+    c = info["metrics"]["label_corrections"]
+    assert c["excluded"] == 2 and c["listed"] == 4 and len(c["file_hash"]) == 32
