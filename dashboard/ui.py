@@ -342,3 +342,78 @@ def _embedding_figure(_ds: Dataset, data_hash: str, model: str, config: dict, co
 def embedding_figure(ds: Dataset, model: str, config, color_by: str):
     """The map's scatter (built once per data, model, map and colouring; shared, do not mutate)."""
     return _embedding_figure(ds, ds.data_hash, model, config.to_dict(), color_by, str(store().root))
+
+
+# ---- saliency and Try a face -----------------------------------------------------------------
+@st.cache_resource(show_spinner="Loading the model...", max_entries=4)
+def load_model(model: str):
+    """A shipped model, loaded once per process (read-only: attribution leaves its weights alone)."""
+    from fer_core.checkpoint import load_checkpoint
+    return load_checkpoint(model)[0]
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def attribution(model: str, images: np.ndarray, method: str, target: int | None = None) -> np.ndarray:
+    """(N, 48, 48) importance maps of a shipped model (fer_core.attribute.attribute), cached."""
+    from fer_core.attribute import attribute
+    return attribute(load_model(model), images, method=method, target=target)
+
+
+@st.cache_data(show_spinner="Averaging maps over the correctly classified test images (cached afterwards)...",
+               max_entries=16)
+def _class_maps(_ds: Dataset, data_hash: str, model: str, method: str, cache_root: str) -> dict:
+    from fer_core.attribute import get_class_maps
+    from fer_core.config import AttributionConfig
+    return get_class_maps(_ds, AttributionConfig(model=model, method=method), store=Store(cache_root))
+
+
+def class_maps(ds: Dataset, model: str, method: str) -> dict:
+    """Per-class average maps of `model` with `method` (artifact 'class_maps')."""
+    return _class_maps(ds, ds.data_hash, model, method, str(store().root))
+
+
+def sanity_result(ds: Dataset, model: str, *, compute: bool = False, progress=None) -> dict | None:
+    """The cached sanity check of `model` on `ds` (None when not built and `compute` is False)."""
+    from fer_core.attribute import get_sanity, sanity_key
+    from fer_core.config import SanityConfig
+    cfg = SanityConfig(model=model)
+    if not compute:
+        return store().load("sanity", sanity_key(ds, cfg))
+    return get_sanity(ds, cfg, store=store(), progress=progress)
+
+
+@st.cache_data(show_spinner="Finding faces...", max_entries=16)
+def analyze_upload(data: bytes, model: str, detect: bool = True) -> tuple:
+    """Decode an uploaded photo and classify its faces: (Photo, faces, None) or (None, [], message).
+    Never raises for a bad file (fer_core.faces.ImageError becomes the message)."""
+    from fer_core.faces import ImageError, analyze_photo, load_photo
+    try:
+        photo = load_photo(data)
+    except ImageError as e:
+        return None, [], str(e)
+    return photo, analyze_photo(photo.rgb, load_model(model), detect=detect), None
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def demo_photo_bytes() -> bytes:
+    """A PNG of three faces of the bundled sample pasted on a 640x480 canvas (fer_core.faces.demo_photo)."""
+    import io
+
+    from PIL import Image
+
+    from fer_core.faces import demo_photo
+    ds, _ = load_source(SAMPLE)
+    rgb, _, _ = demo_photo(ds.images, ds.labels, n=3, seed=0)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def run_with_progress(text: str, fn, **kw):
+    """`fn(**kw, progress=callback)` under an st.progress bar that is removed when done."""
+    slot = st.empty()
+    bar = slot.progress(0.0, text=text)
+    try:
+        return fn(progress=lambda f, t: bar.progress(min(max(float(f), 0.0), 1.0), text=t), **kw)
+    finally:
+        slot.empty()

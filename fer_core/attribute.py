@@ -20,6 +20,7 @@ methods, the positive part for Grad-CAM and Occlusion. Higher = more important f
 from __future__ import annotations
 
 import copy
+import threading
 from typing import Callable, Sequence
 
 import numpy as np
@@ -46,6 +47,9 @@ METHOD_COST = {"saliency": 1, "integrated_gradients": 32, "smoothgrad": 16, "gra
 #: over the cascade (every step of cumulative randomization) is flagged as not to be trusted: its
 #: map hardly depends on the weights. A heuristic cut; the page shows the whole curves.
 TRUST_THRESHOLD = 0.7
+#: Captum attaches hooks to the model (Guided Backprop's ReLU hooks, Grad-CAM's layer hooks): one
+#: attribution at a time per process, so dashboard sessions sharing a cached model do not mix.
+_LOCK = threading.RLock()
 
 
 def _check_method(method: str) -> None:
@@ -149,23 +153,29 @@ def attribute(model: nn.Module, images: np.ndarray, *, method: str = "saliency",
     norm = normalization or model_normalization(model)
     dev = next(model.parameters()).device
     was_training = model.training
-    model.eval()
     out = []
-    try:
-        for i in range(0, len(images), batch_size):
-            x = to_input(torch.from_numpy(images[i:i + batch_size]).to(dev), norm)
-            t = _targets(model, x, target if target is None or np.ndim(target) == 0
-                         else np.asarray(target)[i:i + batch_size])
-            a = _compute(model, x, t, method, n_steps=n_steps, nt_samples=nt_samples, nt_stdev=nt_stdev,
-                         window=window, stride=stride, seed=seed, norm=norm)
-            out.append(a.float().cpu().numpy())
-    finally:
-        model.train(was_training)
-        model.zero_grad(set_to_none=True)
+    with _LOCK:
+        model.eval()
+        try:
+            _attribute_batches(model, images, out, method=method, target=target, batch_size=batch_size, norm=norm,
+                               dev=dev, n_steps=n_steps, nt_samples=nt_samples, nt_stdev=nt_stdev, window=window,
+                               stride=stride, seed=seed)
+        finally:
+            model.train(was_training)
+            model.zero_grad(set_to_none=True)
     maps = np.concatenate(out) if out else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.float32)
     if not signed:
         maps = np.maximum(maps, 0) if method in ("gradcam", "occlusion") else np.abs(maps)
     return np.nan_to_num(maps.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _attribute_batches(model, images, out, *, method, target, batch_size, norm, dev, **kw) -> None:
+    """Append one (B, 48, 48) array per batch to `out`."""
+    for i in range(0, len(images), batch_size):
+        x = to_input(torch.from_numpy(images[i:i + batch_size]).to(dev), norm)
+        t = _targets(model, x, target if target is None or np.ndim(target) == 0
+                     else np.asarray(target)[i:i + batch_size])
+        out.append(_compute(model, x, t, method, norm=norm, **kw).float().cpu().numpy())
 
 
 # ---- display --------------------------------------------------------------------------------
@@ -187,7 +197,8 @@ def overlay(image: np.ndarray, amap: np.ndarray, *, alpha: float = 0.55, scale: 
     Args:
         image: (H, W) uint8 face (48x48 here).
         amap: (H, W) map, any range (normalised with :func:`normalize_map`).
-        alpha: weight of the heat map where the map is 1 (the blend fades to the face where it is 0).
+        alpha: weight of the heat map where the (normalised) map is above 0.6; it fades to the bare
+            face below 0.15.
         scale: integer upscaling of the output (bilinear for the map, nearest for the face).
         colormap: 'jet', 'inferno', 'viridis' or 'hot' (OpenCV colormaps).
 
@@ -208,7 +219,8 @@ def overlay(image: np.ndarray, amap: np.ndarray, *, alpha: float = 0.55, scale: 
     face = cv2.resize(image.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
     m = cv2.resize(normalize_map(amap), size, interpolation=cv2.INTER_LINEAR)
     heat = cv2.cvtColor(cv2.applyColorMap((m * 255).astype(np.uint8), maps[colormap]), cv2.COLOR_BGR2RGB)
-    a = (alpha * np.clip(m * 1.5, 0, 1))[..., None]
+    ramp = np.clip((m - 0.15) / 0.45, 0, 1)  # smoothstep 0.15 -> 0.6: weak values leave the face untinted
+    a = (alpha * ramp * ramp * (3 - 2 * ramp))[..., None]
     rgb = (1 - a) * np.repeat(face[..., None], 3, -1) + a * heat
     return np.clip(rgb, 0, 255).astype(np.uint8)
 
@@ -409,6 +421,9 @@ def get_class_maps(ds, config=None, *, store=None, progress=None) -> dict[str, n
 
     def compute():
         net, _ = load_checkpoint(model)
+        if getattr(net, "label_set", "fer2013") != "fer2013":
+            raise ValueError(f"per-class maps compare predictions with the FER2013 labels; model {model!r} "
+                             f"predicts the {net.label_set!r} classes")
         probs = get_predictions(ds, model, store=store)["probs"]
         rows = np.flatnonzero(np.isin(ds.split, list(config.splits)))
         if len(rows) == 0:

@@ -193,7 +193,7 @@ class SanityConfig(JobConfig):
     methods: tuple[str, ...] = opt(("saliency", "integrated_gradients", "smoothgrad", "gradcam", "guided_backprop",
                                     "guided_gradcam", "occlusion"), "methods to check")
     split: str = opt("PrivateTest", "split the images are drawn from (all images when the data has none)")
-    n_images: int = opt(12, "images compared per randomization step")
+    n_images: int = opt(8, "images compared per randomization step")
     n_steps: int = opt(16, "Integrated Gradients steps")
     nt_samples: int = opt(8, "SmoothGrad noise samples")
     seed: int = opt(0, "random seed (images, new weights, SmoothGrad noise)")

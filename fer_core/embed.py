@@ -263,7 +263,8 @@ def knn_label_agreement(neighbors: np.ndarray, labels: np.ndarray, *, n_classes:
 
     Returns:
         dict with
-        * per_image (N,) float32: share of labeled neighbours with the same label (NaN if none),
+        * per_image (N,) float32: share of labeled neighbours with the same label (NaN for an
+          unlabeled image or one without labeled neighbours),
         * per_class (K,) float64: mean of per_image over the class (NaN for an empty class),
         * overall: mean of per_image over labeled images,
         * confusion (K, K) float64: row c = how the neighbours of class-c images are labeled
@@ -281,7 +282,7 @@ def knn_label_agreement(neighbors: np.ndarray, labels: np.ndarray, *, n_classes:
     same = (ny == y[:, None]) & valid
     nvalid = valid.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        per_image = np.where(nvalid > 0, same.sum(1) / np.maximum(nvalid, 1), np.nan).astype(np.float32)
+        per_image = np.where((nvalid > 0) & (y >= 0), same.sum(1) / np.maximum(nvalid, 1), np.nan).astype(np.float32)
     labeled = (y >= 0) & (nvalid > 0)
     conf = np.zeros((n_classes, n_classes))
     rows = np.repeat(y, nb.shape[1])
@@ -406,10 +407,49 @@ def class_separation_table(stats: Mapping[str, np.ndarray], labels: np.ndarray, 
     return df, agr
 
 
+def strongest_confusion(table, *, min_images: int = 30) -> tuple[str, str, float] | None:
+    """(class, most-confused-with class, share of neighbours) of the table's largest confusion
+    among classes with at least `min_images` images; None if there is none."""
+    t = table[table["images"] >= min_images].dropna(subset=["share of neighbours"])
+    if not len(t):
+        return None
+    c = t["share of neighbours"].idxmax()
+    return str(c), str(t.loc[c, "most confused with"]), float(t.loc[c, "share of neighbours"])
+
+
+def command(config: ProjectionConfig, *, model: str | None = None, data: str | None = None,
+            ferplus: str | None = None) -> str:
+    """The `python -m fer_core.embed` command that builds this map (flags only where not default)."""
+    import shlex
+    cfg, d = resolve_config(config).to_dict(), ProjectionConfig().to_dict()
+    parts = ["python -m fer_core.embed"]
+    for flag, v in (("--data", data), ("--ferplus", ferplus), ("--model", model)):
+        if v:
+            parts.append(f"{flag} {shlex.quote(str(v))}")
+    parts += [f"--{k.replace('_', '-')} {v}" for k, v in cfg.items() if k == "method" or v != d[k]]
+    return " ".join(parts)
+
+
 # ---- colours and selections ---------------------------------------------------------------
 def _label_set_of(classes: Iterable[str]) -> str | None:
     classes = tuple(str(c) for c in classes)
     return next((name for name, ls in LABEL_SETS.items() if ls.classes == classes), None)
+
+
+def available_colorings(ds: Dataset, classes: Iterable[str] | None = None) -> list[str]:
+    """The :data:`COLOR_BY` keys that work for `ds` and a model with these classes."""
+    out = ["label"]
+    if classes is not None:
+        out.append("prediction")
+        ls = _label_set_of(classes)
+        if ls is not None and (ls != "ferplus" or ds.ferplus is not None):
+            out.append("correct")
+    out.append("split")
+    if ds.ferplus is not None:
+        out.append("ferplus")
+    if classes is not None:
+        out.append("confidence")
+    return out
 
 
 def point_colors(ds: Dataset, by: str, *, probs: np.ndarray | None = None,
@@ -513,6 +553,22 @@ def selection_to_rows(points: Iterable[Mapping[str, Any]]) -> np.ndarray:
     arr = np.asarray(rows, dtype=np.int64)
     _, first = np.unique(arr, return_index=True)
     return arr[np.sort(first)]
+
+
+def selection_table(ds: Dataset, rows: np.ndarray, *, probs: np.ndarray | None = None,
+                    classes: Iterable[str] | None = None):
+    """The selected rows as a DataFrame for display and CSV export: index (dataset row), row (row
+    in the source file), split, label, and with `probs` prediction and confidence."""
+    import pandas as pd
+    rows = np.asarray(rows, dtype=np.int64)
+    names = np.array(list(FER2013_EMOTIONS) + ["unlabeled"])
+    df = pd.DataFrame({"index": rows, "row": ds.row[rows], "split": ds.split[rows],
+                       "label": names[np.where(ds.labels[rows] >= 0, ds.labels[rows], len(FER2013_EMOTIONS))]})
+    if probs is not None and classes is not None:
+        p = np.asarray(probs)[rows]
+        df["prediction"] = np.asarray([str(c) for c in classes])[p.argmax(1)] if len(rows) else []
+        df["confidence"] = p.max(1).round(4) if len(rows) else []
+    return df
 
 
 def selection_kind(selection: Mapping[str, Any] | None) -> str | None:

@@ -70,7 +70,7 @@ def history_figure(history: list[dict]) -> go.Figure:
     return fig
 
 
-def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "", height: int = 640,
+def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "", height: int = 720,
                      marker_size: float | None = None) -> go.Figure:
     """WebGL scatter of a 2-D or 3-D map, one trace per colour group, rows in ``customdata``.
 
@@ -98,7 +98,7 @@ def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "",
             kw["text"] = hover[m]
         if three:
             return go.Scatter3d(x=xy[m, 0], y=xy[m, 1], z=xy[m, 2], **kw)
-        return go.Scattergl(x=xy[m, 0], y=xy[m, 1], selected=dict(marker=dict(size=size + 8)),
+        return go.Scattergl(x=xy[m, 0], y=xy[m, 1], selected=dict(marker=dict(size=size + 4)),
                             unselected=dict(marker=dict(opacity=0.3)), **kw)
 
     traces = []
@@ -135,8 +135,8 @@ def neighbour_confusion_figure(confusion, classes, *, title: str = "") -> go.Fig
     fig = go.Figure(go.Heatmap(z=z, x=list(classes), y=list(classes), text=text, texttemplate="%{text}",
                                colorscale="Blues", zmin=0, zmax=1, colorbar=dict(title="share", thickness=12),
                                hovertemplate="%{y} images: %{text} of their neighbours are %{x}<extra></extra>"))
-    fig.update_layout(height=90 + 40 * len(classes), margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      title=title, xaxis=dict(title="neighbour's label", side="top"),
+    fig.update_layout(height=110 + 40 * len(classes), margin=dict(l=10, r=10, t=90 if title else 60, b=10),
+                      title=dict(text=title, y=0.98, yanchor="top"), xaxis=dict(title="neighbour's label", side="top"),
                       yaxis=dict(title="image's label", autorange="reversed"))
     return fig
 
@@ -154,4 +154,32 @@ def class_probs_figure(probs, classes, *, label: int = -1, height: int = 240) ->
                            hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
     fig.update_layout(height=height, margin=dict(l=0, r=30, t=30, b=0), title="Predicted probabilities",
                       yaxis=dict(autorange="reversed"), xaxis=dict(range=[0, 1.15], tickformat=".0%"))
+    return fig
+
+
+def randomization_figure(result: dict, names: dict | None = None, flagged: dict | None = None) -> go.Figure:
+    """Sanity check of saliency methods (Adebayo et al. 2018): mean Spearman rank correlation
+    between each method's map on the trained model and on the model with its layers randomized
+    cumulatively from the top (x axis), with the per-image spread as a band (25-75th percentile).
+    A curve that stays high means the method's map does not depend on the weights."""
+    layers = [str(x) for x in result["layers"]]
+    fig = go.Figure()
+    palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
+    for i, m in enumerate(result["methods"]):
+        m = str(m)
+        color = palette[i % len(palette)]
+        rho = np.asarray(result["rho"][i])
+        lo, hi = np.percentile(rho, 25, axis=1), np.percentile(rho, 75, axis=1)
+        label = (names or {}).get(m, m) + (" ⚠" if (flagged or {}).get(m) else "")
+        fig.add_trace(go.Scatter(x=layers + layers[::-1], y=np.r_[hi, lo[::-1]], fill="toself", fillcolor=color,
+                                 opacity=0.12, line=dict(width=0), hoverinfo="skip", showlegend=False,
+                                 legendgroup=m))
+        fig.add_trace(go.Scatter(x=layers, y=result["rho_mean"][i], mode="lines+markers", name=label,
+                                 line=dict(color=color, dash="dash" if (flagged or {}).get(m) else "solid"),
+                                 legendgroup=m, hovertemplate=f"{label}<br>%{{x}}: ρ = %{{y:.2f}}<extra></extra>"))
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10),
+                      title="Cascading randomization: map similarity to the trained model",
+                      xaxis=dict(title="layers randomized so far (from the top)", categoryorder="array",
+                                 categoryarray=layers),
+                      yaxis=dict(title="Spearman ρ (mean over images)", range=[-0.2, 1.05]))
     return fig

@@ -51,7 +51,8 @@ def features_and_probs(model: torch.nn.Module, images: np.ndarray, *, batch_size
         probs.append(p.cpu().numpy())
         bar.update(len(x))
         if progress:
-            progress(min(i + batch_size, len(images)) / len(images), f"features: {bar.n:,} / {len(images):,} images")
+            done = min(i + batch_size, len(images))
+            progress(done / len(images), f"features: {done:,} / {len(images):,} images")
     bar.close()
     return np.concatenate(feats), np.concatenate(probs).astype(np.float32)
 

@@ -15,7 +15,6 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import copy
 import math
 import sys
 import time
@@ -29,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import TrainConfig
-from .constants import FER2013_EMOTIONS, IMAGE_SIZE, get_label_set
+from .constants import FER2013_EMOTIONS, get_label_set
 from .models import create_model, list_models
 
 __all__ = ["TrainConfig", "train", "augment_batch", "apply_label_corrections", "main"]

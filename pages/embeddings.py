@@ -5,8 +5,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
 import ui  # noqa: E402
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from fer_core import embed, figures  # noqa: E402
@@ -17,11 +15,6 @@ from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS  # noqa: E402
 AUTO_POINTS = 5000
 METHODS = {"UMAP": "umap", "t-SNE": "tsne", "PCA": "pca"}
 N_NEIGHBOURS = 8
-
-
-def _bar(text):
-    bar = st.progress(0.0, text=text)
-    return lambda f, t: bar.progress(min(max(float(f), 0.0), 1.0), text=t)
 
 
 def _on_select(key: str) -> None:
@@ -67,9 +60,8 @@ def side_panel(ds, pred, i) -> None:
         for start in range(0, len(nbrs), 4):
             for col, j in zip(st.columns(4), nbrs[start:start + 4]):
                 with col:
-                    ui.show_face(ds.images[j], scale=2)
-                    st.button(f"#{j} {ui.label_name(int(ds.labels[j]))}", key=f"emb_nb_{j}", on_click=_show_row,
-                              args=(j,), width="stretch")
+                    ui.show_face(ds.images[j], scale=2, caption=ui.label_name(int(ds.labels[j])))
+                    st.button(f"#{j}", key=f"emb_nb_{j}", on_click=_show_row, args=(j,), width="stretch")
 
 
 @st.fragment
@@ -83,24 +75,19 @@ def explorer(ds, model, cfg, color_by, pred) -> None:
                         selection_mode=("points", "box", "lasso"), config={"scrollZoom": True})
         st.caption("Hover for label and prediction; click a point to inspect it; lasso or box to select "
                    "a group (drag mode in the chart's toolbar); scroll to zoom; double-click to reset."
-                   + (" Box and lasso work in 2-D only." if cfg.dims == 3 else ""))
+                   + (" In 3-D: drag to rotate; clicking and selecting work in the 2-D map." if cfg.dims == 3 else ""))
     with right:
         side_panel(ds, pred, st.session_state.get("selected_row"))
     region = st.session_state.get("emb_region")
     if region is None or not len(region):
         return
     st.subheader(f"{len(region):,} selected images")
-    sel = pd.DataFrame({"index": region, "row": ds.row[region], "split": ds.split[region],
-                        "label": [ui.label_name(int(x)) for x in ds.labels[region]],
-                        "prediction": np.asarray(pred["classes"])[pred["probs"][region].argmax(1)],
-                        "confidence": pred["probs"][region].max(1).round(3)})
+    sel = embed.selection_table(ds, region, probs=pred["probs"], classes=pred["classes"])
     c1, c2, c3 = st.columns([3, 1.2, 1])
     c1.markdown(" · ".join(f"{k} **{v}**" for k, v in sel["label"].value_counts().items()))
     c2.download_button("Download row indices (CSV)", sel.to_csv(index=False), file_name="embedding_selection.csv",
                        mime="text/csv", icon=":material/download:")
-    if c3.button("Clear selection", icon=":material/close:"):
-        st.session_state["emb_region"] = None
-        st.rerun(scope="fragment")
+    c3.button("Clear selection", icon=":material/close:", on_click=st.session_state.pop, args=("emb_region", None))
     shown = region[:144]
     caps, cols = ui.grid_captions(ds, shown)
     ui.show_grid(ds.images[shown], cols=16, scale=2, captions=caps, caption_colors=cols)
@@ -122,8 +109,6 @@ c = st.columns([1.1, 1.3, 0.8, 1.3])
 model = c[0].selectbox("Model", models, help="Features: the layer before the classifier (global average pool).")
 method = METHODS[c[1].segmented_control("Map", list(METHODS), default="UMAP", required=True)]
 dims = c[2].segmented_control("Dimensions", [2, 3], default=2, required=True)
-colorings = [k for k in embed.COLOR_BY if k != "ferplus" or ds.ferplus is not None]
-color_by = c[3].selectbox("Color by", colorings, format_func=embed.COLOR_BY.get)
 d = ProjectionConfig()
 with st.expander("Map settings", icon=":material/tune:"):
     e = st.columns(5)
@@ -137,19 +122,22 @@ cfg = ProjectionConfig(method=method, dims=int(dims), perplexity=float(perplexit
                        min_dist=float(min_dist), pca_dims=int(pca_dims), seed=int(seed))
 
 if not ui.features_cached(ds, model):
-    embed.get_features(ds, model, store=ui.store(), progress=_bar("Running the model over every image..."))
+    ui.run_with_progress("Running the model over every image...", embed.get_features, ds=ds, model=model, store=ui.store())
 if not ui.projection_cached(ds, model, cfg):
-    rc = embed.resolve_config(cfg)
-    cmd = (f"python -m fer_core.embed --method {rc.method} --dims {rc.dims} --seed {rc.seed}"
-           + (f" --data {ds.source}" if Path(ds.source).exists() else ""))
-    if len(ds) > AUTO_POINTS and not st.button(f"Compute this {rc.method} map now ({len(ds):,} points: up to a few "
+    src = ui.current_source()
+    on_file = src["kind"] == "path" and ds.source == src["path"]
+    if len(ds) > AUTO_POINTS and not st.button(f"Compute this {cfg.method} map now ({len(ds):,} points: up to a few "
                                                "minutes on a 2-core CPU)", icon=":material/play_arrow:"):
-        st.info("This map is not built yet. Build it here, or from the repository root with:")
-        st.code(cmd, language="bash")
+        st.info("This map is not built yet. Build it here, or from the repository root with "
+                "(`python -m fer_core.prepare` builds the default UMAP and t-SNE maps):")
+        st.code(embed.command(cfg, model=model, data=src["path"] if on_file else None,
+                              ferplus=(src["ferplus"] or None) if on_file else None), language="bash")
         st.stop()
-    embed.get_projection(ds, cfg, model=model, store=ui.store(), progress=_bar(f"Computing the {rc.method} map..."))
+    ui.run_with_progress(f"Computing the {cfg.method} map...", embed.get_projection, ds=ds, config=cfg, model=model,
+                         store=ui.store())
 
 pred = ui.predictions(ds, model)
+color_by = c[3].selectbox("Color by", embed.available_colorings(ds, pred["classes"]), format_func=embed.COLOR_BY.get)
 explorer(ds, model, cfg, color_by, pred)
 
 st.header("How well the classes separate in feature space")
@@ -171,15 +159,17 @@ m[0].metric("Silhouette (all classes)", f"{float(stats[f'silhouette_{label_set}_
                  "nearest other class. 1 = tight separate classes, 0 = overlapping.")
 m[1].metric(f"kNN label agreement (k={k})", f"{float(agr['overall']):.1%}",
             help=f"Share of each image's {k} nearest neighbours (Euclidean, feature space) with its label.")
-worst = table[table["images"] >= 30].dropna(subset=["share of neighbours"]).sort_values("share of neighbours").tail(1)
-if len(worst):
-    cname, row = worst.index[0], worst.iloc[0]
-    m[2].metric("Strongest confusion", f"{cname} → {row['most confused with']}", f"{row['share of neighbours']:.1%} "
-                "of neighbours", delta_color="off")
-left, right = st.columns([1.1, 1])
-left.dataframe(table.style.format({"silhouette": "{:.3f}", "kNN agreement": "{:.1%}", "share of neighbours": "{:.1%}",
-                                   "that class overall": "{:.1%}"}, na_rep="—"), width="stretch")
-left.caption("Silhouette on a stratified sample of up to 10,000 labeled images; kNN agreement on all of them.")
+if top := embed.strongest_confusion(table):
+    m[2].metric("Strongest confusion (classes of 30+ images)", f"{top[0]} → {top[1]}",
+                f"{top[2]:.1%} of its neighbours", delta_color="off", delta_arrow="off")
+st.dataframe(table.style.format({"silhouette": "{:.3f}", "kNN agreement": "{:.1%}", "share of neighbours": "{:.1%}",
+                                 "that class overall": "{:.1%}"}, na_rep="—"), width="stretch")
+left, right = st.columns([1.3, 1])
 names = FERPLUS_EMOTIONS if label_set == "ferplus" else FER2013_EMOTIONS
-right.plotly_chart(figures.neighbour_confusion_figure(agr["confusion"], names,
-                                                      title=f"How the {k} nearest neighbours are labeled"))
+left.plotly_chart(figures.neighbour_confusion_figure(agr["confusion"], names,
+                                                     title=f"How the {k} nearest neighbours are labeled"))
+right.markdown(f"Each row: how the {k} nearest neighbours (feature space) of that class's images are labeled; "
+               "the diagonal is the kNN label agreement. *Most confused with* is the row's largest other cell, "
+               "next to that class's share of all images (chance): the map's \"fear sits inside sad\" becomes "
+               "\"x % of fear's neighbours are sad, against y % sad images overall\". Silhouettes use a "
+               "stratified sample of up to 10,000 labeled images; kNN agreement uses all of them.")

@@ -1,6 +1,6 @@
-"""Take the README screenshots: docs/screenshots/{home,dataset,eigenfaces}.png.
+"""Take the README screenshots: docs/screenshots/{home,dataset,eigenfaces,embeddings}.png.
 
-    python scripts/docs_screenshots.py [--data PATH --ferplus PATH] [--out docs/screenshots]
+    python scripts/docs_screenshots.py [--data PATH --ferplus PATH] [--out docs/screenshots] [--pages NAME ...]
 
 Starts `streamlit run dashboard/Home.py` on a free loopback port with a fresh temporary
 FER_CACHE_DIR (so Home shows the missing-artifact state, and the repo's cache/ is untouched),
@@ -23,9 +23,25 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 from conftest import (CHROMIUM, CHROMIUM_ARGS, RUN_COUNTER_JS, _free_port,  # noqa: E402
-                      full_page_screenshot, wait_idle, wait_images)
+                      full_page_screenshot, runs_done, wait_idle, wait_images)
 
-PAGES = {"home": "", "dataset": "dataset", "eigenfaces": "eigenfaces"}
+PAGES = {"home": "", "dataset": "dataset", "eigenfaces": "eigenfaces", "embeddings": "embeddings"}
+
+
+def click_isolated_point(page) -> None:
+    """Embeddings: click the map's most isolated point so the side panel shows a face."""
+    from test_browser_embeddings import FIND_POINT_JS
+    page.locator(".js-plotly-plot >> visible=true").first.wait_for()
+    pt = page.evaluate(FIND_POINT_JS)
+    n = runs_done(page)
+    page.mouse.move(pt["px"], pt["py"])
+    page.mouse.click(pt["px"], pt["py"])
+    wait_idle(page, n, 60)
+    wait_images(page)
+
+
+#: What to do on a page before its screenshot.
+ACTIONS = {"embeddings": click_isolated_point}
 
 
 def shrink(src: Path, dst: Path, colors: int = 112) -> int:
@@ -54,6 +70,7 @@ def main(argv=None) -> int:
     p.add_argument("--ferplus", help="fer2013new.csv")
     p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     p.add_argument("--width", type=int, default=1440)
+    p.add_argument("--pages", nargs="*", choices=list(PAGES), default=list(PAGES), help="pages to shoot (default: all)")
     a = p.parse_args(argv)
     from playwright.sync_api import sync_playwright
     out = Path(a.out)
@@ -80,10 +97,12 @@ def main(argv=None) -> int:
                 ctx = browser.new_context(viewport={"width": a.width, "height": 900})
                 ctx.add_init_script(RUN_COUNTER_JS)
                 page = ctx.new_page()
-                for name, path in PAGES.items():
+                for name, path in ((n, PAGES[n]) for n in a.pages):
                     page.goto(f"{url}/{path}")
                     wait_idle(page, 0, 180)
                     wait_images(page)
+                    if name in ACTIONS:
+                        ACTIONS[name](page)
                     if page.locator('[data-testid="stException"]').count():
                         print(f"{name}: the page shows an exception", file=sys.stderr)
                         return 1

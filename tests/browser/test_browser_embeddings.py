@@ -30,15 +30,26 @@ FIND_POINT_JS = """() => {
   return {...best, gap: bestD, n: pts.length, traces: gd._fullData.length};
 }"""
 
-#: Rows of the points inside a page-pixel rectangle (the expected lasso result).
-ROWS_IN_RECT_JS = """([x0, y0, x1, y1]) => {
+#: Rows of the points inside a page-pixel rectangle (the expected lasso result); with w, h > 0
+#: instead, the rectangle of that size (inside the plot area) holding the most points.
+ROWS_IN_RECT_JS = """([x0, y0, x1, y1, w, h]) => {
   const gd = document.querySelectorAll('.js-plotly-plot')[0];
   const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, box = gd.getBoundingClientRect();
-  const rows = [];
-  gd._fullData.forEach(t => { for (let i = 0; i < t.x.length; i++) {
-    const px = box.left + xa._offset + xa.l2p(t.x[i]), py = box.top + ya._offset + ya.l2p(t.y[i]);
-    if (px > x0 && px < x1 && py > y0 && py < y1) rows.push(Number(t.customdata[i])); } });
-  return {rows, center: [box.left + xa._offset + xa._length / 2, box.top + ya._offset + ya._length / 2]};
+  const pts = [];
+  gd._fullData.forEach(t => { for (let i = 0; i < t.x.length; i++)
+    pts.push([box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i]), Number(t.customdata[i])]); });
+  if (w > 0) {
+    const L = box.left + xa._offset + 5, T = box.top + ya._offset + 5;
+    const R = L + xa._length - 10 - w, B = T + ya._length - 10 - h;
+    let best = -1;
+    for (const [px, py] of pts) {
+      const a = Math.min(Math.max(px - w / 2, L), R), b = Math.min(Math.max(py - h / 2, T), B);
+      const n = pts.filter(q => q[0] > a && q[0] < a + w && q[1] > b && q[1] < b + h).length;
+      if (n > best) { best = n; [x0, y0, x1, y1] = [a, b, a + w, b + h]; }
+    }
+  }
+  const rows = pts.filter(q => q[0] > x0 && q[0] < x1 && q[1] > y0 && q[1] < y1).map(q => q[2]);
+  return {rows, rect: [x0, y0, x1, y1]};
 }"""
 
 
@@ -69,7 +80,7 @@ def test_click_point_shows_its_face_and_row(streamlit_app):
     streamlit_app.screenshot("embeddings_click")
 
     # a neighbour thumbnail is clickable and moves the panel to it
-    btn = panel.get_by_role("button").first
+    btn = panel.locator('[data-testid="stButton"] button').first
     j = int(re.match(r"#(\d+)", btn.inner_text()).group(1))
     streamlit_app.act(btn.click)
     page.locator(".st-key-emb_panel").get_by_role("heading", name=f"Image #{j}").wait_for(timeout=15_000)
@@ -77,11 +88,10 @@ def test_click_point_shows_its_face_and_row(streamlit_app):
 
 def test_lasso_selects_the_points_inside(streamlit_app):
     page = _open(streamlit_app)
-    center = page.evaluate(ROWS_IN_RECT_JS, [0, 0, 0, 0])["center"]
-    cx, cy = center
-    x0, y0, x1, y1 = cx - 90, cy - 70, cx + 90, cy + 70
-    expected = set(page.evaluate(ROWS_IN_RECT_JS, [x0, y0, x1, y1])["rows"])
+    x0, y0, x1, y1 = page.evaluate(ROWS_IN_RECT_JS, [0, 0, 0, 0, 160, 120])["rect"]
+    expected = set(page.evaluate(ROWS_IN_RECT_JS, [x0, y0, x1, y1, 0, 0])["rows"])
     assert len(expected) >= 3
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
 
     # Streamlit's default drag mode is pan (a click selects one point); pick lasso in the toolbar
     page.mouse.move(cx, cy)

@@ -1,0 +1,58 @@
+"""Saliency and Try-a-face pages in headless Chromium: real uploads through the file input.
+
+Screenshots land in test-artifacts/ (git-ignored) for a person to look at.
+"""
+import numpy as np
+import pytest
+
+from fer_core.checkpoint import shipped_checkpoints
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")]
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    from fer_core.data import load_dataset
+    from fer_core.faces import demo_photo
+    from fer_testutils import photo_zoo
+
+    ds = load_dataset()
+    rgb, _, _ = demo_photo(ds.images, ds.labels, n=2, seed=1)
+    folder = tmp_path_factory.mktemp("photos")
+    for name, (data, _) in photo_zoo(rgb).items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def test_try_a_face_upload_good_then_bad(streamlit_app, photos):
+    page = streamlit_app.goto("try_a_face")
+    assert page.get_by_role("heading", name="Try a face").is_visible()
+    chooser = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    streamlit_app.act(lambda: chooser.set_input_files(str(photos / "photo.jpg")), timeout_s=120)
+    page.get_by_text("2 faces", exact=False).first.wait_for()
+    assert page.get_by_role("heading", name="Face 2", exact=False).is_visible()
+    assert page.locator(".js-plotly-plot >> visible=true").count() == 2  # one probability chart per face
+    sizes = page.locator('[data-testid="stImage"] img').evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+    assert len(sizes) >= 5 and min(sizes) > 0  # the photo, and a crop and a saliency map per face
+    assert streamlit_app.exceptions() == []
+    streamlit_app.screenshot("try_a_face")
+
+    streamlit_app.act(lambda: chooser.set_input_files(str(photos / "truncated.jpg")))
+    err = page.locator('[data-testid="stAlertContentError"]')
+    err.wait_for()
+    assert "truncated.jpg" in err.inner_text() and "corrupt or truncated" in err.inner_text()
+    assert streamlit_app.exceptions() == []
+    streamlit_app.act(lambda: chooser.set_input_files(str(photos / "bomb.png")))
+    assert "too large" in page.locator('[data-testid="stAlertContentError"]').inner_text()
+    assert streamlit_app.exceptions() == []
+
+
+def test_saliency_page(streamlit_app):
+    page = streamlit_app.goto("saliency", timeout_s=180)
+    assert page.get_by_role("heading", name="Saliency").is_visible()
+    page.get_by_role("heading", name="Average map per class").wait_for()
+    page.get_by_text("Maps for class").wait_for()
+    sizes = page.locator('[data-testid="stImage"] img').evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+    assert len(sizes) >= 5 + 7 and np.min(sizes) > 0  # face + 4 methods, then one average map per class
+    assert streamlit_app.exceptions() == []
+    streamlit_app.screenshot("saliency")

@@ -1,0 +1,89 @@
+"""Embeddings page on the bundled sample with the shipped model (AppTest)."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_core import embed
+from fer_core.checkpoint import shipped_checkpoints
+from fer_core.data import load_dataset
+from fer_core.predictions import default_model
+
+AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "embeddings.py")
+pytestmark = pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("embeddings-cache")
+
+
+@pytest.fixture(autouse=True)
+def _cache(cache, monkeypatch):
+    monkeypatch.setenv("FER_CACHE_DIR", str(cache))
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_dataset(use_cache=False)
+
+
+def _run(**state):
+    at = AppTest.from_file(PAGE, default_timeout=300)
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_page_builds_the_map_and_shows_the_engine_numbers(sample):
+    at = _run()
+    assert at.title[0].value == "Embeddings"
+    stats = embed.get_feature_stats(sample, default_model())
+    _, agr = embed.class_separation_table(stats, sample.labels)
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["kNN label agreement (k=10)"] == f"{float(agr['overall']):.1%}"
+    assert shown["Silhouette (all classes)"] == f"{float(stats['silhouette_fer2013_overall']):.3f}"
+    assert any("Click a point" in i.value for i in at.info)
+
+
+def test_selected_row_fills_the_panel_and_neighbours_are_clickable(sample):
+    at = _run(selected_row=7)
+    assert any(s.value == "Image #7" for s in at.subheader)
+    assert any(f"source row **{int(sample.row[7])}**" in str(m.value) for m in at.markdown)
+    nb_buttons = [b for b in at.button if b.key and b.key.startswith("emb_nb_")]
+    feats = embed.get_features(sample)["features"]
+    assert [int(b.key.removeprefix("emb_nb_")) for b in nb_buttons] == embed.nearest_neighbors(feats, 7, k=8).tolist()
+    j = int(nb_buttons[2].key.removeprefix("emb_nb_"))
+    nb_buttons[2].click().run()
+    assert not at.exception
+    assert at.session_state["selected_row"] == j
+    assert any(s.value == f"Image #{j}" for s in at.subheader)
+
+
+def test_region_selection_shows_gallery_and_export(sample):
+    rows = np.array([3, 50, 7, 999])
+    at = _run(emb_region=rows)
+    assert any(s.value == "4 selected images" for s in at.subheader)
+    # the labels of the selection are counted
+    labels = [embed.selection_table(sample, rows)["label"].value_counts()]
+    assert any(f"{labels[0].index[0]} **{labels[0].iloc[0]}**" in str(m.value) for m in at.markdown)
+    clear = next(b for b in at.button if b.label == "Clear selection")
+    clear.click().run()
+    assert not any("selected images" in s.value for s in at.subheader)
+
+
+def test_every_coloring_and_the_pca_and_3d_maps():
+    from fer_core.embed import COLOR_BY
+    at = _run()
+    color = next(s for s in at.selectbox if s.label == "Color by")
+    assert len(color.options) == len(COLOR_BY)  # the sample has FER+ votes
+    for key in COLOR_BY:
+        next(s for s in at.selectbox if s.label == "Color by").set_value(key).run()
+        assert not at.exception, (key, [e.value for e in at.exception])
+    next(b for b in at.button_group if b.label == "Map").set_value("PCA").run()
+    assert not at.exception, [e.value for e in at.exception]
+    next(b for b in at.button_group if b.label == "Dimensions").set_value(3).run()
+    assert not at.exception, [e.value for e in at.exception]
