@@ -35,6 +35,19 @@ def confusion_figure(confusion, classes, *, normalize: bool = False, title: str 
     return fig
 
 
+def confusion_cell(point: dict, k: int) -> tuple[int, int]:
+    """(true, predicted) of a clicked point of :func:`confusion_figure` (Streamlit selection dict).
+
+    The figure is one trace laid out row-major (index = true * k + predicted), so the point's
+    index is enough; customdata is only a fallback.
+    """
+    i = point.get("point_index", point.get("point_number"))
+    if i is not None:
+        return int(i) // k, int(i) % k
+    t, p = point["customdata"]
+    return int(t), int(p)
+
+
 def reliability_figure(bins: list[dict], ece: float) -> go.Figure:
     """Reliability diagram: per-bin accuracy against mean confidence, with the diagonal."""
     b = [x for x in bins if x.get("count", 0) > 0]
@@ -58,13 +71,15 @@ def history_figure(history: list[dict]) -> go.Figure:
     from plotly.subplots import make_subplots
     ep = [h["epoch"] for h in history]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    colors = {"train": "#1f77b4", "PublicTest": "#d62728", "PublicTest top-3": "#2ca02c"}
     for key, name, col, dash in [("train_loss", "train", 1, None), ("val_loss", "PublicTest", 1, "dot"),
                                  ("train_acc", "train", 2, None), ("val_acc", "PublicTest", 2, "dot"),
                                  ("val_top3", "PublicTest top-3", 2, "dash")]:
         ys = [h.get(key) for h in history]
         if any(y is not None for y in ys):
-            fig.add_trace(go.Scatter(x=ep, y=ys, name=name, mode="lines", line=dict(dash=dash),
-                                     showlegend=(col == 2 or key == "train_loss")), row=1, col=col)
+            fig.add_trace(go.Scatter(x=ep, y=ys, name=name, mode="lines", legendgroup=name,
+                                     line=dict(dash=dash, color=colors[name]), showlegend=(col == 2)),
+                          row=1, col=col)
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10))
     fig.update_xaxes(title="epoch")
     return fig

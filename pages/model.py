@@ -58,7 +58,7 @@ with left:
     ev = st.plotly_chart(figures.confusion_figure(m["confusion"], FER2013_EMOTIONS, normalize=norm),
                          on_select="rerun", selection_mode="points", key=f"cm_{model}_{split}_{tkey}_{norm}")
     pts = ev.selection.points if ev and ev.selection else []
-    cell = tuple(int(v) for v in pts[0]["customdata"]) if pts else None
+    cell = figures.confusion_cell(pts[0], len(FER2013_EMOTIONS)) if pts else None
 with right:
     st.subheader("Per-class scores")
     pc = pd.DataFrame(m["per_class"]).T

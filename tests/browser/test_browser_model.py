@@ -1,0 +1,41 @@
+"""Model page in headless Chromium: clicking a confusion-matrix cell opens that cell's gallery."""
+import re
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.browser
+
+#: Pixel centre of the confusion cell (true=2 fear, predicted=4 sad), from Plotly's own axes.
+CELL_JS = """([t, p]) => {
+  const gd = [...document.querySelectorAll('.js-plotly-plot')].find(
+      g => g._fullData && g._fullData[0] && g._fullData[0].customdata);
+  gd.scrollIntoView({block: 'center'});
+  const cd = gd.calcdata[0];
+  const i = gd._fullData[0].customdata.findIndex(c => c[0] === t && c[1] === p);
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
+  return {px: r.left + xa.l2p(cd[i].x), py: r.top + ya.l2p(cd[i].y)};
+}"""
+
+
+def test_confusion_cell_click_opens_gallery(streamlit_app):
+    from fer_core.data import load_dataset
+    from fer_core.predictions import get_predictions
+    from fer_core.report import score_split
+    page = streamlit_app.goto("model")
+    page.get_by_role("heading", name="Confusion matrix").wait_for()
+    page.locator(".js-plotly-plot >> visible=true").first.wait_for()
+    assert streamlit_app.exceptions() == []
+    # the same numbers the page shows, from the engine
+    ds = load_dataset(use_cache=False)
+    m = score_split(ds, get_predictions(ds)["probs"], split="PrivateTest")
+    cm = np.asarray(m["confusion"])
+    t, p = 3, 3  # happy -> happy: the largest cell on any sensible model
+    pt = page.evaluate(CELL_JS, [t, p])
+    page.mouse.move(pt["px"], pt["py"])
+    streamlit_app.act(lambda: page.mouse.click(pt["px"], pt["py"]))
+    text = page.get_by_text(re.compile(r"images labeled .* predicted")).first.inner_text()
+    assert f"{cm[t, p]} images labeled happy predicted happy" in text
+    assert streamlit_app.exceptions() == []
+    streamlit_app.screenshot("model_cell_click")
