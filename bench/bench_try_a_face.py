@@ -1,6 +1,7 @@
 """Try a face, timed: detect + predict + one saliency map for a 640x480 photo; detector comparison.
 
     python bench/bench_try_a_face.py [--model NAME] [--repeats 20] [--detectors haar,haar_alt2,mtcnn]
+                                     [--rate-images 1000] [--threads N]
 
 Prints, per detector, the median over `repeats` runs of each step on a 640x480 photo with
 three faces (bundled-sample faces pasted at 150 px, fer_core.faces.demo_photo), then the
@@ -75,8 +76,15 @@ def main(argv=None) -> None:
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--detectors", default="haar,haar_alt2,mtcnn")
     p.add_argument("--method", default="gradcam", help="the saliency method timed")
-    p.add_argument("--rate-images", type=int, default=1000, help="sample faces used for the detection rate")
+    p.add_argument("--rate-images", type=int, default=1000,
+                   help="sample faces used for the detection rate (0 = skip that part)")
+    p.add_argument("--threads", type=int, default=0, help="torch and OpenCV threads (0 = their defaults)")
     a = p.parse_args(argv)
+    if a.threads:
+        import cv2
+        import torch
+        torch.set_num_threads(a.threads)
+        cv2.setNumThreads(a.threads)
     header("bench_try_a_face")
     name = a.model or default_model()
     model, _ = load_checkpoint(name)
@@ -101,8 +109,11 @@ def main(argv=None) -> None:
         t_all = median_ms(lambda: attribute(model, F.analyze_photo(photo, model, detector=det)[0]["crop"][None],
                                             method=a.method), a.repeats)
         print(f"{det:<10} {len(boxes):>5} {t_dec:>6.1f}ms {t_det:>6.1f}ms {t_pred:>6.1f}ms {t_sal:>7.1f}ms "
-              f"{t_all:>6.1f}ms   (total = detect + crop + predict all faces + one map, end to end)")
+              f"{t_all:>6.1f}ms", flush=True)
+    print("total = detect + crop + predict every face + one map for the first face, end to end")
     n = min(a.rate_images, len(ds))
+    if n == 0:
+        return
     bg = backgrounds(20)
     print(f"\ndetection rate on the {n} bundled-sample faces pasted alone; false detections on {len(bg)} "
           "face-free 640x480 backgrounds")
@@ -111,7 +122,7 @@ def main(argv=None) -> None:
         r192, t192 = detection_rate(ds.images[:n], det, 192)
         fp = sum(len(F.detect_faces(b, detector=det)) for b in bg)
         print(f"{det:<10} found {r96:.1%} at 96 px ({t96:.1f} ms/canvas), {r192:.1%} at 192 px "
-              f"({t192:.1f} ms/canvas); {fp} false detections")
+              f"({t192:.1f} ms/canvas); {fp} false detections", flush=True)
 
 
 if __name__ == "__main__":

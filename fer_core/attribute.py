@@ -44,8 +44,9 @@ METHODS: dict[str, str] = {
 METHOD_COST = {"saliency": 1, "integrated_gradients": 32, "smoothgrad": 16, "gradcam": 1,
                "guided_backprop": 1, "guided_gradcam": 2, "occlusion": 121}
 #: A method whose Spearman correlation with the trained model's map stays above this on average
-#: over the cascade (every step of cumulative randomization) is flagged as not to be trusted: its
-#: map hardly depends on the weights. A heuristic cut; the page shows the whole curves.
+#: while the top half of the layers is randomized (classifier head first) is flagged as not to be
+#: trusted: its map hardly depends on the weights that make the prediction (Adebayo et al. found
+#: Guided Backprop invariant to the higher layers). A heuristic cut; the page shows the curves.
 TRUST_THRESHOLD = 0.7
 #: Captum attaches hooks to the model (Guided Backprop's ReLU hooks, Grad-CAM's layer hooks): one
 #: attribution at a time per process, so dashboard sessions sharing a cached model do not mix.
@@ -364,15 +365,18 @@ def cascading_randomization(model: nn.Module, images: np.ndarray, *, methods: Se
 
 
 def randomization_summary(result: dict[str, np.ndarray], *, threshold: float = TRUST_THRESHOLD) -> list[dict]:
-    """One row per method of a :func:`cascading_randomization` result: `after_head` (mean rho with
-    only the classifier re-initialised), `mean_rho` (mean over every randomization step, the area
-    under the cascade curve), `final_rho` (every layer random) and `flagged` (mean_rho >
-    `threshold`: the map barely changes when the weights are destroyed)."""
+    """One row per method of a :func:`cascading_randomization` result, each a mean Spearman rho
+    over the images: `after_head` (only the classifier re-initialised), `top_half` (mean over
+    the steps that randomize the top half of the layers), `mean_rho` (mean over every step),
+    `final_rho` (every layer random) and `flagged` (top_half > `threshold`: the map barely
+    changes when the weights that make the prediction are destroyed)."""
     rows = []
     for m, r in zip(result["methods"], result["rho_mean"]):
-        mean = float(np.mean(r[1:])) if len(r) > 1 else 1.0
-        rows.append({"method": str(m), "name": METHODS.get(str(m), str(m)), "after_head": float(r[min(1, len(r) - 1)]),
-                     "mean_rho": mean, "final_rho": float(r[-1]), "flagged": bool(mean > threshold)})
+        steps = np.asarray(r[1:], float) if len(r) > 1 else np.ones(1)
+        top = float(steps[:max(1, -(-len(steps) // 2))].mean())
+        rows.append({"method": str(m), "name": METHODS.get(str(m), str(m)), "after_head": float(steps[0]),
+                     "top_half": top, "mean_rho": float(steps.mean()), "final_rho": float(steps[-1]),
+                     "flagged": bool(top > threshold)})
     return rows
 
 

@@ -68,20 +68,20 @@ i = int(c[0].number_input("Dataset index", 0, len(ds) - 1, key="sal_index",
                           help="Rows selected on the Dataset, Embeddings or Label-errors pages arrive here."))
 pred = int(probs[i].argmax())
 target = c[1].selectbox("Explain the class", ["predicted"] + classes, key="sal_target",
-                        format_func=lambda t: f"predicted: {classes[pred]} ({probs[i, pred]:.0%})" if t == "predicted"
-                        else f"{t} ({probs[i, classes.index(t)]:.0%})")
+                        format_func=lambda t: "the predicted class" if t == "predicted" else t)
 methods = c[2].multiselect("Methods", list(METHODS), default=DEFAULT_METHODS, format_func=name, key="sal_methods")
 tgt = pred if target == "predicted" else classes.index(target)
 alpha = st.slider("Map opacity", 0.0, 1.0, 0.6, 0.05, key="sal_alpha")
 
 img = ds.images[i:i + 1]
 cols = st.columns(len(methods) + 1)
-cols[0].image(overlay(img[0], np.zeros((48, 48)), alpha=0, scale=4), caption=f"#{i} · label {ui.label_name(int(ds.labels[i]))}")
+cols[0].image(overlay(img[0], np.zeros((48, 48)), alpha=0, scale=4),
+              caption=f"#{i} · label {ui.label_name(int(ds.labels[i]))} · predicted {classes[pred]} {probs[i, pred]:.0%}")
 for col, m in zip(cols[1:], methods):
     with col, st.spinner(f"{METHODS[m]}..."):
         amap = ui.attribution(model, img, m, tgt)[0]
         col.image(overlay(img[0], amap, alpha=alpha, scale=4), caption=name(m))
-st.caption(f"Maps for class **{classes[tgt]}**, blended over the face (red = most important). Gradient "
+st.caption(f"Maps for class **{classes[tgt]}** (probability {probs[i, tgt]:.0%}), blended over the face (red = most important). Gradient "
            "methods show |gradient|; Grad-CAM and Occlusion show positive evidence only.")
 
 # ---- per-class average maps ---------------------------------------------------------------
@@ -96,7 +96,8 @@ try:
     blank = np.full((144, 144, 3), 235, np.uint8)  # a class with no correctly classified image
     st.image([overlay(np.clip(f, 0, 255).astype(np.uint8), mp, alpha=alpha, scale=3) if n else blank
               for f, mp, n in zip(cm["mean_faces"], cm["maps"], cm["counts"])],
-             caption=[f"{c} ({n} images)" if n else f"{c}: no correct image" for c, n in zip(classes, cm["counts"])])
+             caption=[f"{c} ({n} images)" if n else f"{c}: no correct image" for c, n in zip(classes, cm["counts"])],
+             width=124)
 except ValueError as e:
     st.info(f"No per-class maps for this data: {e}")
 
@@ -118,10 +119,11 @@ else:
     st.plotly_chart(figures.randomization_figure(sanity, METHODS, flags), key=f"sanity_{model}")
     df = pd.DataFrame(rows).set_index("name").drop(columns="method")
     df["verdict"] = np.where(df["flagged"], "⚠ not to be trusted", "changes with the weights")
-    st.dataframe(df.drop(columns="flagged").style.format({"after_head": "{:.2f}", "mean_rho": "{:.2f}",
-                                                          "final_rho": "{:.2f}"}), width="stretch")
+    st.dataframe(df.drop(columns="flagged").style.format({c: "{:.2f}" for c in ("after_head", "top_half", "mean_rho",
+                                                                                "final_rho")}), width="stretch")
     bad = [METHODS[r["method"]] for r in rows if r["flagged"]]
     if bad:
-        st.warning(f"{', '.join(bad)}: the map barely changes when the model's weights are randomized (mean ρ over the "
-                   "cascade above 0.7), so it says little about this model. Such methods carry a ⚠ above.",
+        st.warning(f"{', '.join(bad)}: the map barely changes when the top half of the model's layers is randomized "
+                   "(mean ρ above 0.7), so it says little about what this model learned. Such methods carry a ⚠ "
+                   "above.",
                    icon=":material/warning:")

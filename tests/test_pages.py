@@ -102,7 +102,7 @@ def test_missing_artifact_shows_command_and_builds(isolated_cache):
     assert build
     build[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "Every artifact for this data is built." in texts(at)
+    assert "**eigenfaces**: mean faces, eigenfaces, explained variance (PCA) — ready" in texts(at)
 
 
 # ---- data source picker ------------------------------------------------------------------
