@@ -170,7 +170,7 @@ def _compute_projection(x: np.ndarray, cfg: ProjectionConfig, *, n_jobs: int, pr
     elif cfg.tsne_impl == "opentsne":
         from openTSNE import TSNE as OpenTSNE
         out = np.asarray(OpenTSNE(n_components=cfg.dims, perplexity=cfg.perplexity, random_state=cfg.seed,
-                                  n_jobs=n_jobs, negative_gradient_method="fft" if cfg.dims <= 2 else "bh",
+                                  n_jobs=n_jobs, negative_gradient_method="auto" if cfg.dims <= 2 else "bh",
                                   verbose=False).fit(x))
     else:
         from sklearn.manifold import TSNE

@@ -85,7 +85,7 @@ def history_figure(history: list[dict]) -> go.Figure:
     return fig
 
 
-def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "", height: int = 720,
+def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "", height: int = 800,
                      marker_size: float | None = None) -> go.Figure:
     """WebGL scatter of a 2-D or 3-D map, one trace per colour group, rows in ``customdata``.
 
@@ -138,7 +138,13 @@ def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "",
     else:
         # dragmode and clickmode are left to Streamlit: pan + click-to-select, and box/lasso from the
         # chart's toolbar (Streamlit turns click-to-select off while box or lasso is the drag mode).
-        fig.update_layout(xaxis=axis, yaxis=dict(axis, scaleanchor="x", scaleratio=1))
+        # the first view frames 99.8% of the points: a few far outliers would otherwise squeeze the
+        # map into a corner (zoom out or double-click to see them)
+        lo, hi = np.quantile(xy, [0.001, 0.999], axis=0) if n >= 500 else (xy.min(0), xy.max(0))
+        pad = 0.04 * np.maximum(hi - lo, 1e-6)
+        fig.update_layout(xaxis=dict(axis, range=[float(lo[0] - pad[0]), float(hi[0] + pad[0])]),
+                          yaxis=dict(axis, range=[float(lo[1] - pad[1]), float(hi[1] + pad[1])],
+                                     scaleanchor="x", scaleratio=1))
     return fig
 
 

@@ -49,11 +49,11 @@ def side_panel(ds, pred, i) -> None:
                         f"({pred['probs'][i, k]:.0%})" + (f"  \nFER+ **{d['FER+ majority']}** ({d['FER+ vs FER2013']})"
                                                          if ds.ferplus is not None else ""))
         lab = int(ds.labels[i]) if tuple(pred["classes"]) == FER2013_EMOTIONS else -1
-        st.plotly_chart(figures.class_probs_figure(pred["probs"][i], pred["classes"], label=lab, height=220),
+        st.plotly_chart(figures.class_probs_figure(pred["probs"][i], pred["classes"], label=lab, height=200),
                         key=f"emb_probs_{i}")
         if ds.ferplus is not None:
             fig = ui.votes_figure(ds.ferplus.votes[i], int(ds.ferplus.majority[i]), int(ds.labels[i]))
-            fig.update_layout(height=250)
+            fig.update_layout(height=230)
             st.plotly_chart(fig, key=f"emb_votes_{i}")
         st.markdown(f"**{N_NEIGHBOURS} nearest neighbours** in feature space (click one to show it)")
         nbrs = embed.nearest_neighbors(pred["features"], i, k=N_NEIGHBOURS)

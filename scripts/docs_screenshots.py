@@ -32,9 +32,11 @@ def click_isolated_point(page) -> None:
     """Embeddings: click the map's most isolated point so the side panel shows a face."""
     from test_browser_embeddings import FIND_POINT_JS
     page.locator(".js-plotly-plot >> visible=true").first.wait_for()
+    page.wait_for_timeout(1000)  # the WebGL scatter draws after the element appears
     pt = page.evaluate(FIND_POINT_JS)
     n = runs_done(page)
     page.mouse.move(pt["px"], pt["py"])
+    page.wait_for_timeout(300)  # Plotly clicks the point it hovers
     page.mouse.click(pt["px"], pt["py"])
     wait_idle(page, n, 60)
     wait_images(page)

@@ -10,19 +10,21 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-#: An isolated point of the first Plotly chart (the map): its row (customdata), trace, and page
-#: coordinates; "isolated" = farthest in pixels from any other point, so the click is unambiguous.
+#: An isolated point of the first Plotly chart (the map), inside the viewport: its row (customdata),
+#: trace, and page coordinates; "isolated" = farthest in pixels from any other point, so the click
+#: is unambiguous.
 FIND_POINT_JS = """() => {
   const gd = document.querySelectorAll('.js-plotly-plot')[0];
   const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, box = gd.getBoundingClientRect();
   const pts = [];
   gd._fullData.forEach((t, c) => { for (let i = 0; i < t.x.length; i++)
-      pts.push({c, i, row: Number(t.customdata[i]),
+      pts.push({c, i, row: Number(t.customdata[i]), x: Number(t.x[i]), y: Number(t.y[i]),
                 px: box.left + xa._offset + xa.l2p(t.x[i]), py: box.top + ya._offset + ya.l2p(t.y[i])}); });
   let best = null, bestD = -1;
   for (const p of pts) {
     if (p.px < box.left + xa._offset + 15 || p.px > box.left + xa._offset + xa._length - 15 ||
-        p.py < box.top + ya._offset + 15 || p.py > box.top + ya._offset + ya._length - 15) continue;
+        p.py < box.top + ya._offset + 15 || p.py > box.top + ya._offset + ya._length - 15 ||
+        p.py > window.innerHeight - 15) continue;  // clicks land only inside the viewport
     let d = Infinity;
     for (const q of pts) if (q !== p) d = Math.min(d, Math.hypot(q.px - p.px, q.py - p.py));
     if (d > bestD) { bestD = d; best = p; }
@@ -40,7 +42,7 @@ ROWS_IN_RECT_JS = """([x0, y0, x1, y1, w, h]) => {
     pts.push([box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i]), Number(t.customdata[i])]); });
   if (w > 0) {
     const L = box.left + xa._offset + 5, T = box.top + ya._offset + 5;
-    const R = L + xa._length - 10 - w, B = T + ya._length - 10 - h;
+    const R = L + xa._length - 10 - w, B = Math.min(T + ya._length, window.innerHeight) - 10 - h;
     let best = -1;
     for (const [px, py] of pts) {
       const a = Math.min(Math.max(px - w / 2, L), R), b = Math.min(Math.max(py - h / 2, T), B);
@@ -68,6 +70,12 @@ def test_click_point_shows_its_face_and_row(streamlit_app):
     page = _open(streamlit_app)
     pt = page.evaluate(FIND_POINT_JS)
     assert pt["n"] == len(ds) and pt["traces"] >= 5, pt  # one trace per class: trace-local indices differ
+    # the row read back from the browser is the row whose map coordinates were drawn there
+    from fer_core.config import ProjectionConfig
+    from fer_core.embed import get_projection
+    from fer_core.store import Store
+    coords = get_projection(ds, ProjectionConfig(), store=Store(streamlit_app.cache_dir))["coords"]
+    assert abs(coords[pt["row"], 0] - pt["x"]) < 1e-4 and abs(coords[pt["row"], 1] - pt["y"]) < 1e-4, pt
     page.mouse.move(pt["px"], pt["py"])
     page.wait_for_timeout(300)
     streamlit_app.act(lambda: page.mouse.click(pt["px"], pt["py"]))
