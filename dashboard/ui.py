@@ -253,6 +253,16 @@ def shipped_models() -> list[str]:
     return ([d] if d else []) + [n for n in names if n != d]
 
 
+def require_models() -> list[str]:
+    """shipped_models(); when there is none, say how to train one and stop the page."""
+    models = shipped_models()
+    if not models:
+        st.warning("No trained model is shipped in `fer_core/weights/`. Train one with `python -m fer_core.train "
+                   "--data fer2013.csv.gz --model compact --out fer_core/weights/compact.pt`.")
+        st.stop()
+    return models
+
+
 @st.cache_data(show_spinner="Running the model over every image (cached afterwards)...", max_entries=8)
 def _predictions(_ds: Dataset, data_hash: str, model: str, cache_root: str) -> dict:
     from fer_core.predictions import get_predictions

@@ -9,6 +9,7 @@ Later features register their stages with :func:`register_stage`.
 from __future__ import annotations
 
 import argparse
+import importlib
 import shlex
 import sys
 import time
@@ -76,30 +77,20 @@ def _has_splits(ds: Dataset) -> bool:
                 ((ds.split != "Training") & (ds.split != "")).any())
 
 
-def _predictions_key(ds):
-    from .predictions import predictions_key
-    return predictions_key(ds)
+def _lazy_stage(name: str, description: str, module: str, key: str, build: str,
+                enabled: Callable[[Dataset], bool]) -> Stage:
+    """Register a stage whose key and build functions live in `fer_core.<module>`, imported on
+    first use so `prepare` (and the dashboard's Home) starts without loading torch or Captum."""
+    def mod():
+        return importlib.import_module(f".{module}", __package__)
+    return register_stage(Stage(name, description, lambda ds: getattr(mod(), key)(ds),
+                                lambda ds, st: getattr(mod(), build)(ds, store=st), enabled))
 
 
-def _predictions_build(ds, st):
-    from .predictions import get_predictions
-    return get_predictions(ds, store=st)
-
-
-def _baselines_key(ds):
-    from .predictions import baselines_key
-    return baselines_key(ds)
-
-
-def _baselines_build(ds, st):
-    from .predictions import get_baseline_predictions
-    return get_baseline_predictions(ds, store=st)
-
-
-register_stage(Stage("predictions", "default model's probabilities and features for every image",
-                     _predictions_key, _predictions_build, _has_model))
-register_stage(Stage("baselines", "PCA + logistic regression / SVMs / random forest, fit on Training",
-                     _baselines_key, _baselines_build, _has_splits))
+_lazy_stage("predictions", "default model's probabilities and features for every image",
+            "predictions", "predictions_key", "get_predictions", _has_model)
+_lazy_stage("baselines", "PCA + logistic regression / SVMs / random forest, fit on Training",
+            "predictions", "baselines_key", "get_baseline_predictions", _has_splits)
 
 
 # ---- saliency (fer_core.attribute) ----------------------------------------------------------
@@ -107,30 +98,10 @@ def _has_model_and_labels(ds: Dataset) -> bool:
     return _has_model(ds) and bool((ds.labels >= 0).any())
 
 
-def _class_maps_key(ds):
-    from .attribute import class_maps_key
-    return class_maps_key(ds)
-
-
-def _class_maps_build(ds, st):
-    from .attribute import get_class_maps
-    return get_class_maps(ds, store=st)
-
-
-def _sanity_key(ds):
-    from .attribute import sanity_key
-    return sanity_key(ds)
-
-
-def _sanity_build(ds, st):
-    from .attribute import get_sanity
-    return get_sanity(ds, store=st)
-
-
-register_stage(Stage("class_maps", "default model's per-class average Grad-CAM maps (correct test images)",
-                     _class_maps_key, _class_maps_build, _has_model_and_labels))
-register_stage(Stage("sanity", "saliency sanity check: cascading randomization of the default model",
-                     _sanity_key, _sanity_build, _has_model))
+_lazy_stage("class_maps", "default model's per-class average Grad-CAM maps (correct test images)",
+            "attribute", "class_maps_key", "get_class_maps", _has_model_and_labels)
+_lazy_stage("sanity", "saliency sanity check: cascading randomization of the default model",
+            "attribute", "sanity_key", "get_sanity", _has_model)
 
 
 # ---- embeddings (default model's features mapped to 2-D; neighbour graph and silhouettes) ---
@@ -156,18 +127,8 @@ for _name, _method in EMBEDDING_STAGES.items():
                          "features (Embeddings page)", *_projection_stage(_method), _has_model))
 
 
-def _stats_key(ds):
-    from .embed import stats_key
-    return stats_key(ds)
-
-
-def _stats_build(ds, st):
-    from .embed import get_feature_stats
-    return get_feature_stats(ds, store=st)
-
-
-register_stage(Stage("embedding_stats", "nearest neighbours, silhouette and kNN label agreement in feature space",
-                     _stats_key, _stats_build, _has_model))
+_lazy_stage("embedding_stats", "nearest neighbours, silhouette and kNN label agreement in feature space",
+            "embed", "stats_key", "get_feature_stats", _has_model)
 
 
 # ---- driver -------------------------------------------------------------------------------

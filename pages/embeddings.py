@@ -99,11 +99,7 @@ st.title("Embeddings")
 st.caption("Every image's penultimate-layer features, mapped to 2-D or 3-D. Neighbouring points look alike "
            "to the model: mixed colours show which classes it confuses, with the figures below.")
 ds = ui.current_dataset()
-models = ui.shipped_models()
-if not models:
-    st.warning("No trained model is shipped in `fer_core/weights/`. Train one with "
-               "`python -m fer_core.train --data fer2013.csv.gz --model compact --out fer_core/weights/compact.pt`.")
-    st.stop()
+models = ui.require_models()
 
 c = st.columns([1.1, 1.3, 0.8, 1.3])
 model = c[0].selectbox("Model", models, help="Features: the layer before the classifier (global average pool).")

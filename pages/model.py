@@ -17,11 +17,7 @@ from fer_core.report import score_split  # noqa: E402
 
 st.title("Model")
 ds = ui.current_dataset()
-models = ui.shipped_models()
-if not models:
-    st.warning("No trained model is shipped in `fer_core/weights/`. Train one with "
-               "`python -m fer_core.train --data fer2013.csv.gz --model compact --out fer_core/weights/compact.pt`.")
-    st.stop()
+models = ui.require_models()
 splits = [s for s in ("PrivateTest", "PublicTest", "Training") if (ds.split == s).any()]
 if not splits:
     st.warning("This dataset has no Training/PublicTest/PrivateTest split to score a model on.")

@@ -17,10 +17,7 @@ DEFAULT_METHODS = ["saliency", "integrated_gradients", "gradcam", "guided_backpr
 
 st.title("Saliency")
 ds = ui.current_dataset()
-models = ui.shipped_models()
-if not models:
-    st.warning("No trained model is shipped in `fer_core/weights/`: train one with `python -m fer_core.train`.")
-    st.stop()
+models = ui.require_models()
 model = st.sidebar.selectbox("Model", models, key="sal_model")
 classes = list(ui.load_model(model).classes)
 probs = ui.predictions(ds, model)["probs"]

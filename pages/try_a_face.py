@@ -13,10 +13,7 @@ from fer_core.attribute import METHODS, overlay  # noqa: E402
 from fer_core.faces import MAX_PIXELS, UPLOAD_TYPES, draw_boxes  # noqa: E402
 
 st.title("Try a face")
-models = ui.shipped_models()
-if not models:
-    st.warning("No trained model is shipped in `fer_core/weights/`: train one with `python -m fer_core.train`.")
-    st.stop()
+models = ui.require_models()
 c = st.columns([1, 1.2, 1])
 model = c[0].selectbox("Model", models, key="taf_model")
 method = c[1].selectbox("Saliency method", list(METHODS), index=list(METHODS).index("gradcam"),

@@ -28,3 +28,16 @@ def small_csv(tmp_path, rng):
     rows = [(0, pix[0], "Training"), (3, pix[1], "Training"), (6, pix[2], "PublicTest"),
             (1, pix[3], "PrivateTest"), (4, pix[4], "Training"), (5, pix[5], "PublicTest")]
     return write_fer_csv(tmp_path / "fer2013.csv", rows)
+
+
+@pytest.fixture(scope="module")
+def module_cache_dir(tmp_path_factory):
+    """One cache folder per test module, for page tests that should build artifacts once."""
+    return tmp_path_factory.mktemp("module-cache")
+
+
+@pytest.fixture
+def module_cache(module_cache_dir, monkeypatch):
+    """Point FER_CACHE_DIR at the module's shared cache (use with pytest.mark.usefixtures)."""
+    monkeypatch.setenv("FER_CACHE_DIR", str(module_cache_dir))
+    return module_cache_dir

@@ -11,17 +11,8 @@ from fer_core.report import score_split
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 MODEL = str(Path(__file__).resolve().parent.parent / "pages" / "model.py")
-pytestmark = pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("model-cache")
-
-
-@pytest.fixture(autouse=True)
-def _cache(cache, monkeypatch):
-    monkeypatch.setenv("FER_CACHE_DIR", str(cache))
+pytestmark = [pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint"),
+              pytest.mark.usefixtures("module_cache")]
 
 
 def test_model_page_metrics_match_engine():

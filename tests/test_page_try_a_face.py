@@ -14,17 +14,8 @@ AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 ROOT = Path(__file__).resolve().parent.parent
 TRY = str(ROOT / "pages" / "try_a_face.py")
 SALIENCY = str(ROOT / "pages" / "saliency.py")
-pytestmark = pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("saliency-cache")
-
-
-@pytest.fixture(autouse=True)
-def _cache(cache, monkeypatch):
-    monkeypatch.setenv("FER_CACHE_DIR", str(cache))
+pytestmark = [pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint"),
+              pytest.mark.usefixtures("module_cache")]
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +86,7 @@ def test_saliency_page_carries_over_selected_row_and_runs_the_sanity_check():
 
 
 @pytest.mark.parametrize("layout", ["labeled", "unlabeled"])
-def test_saliency_page_on_a_small_image_folder(cache, tmp_path, layout):
+def test_saliency_page_on_a_small_image_folder(module_cache, tmp_path, layout):
     """No FER+, no test split (or no labels at all): the page still renders, with empty classes."""
     import json
 
@@ -106,11 +97,11 @@ def test_saliency_page_on_a_small_image_folder(cache, tmp_path, layout):
         d = folder / ("train/happy" if layout == "labeled" and k < 3 else "test/sad" if layout == "labeled" else "")
         d.mkdir(parents=True, exist_ok=True)
         Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(d / f"{k}.png")
-    (cache / "settings.json").write_text(json.dumps({"data_source": {"kind": "path", "path": str(folder),
+    (module_cache / "settings.json").write_text(json.dumps({"data_source": {"kind": "path", "path": str(folder),
                                                                       "ferplus": ""}}))
     try:
         at = AppTest.from_file(SALIENCY, default_timeout=300).run()
         assert not at.exception, [e.value for e in at.exception]
         assert not at.error, [e.value for e in at.error]
     finally:
-        (cache / "settings.json").unlink(missing_ok=True)
+        (module_cache / "settings.json").unlink(missing_ok=True)
