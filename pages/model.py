@@ -84,8 +84,8 @@ with c1:
 with c2:
     topk = m["topk"]
     fig = go.Figure(go.Scatter(x=np.arange(1, len(topk) + 1), y=topk, mode="lines+markers+text",
-                               text=[f"{v:.1%}" for v in topk], textposition="top left"))
-    fig.update_layout(height=360, title="Top-k accuracy", xaxis=dict(title="k", dtick=1),
+                               text=[f"{v:.1%}" for v in topk], textposition="top center"))
+    fig.update_layout(height=360, title="Top-k accuracy", xaxis=dict(title="k", dtick=1, range=[0.5, len(topk) + 0.5]),
                       yaxis=dict(range=[0, 1.05]), margin=dict(l=10, r=10, t=40, b=10))
     st.plotly_chart(fig)
 

@@ -1,4 +1,4 @@
-"""Take the README screenshots: docs/screenshots/{home,dataset,eigenfaces,embeddings}.png.
+"""Take the README screenshots: docs/screenshots/<page>.png for every page.
 
     python scripts/docs_screenshots.py [--data PATH --ferplus PATH] [--out docs/screenshots] [--pages NAME ...]
 
@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))
 from conftest import (CHROMIUM, CHROMIUM_ARGS, RUN_COUNTER_JS, _free_port,  # noqa: E402
                       full_page_screenshot, runs_done, wait_idle, wait_images)
 
-PAGES = {"home": "", "dataset": "dataset", "eigenfaces": "eigenfaces", "embeddings": "embeddings"}
+PAGES = {"home": "", "dataset": "dataset", "eigenfaces": "eigenfaces", "embeddings": "embeddings", "model": "model",
+         "saliency": "saliency", "try_a_face": "try_a_face"}
 
 
 def click_isolated_point(page) -> None:
