@@ -197,3 +197,59 @@ class SanityConfig(JobConfig):
     n_steps: int = opt(16, "Integrated Gradients steps")
     nt_samples: int = opt(8, "SmoothGrad noise samples")
     seed: int = opt(0, "random seed (images, new weights, SmoothGrad noise)")
+
+
+@dataclass(frozen=True)
+class ExportConfig(JobConfig):
+    """Export a checkpoint for use outside Python (python -m fer_core.export)."""
+
+    model: str = opt("compact", "shipped checkpoint name or .pt path")
+    format: str = opt("onnx", "file format", ("onnx",))
+    out: str = opt("", "file to write (empty: <model>.onnx in the current folder)")
+    opset: int = opt(18, "ONNX opset version")
+    check_images: int = opt(100, "real images (bundled sample) the exported file is checked on (0 = no check)")
+    atol: float = opt(1e-4, "largest allowed |logit difference| between ONNX Runtime and PyTorch")
+
+
+@dataclass(frozen=True)
+class DataSizeConfig(JobConfig):
+    """Learning curve over training-set size (python -m fer_core.experiments data-size)."""
+
+    data: str = opt("", "fer2013.csv[.gz] (empty: the bundled 1000-image sample)")
+    model: str = opt("compact", "registered model name (fer_core.models.list_models())")
+    width: float = opt(1.0, "channel width multiplier")
+    fractions: tuple[float, ...] = opt((0.05, 0.1, 0.25, 0.5, 1.0), "shares of the Training split to train on")
+    seeds: int = opt(3, "repeats per fraction (seeds 0..seeds-1: subset, weights, augmentation)")
+    epochs: int = opt(30, "epochs per run")
+    min_steps: int = opt(0, "at least this many optimizer steps per run: small subsets get more epochs (0 = off)")
+    batch_size: int = opt(128, "images per step")
+    threads: int = opt(0, "CPU threads for torch (0 = torch's default)")
+
+
+@dataclass(frozen=True)
+class ModelSizeConfig(JobConfig):
+    """Cost and accuracy of every registered model (python -m fer_core.experiments model-size)."""
+
+    widths: tuple[float, ...] = opt((0.5, 0.75, 1.0), "width multipliers to measure for every model")
+    models: tuple[str, ...] = opt((), "models to measure (empty: every registered model)")
+    latency_runs: int = opt(30, "timed batch-1 CPU forward passes per model (median reported)")
+    threads: int = opt(1, "CPU threads for the latency measurement")
+
+
+@dataclass(frozen=True)
+class RobustnessConfig(JobConfig):
+    """Accuracy under corruptions and attacks over a severity axis, repeated over seeds
+    (python -m fer_core.robustness). Each corruption is one cached artifact keyed by these fields
+    (without `corruptions`), the corruption's severity levels, the data hash and the model hash."""
+
+    corruptions: tuple[str, ...] = opt(("gaussian_noise", "salt_pepper", "gaussian_blur", "jpeg", "brightness",
+                                        "contrast", "occlusion_eyes", "occlusion_mouth", "occlusion_random",
+                                        "rotation", "downscale", "fgsm"),
+                                       "corruptions to sweep (fer_core.robustness.CORRUPTIONS); the default is "
+                                       "what `python -m fer_core.prepare` builds (PGD is left out: ~10x FGSM's cost)")
+    split: str = opt("PrivateTest", "split whose labeled images are corrupted", ("Training", "PublicTest", "PrivateTest"))
+    repeats: int = opt(3, "repeats with seeds seed, seed+1, ... (deterministic corruptions run once and are copied)")
+    seed: int = opt(0, "random seed of the noise, the random patches and rotations, and the subsample")
+    max_images: int = opt(0, "a seeded random subsample of at most this many images of the split (0 = all)")
+    tta: bool = opt(False, "average each prediction with its mirror image's (off: accuracy as `evaluate` reports it)")
+    pgd_steps: int = opt(10, "PGD: gradient steps (step size 2.5 x epsilon / steps, Madry et al.)")

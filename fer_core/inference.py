@@ -57,7 +57,8 @@ def predict_probs(model: nn.Module, images: np.ndarray, *, batch_size: int = 512
     """Class probabilities for uint8 face images.
 
     Args:
-        model: a registry model (any nn.Module mapping (B,1,48,48) -> (B,K) logits).
+        model: a registry model (any nn.Module mapping (B,1,48,48) -> (B,K) logits), or an
+            exported one (:class:`fer_core.export.OnnxModel`; `device` and `normalization` do not apply).
         images: (N, 48, 48) uint8.
         batch_size: images per forward pass.
         tta: average the softmax of each image and of its horizontal mirror.
@@ -72,6 +73,10 @@ def predict_probs(model: nn.Module, images: np.ndarray, *, batch_size: int = 512
 
 
 def _predict(model, images, *, batch_size, tta, device, normalization, probs) -> np.ndarray:
+    if not isinstance(model, nn.Module) and hasattr(model, "predict_probs"):
+        # a model with its own runtime (fer_core.export.OnnxModel): it applies its stored normalization
+        fn = model.predict_probs if probs else model.predict_logits
+        return fn(images, batch_size=batch_size, tta=tta)
     images = check_images(images)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")

@@ -1,13 +1,14 @@
 """Predict the expression of every face in image files.
 
-    python -m fer_core.predict FILES... [--model NAME] [--no-detect] [--json]
+    python -m fer_core.predict FILES... [--model NAME] [--no-detect] [--json] [--runtime onnx]
 
 For each file: the faces found (OpenCV Haar cascade), each with its box [x, y, w, h] in the
 photo's pixels (EXIF orientation applied), the probability of every emotion and the label.
 ``--no-detect`` treats each whole image as one face crop (for images that are already face
 crops, like FER2013's). A file that cannot be read yields an entry with an ``error`` and the
 others are still processed; the exit code is 1 only when no file could be processed (2 for a
-usage error or a model that cannot be loaded).
+usage error or a model that cannot be loaded). ``--runtime onnx`` runs the model with ONNX
+Runtime instead of PyTorch (see :mod:`fer_core.export`).
 
 Example (``--json``)::
 
@@ -74,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="face detector ('mtcnn' needs facenet-pytorch)")
     p.add_argument("--tta", action="store_true", help="average each face's prediction with its mirror's")
     p.add_argument("--json", action="store_true", help="print a JSON list, one entry per file")
+    p.add_argument("--runtime", default="torch", choices=("torch", "onnx"),
+                   help="onnx: run the model with ONNX Runtime (a .onnx --model file, or the checkpoint "
+                        "exported once and cached); a .onnx --model implies it")
     a = p.parse_args(argv)
 
     from .checkpoint import load_checkpoint
@@ -84,7 +88,14 @@ def main(argv: list[str] | None = None) -> int:
         print("error: no shipped model in fer_core/weights/ and no --model given", file=sys.stderr)
         return 2
     try:
-        model, _ = load_checkpoint(name)
+        if a.runtime == "onnx" or str(name).endswith(".onnx"):
+            from .export import ExportError, OnnxModel, get_onnx
+            try:
+                model = OnnxModel(name if str(name).endswith(".onnx") else get_onnx(name))
+            except (ImportError, ExportError) as e:
+                raise ValueError(f"--runtime onnx: {e}") from None
+        else:
+            model, _ = load_checkpoint(name)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
