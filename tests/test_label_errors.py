@@ -1,0 +1,205 @@
+"""fer_core.label_errors: rankings on planted flips, precision@k, out-of-fold probabilities,
+outlier signals on planted non-faces, the cached job and the CLI on the bundled sample."""
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fer_core import label_errors as le
+from fer_core.data import load_dataset
+
+pytestmark = pytest.mark.usefixtures("module_cache")  # build each sample artifact once per module
+
+
+def planted(rng, n=400, k=4, flips=20, conf=0.85):
+    """Confident probabilities of the true class; `flips` labels changed to another class."""
+    true = rng.integers(0, k, n)
+    p = np.full((n, k), (1 - conf) / (k - 1))
+    p[np.arange(n), true] = conf
+    p += rng.uniform(0, 0.05, p.shape)
+    p /= p.sum(1, keepdims=True)
+    labels = true.copy()
+    flipped = rng.choice(n, flips, replace=False)
+    labels[flipped] = (true[flipped] + rng.integers(1, k, flips)) % k
+    return labels, p, flipped, true
+
+
+@pytest.mark.parametrize("method", le.METHODS)
+def test_planted_flips_rank_first(rng, method):
+    labels, p, flipped, true = planted(rng)
+    emb = np.eye(4)[true] + rng.normal(0, 0.05, (len(true), 4))  # neighbours carry the true class
+    if method == "ensemble":
+        s = le.rank_ensemble(labels, p, model_probs=p, neighbor_probs=le.neighbor_label_distribution(emb, labels, k=10, n_classes=4))
+    elif method == "study":
+        s = le.rank_study(labels, p)
+    elif method == "cleanlab":
+        s, issue = le.rank_confident_learning(labels, p)
+        # cleanlab's flags are all true flips (it estimates how many there are, here a few short)
+        assert set(np.flatnonzero(issue)) <= set(flipped) and issue.sum() >= 0.7 * len(flipped)
+    else:
+        s = le.rank_self_confidence(labels, p)
+    top = np.argsort(-s, kind="stable")[:len(flipped)]
+    assert set(top) == set(flipped)
+
+
+def test_suggested_label_is_never_the_given_one(rng):
+    labels, p, flipped, true = planted(rng)
+    sug = le.suggested_labels(labels, p)
+    assert (sug != labels).all()
+    assert (sug[flipped] == true[flipped]).all()
+
+
+def test_precision_at_k_hand_case():
+    scores = np.array([0.9, 0.8, 0.1, 0.5, 0.7])
+    err = np.array([1, 0, 1, 0, 1], bool)
+    assert le.precision_at_k(scores, err, ks=(1, 2, 3)) == {1: 1.0, 2: 0.5, 3: pytest.approx(2 / 3)}
+    # rows without a ground truth are skipped, not counted as misses
+    valid = np.array([True, False, True, True, True])
+    assert le.precision_at_k(scores, err, ks=(2, 4, 5), valid=valid) == {2: 1.0, 4: 0.75, 5: pytest.approx(float("nan"), nan_ok=True)}
+
+
+@pytest.mark.parametrize("labels, probs, msg", [
+    (np.array([0, 1]), np.array([[0.5, 0.5]]), "labels must be"),
+    (np.array([0, 3]), np.array([[0.5, 0.5], [0.5, 0.5]]), "labels must be in 0..1"),
+    (np.array([0, 1]), np.array([[0.9, 0.9], [0.5, 0.5]]), "rows summing to 1"),
+    (np.array([0.0, 1.0]), np.array([[0.5, 0.5], [0.5, 0.5]]), "integers"),
+    (np.array([0, 1]), np.array([0.5, 0.5]), r"\(N, K\)"),
+])
+def test_bad_inputs_are_named(labels, probs, msg):
+    with pytest.raises(ValueError, match=msg):
+        le.rank_study(labels, probs)
+
+
+def test_folds_stratified_and_reproducible(rng):
+    labels = np.repeat(np.arange(3), [50, 30, 20])
+    labels = np.r_[labels, -1, -1]
+    f1 = le.fold_ids(labels, folds=5, seed=3)
+    assert (f1 == le.fold_ids(labels, folds=5, seed=3)).all()
+    assert (f1[-2:] == -1).all()
+    for f in range(5):  # each fold holds a fifth of every class
+        assert np.bincount(labels[f1 == f], minlength=3).tolist() == [10, 6, 4]
+
+
+def test_cross_val_probs_are_out_of_fold(rng):
+    """One-hot row-identity features with random labels: a model scoring its own training rows
+    would be ~100% right; out of fold it can only be at chance."""
+    n, k = 300, 3
+    labels = rng.integers(0, k, n)
+    feats = np.eye(n)
+    p = le.cross_val_probs_features(feats, labels, le.fold_ids(labels, folds=5, seed=0), C=10.0, n_classes=k)
+    assert p.shape == (n, k) and np.allclose(p.sum(1), 1)
+    assert (p.argmax(1) == labels).mean() < 0.5
+
+
+def test_outlier_signals_find_planted_non_faces(rng):
+    ds = load_dataset()
+    faces = ds.images[:300].copy()
+    blank = np.full((5, 48, 48), 7, np.uint8)
+    text = np.full((5, 48, 48), 255, np.uint8)
+    text[:, 10:12, 5:40] = 0  # black "lines of text" on white
+    text[:, 20:22, 5:30] = 0
+    images = np.concatenate([faces, blank, text])
+    sig = le.pixel_signals(images)
+    score = le.rank_outliers(sig)
+    assert set(np.argsort(-score)[:10]) == set(range(300, 310))
+    # isolation: copies of a point do not hide it; a far point is the most isolated
+    emb = np.eye(8)[0] + rng.normal(0, 0.1, (100, 8))  # one cluster (cosine distance)
+    emb[:3] = np.eye(8)[7]  # three identical copies pointing elsewhere
+    iso = le.isolation(emb, k=5)
+    assert set(np.argsort(-iso)[:3]) == {0, 1, 2}
+
+
+def test_misalignment_separates_misaligned_copies(rng):
+    """On the sample, rotated/flipped copies score higher than the faces they came from."""
+    import torch
+    from fer_core.checkpoint import load_checkpoint
+    from fer_core.predictions import features_and_probs
+    torch.manual_seed(0)
+    ds = load_dataset()
+    net, _ = load_checkpoint("compact")
+    feats, _ = features_and_probs(net, ds.images, tta=False)
+    pos = np.arange(0, 1000, 2)
+    neg, _ = features_and_probs(net, le.misaligned_copies(ds.images[pos], rng), tta=False)
+    score = le.misalignment(feats, neg, pos)
+    held_out_neg, _ = features_and_probs(net, le.misaligned_copies(ds.images[1::2][:200], rng), tta=False)
+    s_neg = le.misalignment(np.r_[feats, held_out_neg], neg, pos)[len(feats):]
+    assert np.median(s_neg) > np.median(score[1::2]) + 0.3
+
+
+@pytest.fixture(scope="module")
+def flipped_sample():
+    """The bundled sample with 20 confidently-classified Training images given a wrong label."""
+    from fer_core.predictions import get_predictions
+    ds = load_dataset()
+    p = get_predictions(ds, "compact")["probs"]
+    ok = np.flatnonzero((ds.labels >= 0) & (p[np.arange(len(ds)), np.maximum(ds.labels, 0)] > 0.8))
+    flipped = np.random.default_rng(1).choice(ok, 20, replace=False)
+    labels = ds.labels.copy()
+    labels[flipped] = p[flipped].argmin(1)
+    return dataclasses.replace(ds, labels=labels, data_hash=ds.data_hash + "-flipped"), flipped
+
+
+@pytest.mark.parametrize("mode", ["features-cv", "model"])
+def test_job_ranks_planted_flips_on_sample(flipped_sample, mode):
+    ds, flipped = flipped_sample
+    res = le.get_label_errors(ds, le.LabelErrorConfig(mode=mode))
+    assert str(res["mode"]) == mode
+    for m in le.METHODS:
+        top = np.argsort(-res[f"score_{m}"])[:40]
+        # random ranking: 0.8 of the 20 expected in the top 40; 800-image folds make weak fold
+        # models, so the single-source methods only need 10 (12x random) there
+        assert len(set(top) & set(flipped)) >= (17 if m == "ensemble" or mode == "model" else 10), m
+    table = le.ranking_table(ds, res)
+    assert list(table.columns[:4]) == ["row", "score", "given_label", "suggested_label"]
+    assert table["score"].is_monotonic_decreasing
+    assert (table["given_label"] != table["suggested_label"]).all()
+    assert res["outlier_score"].shape == (len(ds),)
+
+
+def test_job_is_cached_and_keyed(flipped_sample, monkeypatch):
+    ds, _ = flipped_sample
+    cfg = le.LabelErrorConfig(mode="model")
+    le.get_label_errors(ds, cfg)
+    monkeypatch.setattr(le, "rank_study", lambda *a, **k: pytest.fail("recomputed a cached artifact"))
+    le.get_label_errors(ds, cfg)
+    assert le.label_errors_key(ds, cfg) != le.label_errors_key(ds, le.LabelErrorConfig(mode="model", knn_k=10))
+
+
+def test_validation_against_ferplus_on_sample():
+    ds = load_dataset()
+    res = le.get_label_errors(ds, le.LabelErrorConfig(mode="model"))
+    v = le.validate_rankings(ds, res, ks=(50, 100))
+    base = v.loc["base rate", "P@50"]
+    assert 0.2 < base < 0.6
+    assert v.loc["ensemble", "P@50"] > base + 0.2  # far better than a random ranking
+    found, total = le.nonfaces_in_top(ds, res, k=50)
+    assert total == int(ds.ferplus.not_face.sum()) and found >= 0
+
+
+def test_cli_writes_sorted_csvs(tmp_path, capsys):
+    out, outl = tmp_path / "ranking.csv", tmp_path / "outliers.csv"
+    assert le.main(["--mode", "model", "--out", str(out), "--outliers-out", str(outl)]) == 0
+    text = capsys.readouterr().out
+    assert "mode that ran: model" in text
+    r = pd.read_csv(out)
+    assert list(r.columns) == ["row", "score", "given_label", "suggested_label"]
+    assert r["score"].is_monotonic_decreasing and len(r) == 1000
+    o = pd.read_csv(outl)
+    assert list(o.columns) == ["row", "score"] and o["score"].is_monotonic_decreasing
+
+
+def test_cli_missing_file_is_a_clear_error(tmp_path, capsys):
+    assert le.main(["--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "r.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "nope.csv" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_kfold_mode_trains_fold_models(monkeypatch):
+    """kfold on a 300-image subset, 2 folds x 1 epoch: runs end to end, out-of-fold probs."""
+    ds = load_dataset()
+    sub = ds.subset(np.arange(300))
+    folds = le.fold_ids(sub.labels, folds=2, seed=0)
+    p = le.cross_val_probs_kfold(sub, folds, arch="compact", epochs=1, seed=0)
+    assert p.shape == (300, 7) and np.allclose(p.sum(1), 1)
