@@ -88,10 +88,11 @@ class TrainConfig(JobConfig):
     label_set: str = opt("fer2013", "classes to learn", ("fer2013", "fer6", "ferplus"))
     ferplus_target: str = opt("majority", "FER+ only: train on the majority class or on the vote "
                               "distribution (always tested on the majority)", ("majority", "distribution"))
-    label_corrections: str = opt("", "CSV with columns row, corrected_label (name or FER2013 index, may be "
-                                 "empty) and optional decision; corrections apply to Training rows")
-    exclude_flagged: bool = opt(False, "drop Training rows whose decision is 'not a face' or 'mislabeled' "
-                                "in --label-corrections")
+    label_corrections: str = opt("", "flags CSV exported from the label-errors page (columns row, corrected_label "
+                                 "as name or FER2013 index, decision); corrected labels replace the Training "
+                                 "labels by row; a row not in the data is an error")
+    exclude_flagged: bool = opt(False, "drop Training images flagged not_face or duplicate, or mislabeled without a "
+                                "corrected label, in --label-corrections")
     max_train_images: int = opt(0, "use at most this many Training images (0 = all; for tests)")
     # model
     model: str = opt("compact", "registered model name (fer_core.models.list_models())")

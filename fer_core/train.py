@@ -22,19 +22,18 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .config import TrainConfig
-from .constants import FER2013_EMOTIONS, get_label_set
+from .constants import get_label_set
 from .models import create_model, list_models
 
 __all__ = ["TrainConfig", "train", "augment_batch", "apply_label_corrections", "main"]
 
-#: decisions in a label-corrections CSV that --exclude-flagged drops
-EXCLUDE_DECISIONS = ("not a face", "not_a_face", "not-a-face", "mislabeled", "mislabelled")
+#: decisions in a label-corrections CSV that --exclude-flagged drops (and mislabeled without a corrected label)
+EXCLUDE_DECISIONS = ("not_face", "duplicate")
 
 
 # --------------------------------------------------------------------------------------------
@@ -82,54 +81,28 @@ def channels_last_safe(model: nn.Module) -> bool:
 # label corrections
 # --------------------------------------------------------------------------------------------
 def apply_label_corrections(rows: np.ndarray, labels: np.ndarray, csv_path: str, *,
-                            exclude_flagged: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Apply a reviewed-labels CSV to FER2013 labels.
+                            exclude_flagged: bool = False, known_rows: np.ndarray | None = None
+                            ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Apply a reviewed flags CSV (label-errors page export) to FER2013 labels.
 
     Args:
         rows: (N,) source row indices (Dataset.row) of the images to correct.
         labels: (N,) FER2013 labels 0..6.
-        csv_path: CSV with columns `row`, `corrected_label` (FER2013 name or index; empty = no
-            change) and optionally `decision` (free text; 'not a face' / 'mislabeled' are the
-            ones `exclude_flagged` acts on).
-        exclude_flagged: return keep=False for rows whose decision is 'not a face' or 'mislabeled'.
+        csv_path: flags CSV (:func:`fer_core.flags.read_corrections`): columns `row`,
+            `corrected_label` (FER2013 name or index; empty = no change) and `decision`
+            (mislabeled, not_error, not_face, duplicate).
+        exclude_flagged: keep=False for images flagged not_face or duplicate, or mislabeled
+            without a corrected label.
+        known_rows: every row of the dataset (default `rows`): listed rows outside `rows` but
+            in `known_rows` are skipped, rows in neither raise FlagError (a ValueError).
 
     Returns:
-        (new labels (N,), keep (N,) bool, counts {"corrected", "excluded", "listed"}).
+        (new labels (N,), keep (N,) bool, counts {"listed", "applied", "corrected", "excluded", "outside"}).
     """
-    path = Path(csv_path)
-    if not path.is_file():
-        raise FileNotFoundError(f"label corrections file not found: {path}")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    if "row" not in df.columns:
-        raise ValueError(f"{path.name}: needs a 'row' column; found {list(df.columns)}")
-    names = {n: i for i, n in enumerate(FER2013_EMOTIONS)}
-    pos = {int(r): i for i, r in enumerate(rows)}
-    labels = labels.copy()
-    keep = np.ones(len(labels), bool)
-    corrected = excluded = 0
-    for line, rec in enumerate(df.to_dict("records")):
-        try:
-            r = int(rec["row"])
-        except ValueError:
-            raise ValueError(f"{path.name}: line {line + 2}: row {rec['row']!r} is not an integer") from None
-        i = pos.get(r)
-        if i is None:
-            continue
-        new = str(rec.get("corrected_label", "")).strip().lower()
-        if new:
-            if new in names:
-                lab = names[new]
-            elif new.lstrip("-").isdigit() and 0 <= int(new) < len(FER2013_EMOTIONS):
-                lab = int(new)
-            else:
-                raise ValueError(f"{path.name}: line {line + 2}: corrected_label {new!r} is not a FER2013 "
-                                 f"class ({', '.join(FER2013_EMOTIONS)} or 0..6)")
-            corrected += int(labels[i] != lab)
-            labels[i] = lab
-        if exclude_flagged and str(rec.get("decision", "")).strip().lower() in EXCLUDE_DECISIONS:
-            keep[i] = False
-            excluded += 1
-    return labels, keep, {"listed": len(df), "corrected": corrected, "excluded": excluded}
+    from .corrections import apply_corrections
+    from .flags import read_corrections
+    return apply_corrections(rows, labels, read_corrections(csv_path), exclude_flagged=exclude_flagged,
+                             known_rows=known_rows)
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,7 +196,7 @@ def _prepare(config: TrainConfig, dataset) -> dict:
     if config.label_corrections:
         tr = np.flatnonzero(is_train)
         new, k, corr_counts = apply_label_corrections(dataset.row[tr], fer_labels[tr], config.label_corrections,
-                                                      exclude_flagged=config.exclude_flagged)
+                                                      exclude_flagged=config.exclude_flagged, known_rows=dataset.row)
         from .store import hash_file
         corr_counts["file_hash"] = hash_file(config.label_corrections)
         if config.label_set == "ferplus" and corr_counts["corrected"]:

@@ -97,14 +97,18 @@ def test_imbalance_sampling_modes():
 # ---- label corrections ------------------------------------------------------------------
 def test_label_corrections_apply_and_exclude(tmp_path):
     csv = tmp_path / "fix.csv"
-    csv.write_text("row,corrected_label,decision\n10,happy,mislabeled\n11,,not a face\n12,0,ok\n999,sad,\n")
+    csv.write_text("row,corrected_label,decision\n10,happy,mislabeled\n11,,not a face\n12,,mislabeled\n"
+                   "14,,duplicate\n999,,not_error\n")
     rows = np.array([10, 11, 12, 13])
     labels = np.array([4, 4, 4, 4])
-    new, keep, counts = apply_label_corrections(rows, labels, str(csv))
-    assert new.tolist() == [3, 4, 0, 4] and keep.all()
-    new, keep, counts = apply_label_corrections(rows, labels, str(csv), exclude_flagged=True)
-    assert keep.tolist() == [False, False, True, True]
-    assert counts == {"listed": 4, "corrected": 2, "excluded": 2}
+    known = np.array([10, 11, 12, 13, 14, 999])
+    new, keep, counts = apply_label_corrections(rows, labels, str(csv), known_rows=known)
+    assert new.tolist() == [3, 4, 4, 4] and keep.all()
+    new, keep, counts = apply_label_corrections(rows, labels, str(csv), exclude_flagged=True, known_rows=known)
+    assert keep.tolist() == [True, False, False, True]  # a corrected image stays; one without a label goes
+    assert counts == {"listed": 5, "applied": 3, "corrected": 1, "excluded": 2, "outside": 2}
+    with pytest.raises(ValueError, match="not in the data"):
+        apply_label_corrections(rows, labels, str(csv))  # 14 and 999 are no rows of this data
     csv.write_text("row,corrected_label\n10,grumpy\n")
     with pytest.raises(ValueError, match="grumpy"):
         apply_label_corrections(rows, labels, str(csv))
@@ -197,10 +201,10 @@ def test_train_applies_label_corrections(tmp_path, sample):
     test_row = sample.row[sample.split == "PrivateTest"][0]
     csv = tmp_path / "fix.csv"
     csv.write_text("row,corrected_label,decision\n" + f"{rows[0]},happy,mislabeled\n{rows[1]},,not a face\n"
-                   + f"{rows[2]},sad,ok\n{test_row},happy,mislabeled\n")
+                   + f"{rows[2]},,mislabeled\n{test_row},happy,mislabeled\n")
     cfg = replace(TINY, epochs=1, max_train_images=0, label_corrections=str(csv), exclude_flagged=True)
     _, info = train(cfg, sample, progress=False)
     n_train = int((sample.split == "Training").sum())
     assert info["metrics"]["n_train"] == n_train - 2  # test rows are never touched
     c = info["metrics"]["label_corrections"]
-    assert c["excluded"] == 2 and c["listed"] == 4 and len(c["file_hash"]) == 32
+    assert c["excluded"] == 2 and c["listed"] == 4 and c["outside"] == 1 and len(c["file_hash"]) == 32
