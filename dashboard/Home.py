@@ -26,6 +26,7 @@ PAGES = [
     ("embeddings.py", "Embeddings", ":material/scatter_plot:", "UMAP / t-SNE map of the model's features: click a face, lasso a group"),
     ("saliency.py", "Saliency", ":material/local_fire_department:", "Captum maps per image and per class, with a sanity check"),
     ("try_a_face.py", "Try a face", ":material/add_a_photo:", "upload or take a photo: faces found, expressions, saliency"),
+    ("experiments.py", "Experiments", ":material/science:", "learning curve over training-set size; accuracy vs cost of every model"),
 ]
 #: Artifact stages short enough to build from the dashboard; the others show their command.
 QUICK_STAGES = {"eigenfaces": "about 1 s on the sample, 20 s on the full FER2013"}

@@ -26,7 +26,7 @@ from conftest import (CHROMIUM, CHROMIUM_ARGS, RUN_COUNTER_JS, _free_port,  # no
                       full_page_screenshot, runs_done, wait_idle, wait_images)
 
 PAGES = {"home": "", "dataset": "dataset", "eigenfaces": "eigenfaces", "embeddings": "embeddings", "model": "model",
-         "saliency": "saliency", "try_a_face": "try_a_face"}
+         "saliency": "saliency", "try_a_face": "try_a_face", "experiments": "experiments"}
 
 
 def click_isolated_point(page) -> None:
