@@ -25,6 +25,7 @@ PAGES = [
     ("model.py", "Model", ":material/model_training:", "metrics, confusion matrix, calibration, training curves, baselines"),
     ("embeddings.py", "Embeddings", ":material/scatter_plot:", "UMAP / t-SNE map of the model's features: click a face, lasso a group"),
     ("saliency.py", "Saliency", ":material/local_fire_department:", "Captum maps per image and per class, with a sanity check"),
+    ("label_errors.py", "Label errors", ":material/rule:", "ranked gallery of likely mislabeled images, non-faces and duplicates; flag, undo, export"),
     ("try_a_face.py", "Try a face", ":material/add_a_photo:", "upload or take a photo: faces found, expressions, saliency"),
     ("experiments.py", "Experiments", ":material/science:", "learning curve over training-set size; accuracy vs cost of every model"),
 ]

@@ -427,3 +427,126 @@ def run_with_progress(text: str, fn, **kw):
         return fn(progress=lambda f, t: bar.progress(min(max(float(f), 0.0), 1.0), text=t), **kw)
     finally:
         slot.empty()
+
+
+# ---- label errors (fer_core.label_errors, fer_core.flags) -------------------------------------
+def label_errors_cached(ds: Dataset, model: str) -> bool:
+    from fer_core.label_errors import LabelErrorConfig, label_errors_key
+    return store().exists("label_errors", label_errors_key(ds, LabelErrorConfig(model=model)))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _label_errors(_ds: Dataset, data_hash: str, model: str, cache_root: str) -> dict:
+    from fer_core.label_errors import LabelErrorConfig, get_label_errors
+    return get_label_errors(_ds, LabelErrorConfig(model=model), store=Store(cache_root))
+
+
+def label_errors(ds: Dataset, model: str, progress=None) -> dict:
+    """Cached rankings of `model` on `ds` (computed first, reporting to `progress`, when missing;
+    the progress bar cannot live inside st.cache_data)."""
+    if progress is not None and not label_errors_cached(ds, model):
+        from fer_core.label_errors import LabelErrorConfig, get_label_errors
+        get_label_errors(ds, LabelErrorConfig(model=model), store=store(), progress=progress)
+    return _label_errors(ds, ds.data_hash, model, str(store().root))
+
+
+def flag_store():
+    """The persistent flag database (cache/flags.sqlite)."""
+    from fer_core.flags import FlagStore
+    return FlagStore()
+
+
+def pick_gallery(images: np.ndarray, idx: np.ndarray, captions: list[str], *, key: str, cols: int = 6,
+                 scale: int = 2, selected: int | None = None) -> None:
+    """Thumbnails of `images[idx]` in a grid, each with a button that sets st.session_state[key]
+    to its index (the clicked face is then shown large by the page). The selected one is marked."""
+    def pick(i):
+        st.session_state[key] = int(i)
+    for start in range(0, len(idx), cols):
+        for col, i, cap in zip(st.columns(cols), idx[start:start + cols], captions[start:start + cols]):
+            with col:
+                st.image(fimg.upscale(images[i], scale), caption=cap, width="content")
+                st.button(f"#{i}", key=f"{key}_btn_{i}", on_click=pick, args=(i,), width="stretch",
+                          type="primary" if selected == int(i) else "secondary")
+
+
+def flags_panel(ds: Dataset, flags) -> None:
+    """Every current decision on `ds` as a table, CSV export and import, and the full history."""
+    from fer_core.flags import FlagError
+    latest = flags.latest(ds.data_hash)
+    counts = flags.counts(ds.data_hash)
+    st.caption(" · ".join(f"{k.replace('_', ' ')}: {v:,}" for k, v in counts.items()))
+    if len(latest):
+        pos = {int(r): i for i, r in enumerate(ds.row)}
+        shown = latest.assign(
+            original_label=[label_name(int(ds.labels[pos[r]])) if r in pos else "?" for r in latest["row"]],
+            corrected_label=["" if pd.isna(v) else FER2013_EMOTIONS[int(v)] for v in latest["label"]],
+            time=pd.to_datetime(latest["time"]).dt.strftime("%Y-%m-%d %H:%M UTC"))
+        st.dataframe(shown[["row", "original_label", "decision", "corrected_label", "note", "time"]],
+                     hide_index=True, width="stretch")
+        try:
+            csv_text = flags.export_csv(ds.data_hash, ds.labels, rows=ds.row)
+        except FlagError as e:
+            st.error(str(e))
+        else:
+            st.download_button("Export flags CSV (row, original label, corrected label)", csv_text,
+                               file_name="flags.csv", mime="text/csv", icon=":material/download:")
+        st.caption("Train with them: `python -m fer_core.train --data ... --label-corrections flags.csv "
+                   "[--exclude-flagged]`.")
+    else:
+        st.info("No decisions yet: review images in the other tabs, or import a flags CSV.")
+    up = st.file_uploader("Import a flags CSV (columns row, decision; optional corrected_label, note)",
+                          type=["csv"], key="flags_import")
+    if up is not None and st.button("Import these decisions", key="flags_import_go"):
+        try:
+            n = flags.import_csv(ds.data_hash, up.getvalue().decode("utf-8-sig"), n_rows=int(ds.row.max()) + 1,
+                                 rows=ds.row)
+        except UnicodeDecodeError:
+            st.error(f"{up.name}: not a UTF-8 text file; nothing was imported.")
+        except FlagError as e:
+            st.error(f"{up.name}: {e}; nothing was imported.")
+        else:
+            st.success(f"Imported {n:,} decisions from {up.name}.")
+    with st.expander("Full history (every decision, newest last)"):
+        st.dataframe(flags.history(ds.data_hash), hide_index=True, width="stretch")
+
+
+@st.cache_data(show_spinner="Finding duplicate images...", max_entries=4)
+def _duplicate_groups(_ds: Dataset, data_hash: str, near: bool, cache_root: str) -> np.ndarray:
+    from fer_core import duplicates as dup
+    return dup.duplicate_groups(_ds, kind="near" if near else "exact", store=Store(cache_root))
+
+
+def duplicates_panel(ds: Dataset) -> None:
+    """Exact or near-duplicate groups: train/test leakage per split, the groups (conflicting labels
+    first) and the faces of a chosen group."""
+    from fer_core import duplicates as dup
+    near = st.radio("Duplicates", ["pixel-identical", "near-identical (re-encoded, shifted, re-lit copies)"],
+                    horizontal=True, key="dup_kind").startswith("near")
+    groups = _duplicate_groups(ds, ds.data_hash, near, str(store().root))
+    table = dup.duplicate_table(groups, ds.labels, ds.split, ds.row)
+    if table.empty:
+        st.info("No duplicates in this dataset.")
+        return
+    c = st.columns(3)
+    c[0].metric("Groups", f"{len(table):,}", help=f"{int(table['size'].sum()):,} images in them")
+    c[1].metric("Groups with conflicting labels", f"{int(table['conflicting_labels'].sum()):,}")
+    c[2].metric("Groups across Training and a test split", f"{int(table['crosses_train_test'].sum()):,}")
+    if (ds.split != "").any():
+        st.markdown("**Train/test leakage**: test images with a copy in Training")
+        st.dataframe(dup.leakage(groups, ds.split), hide_index=True,
+                     column_config={"share": st.column_config.NumberColumn(format="percent")})
+    table = table.sort_values(["conflicting_labels", "size"], ascending=False)
+    if st.toggle("Only groups with conflicting labels", key="dup_conf"):
+        table = table[table["conflicting_labels"]]
+    shown = table.head(500).assign(rows=lambda t: t["rows"].map(lambda r: ", ".join(map(str, r))),
+                                   labels=lambda t: t["labels"].map(lambda r: ", ".join(label_name(int(x)) for x in r)),
+                                   splits=lambda t: t["splits"].map(", ".join)).drop(columns=["indices"])
+    ev = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+                      key="dup_table", height=280)
+    st.caption(f"{len(table):,} groups{' (first 500 shown)' if len(table) > 500 else ''}; select one to see its faces.")
+    picked = ev.selection.rows if ev is not None else []
+    if picked:
+        members = np.asarray(table.iloc[picked[0]]["indices"])
+        show_grid(ds.images[members], cols=min(len(members), 8), scale=3,
+                  captions=[f"#{i} {label_name(int(ds.labels[i]))} {ds.split[i][:5]}" for i in members])

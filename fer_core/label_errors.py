@@ -50,6 +50,11 @@ METHOD_HELP = {
     "self_confidence": "1 - probability of the given label (cleanlab self_confidence)",
 }
 MODES = ("auto", "kfold", "features-cv", "model")
+MODE_HELP = {
+    "kfold": "out-of-sample: K fold models, each predicting the images it did not train on",
+    "features-cv": "out-of-sample: K-fold logistic regression on the model's frozen features (CPU mode)",
+    "model": "the model's own probabilities: in-sample for the images it trained on",
+}
 #: Outlier signals, combined by rank maximum.
 OUTLIER_SIGNALS = ("low_contrast", "saturation", "isolation", "misalignment")
 PRECISION_KS = (100, 500, 2000)
@@ -598,6 +603,19 @@ def nonfaces_in_top(ds: Dataset, result: dict, *, k: int = 500) -> tuple[int, in
         raise ValueError("FER+ votes are not loaded")
     top = np.argsort(-result["outlier_score"], kind="stable")[:k]
     return int(ds.ferplus.not_face[top].sum()), int(ds.ferplus.not_face.sum())
+
+
+def command(data: str | None = None, model: str | None = None, *, ferplus: str | None = None) -> str:
+    """The shell command that computes the rankings (and writes both CSVs) for a data source."""
+    import shlex
+    cmd = "python -m fer_core.label_errors"
+    if data and data != "bundled sample":
+        cmd += f" --data {shlex.quote(str(data))}"
+    if ferplus:
+        cmd += f" --ferplus {shlex.quote(str(ferplus))}"
+    if model:
+        cmd += f" --model {shlex.quote(str(model))}"
+    return cmd + " --out ranking.csv --outliers-out outliers.csv"
 
 
 # --------------------------------------------------------------------------------------------

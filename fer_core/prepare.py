@@ -129,6 +129,8 @@ for _name, _method in EMBEDDING_STAGES.items():
 
 _lazy_stage("embedding_stats", "nearest neighbours, silhouette and kNN label agreement in feature space",
             "embed", "stats_key", "get_feature_stats", _has_model)
+_lazy_stage("label_errors", "out-of-sample probabilities, label-error rankings and the non-face ranking",
+            "label_errors", "label_errors_key", "get_label_errors", _has_model_and_labels)
 
 
 # ---- driver -------------------------------------------------------------------------------

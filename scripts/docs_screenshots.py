@@ -45,6 +45,7 @@ def click_isolated_point(page) -> None:
 
 #: What to do on a page before its screenshot.
 ACTIONS = {"embeddings": click_isolated_point}
+PAGES["label_errors"] = "label_errors"
 
 
 def shrink(src: Path, dst: Path, colors: int = 112) -> int:

@@ -1,0 +1,47 @@
+"""Label errors page in headless Chromium: click a face, flag it, undo, visit every tab.
+
+Screenshots land in test-artifacts/ (git-ignored) for a person to look at.
+"""
+import pytest
+
+from fer_core.checkpoint import shipped_checkpoints
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")]
+
+
+def _flags(cache_dir):
+    from fer_core.flags import FlagStore
+    return FlagStore(cache_dir / "flags.sqlite")
+
+
+def test_review_flag_undo_and_tabs(streamlit_app):
+    from fer_core.data import load_dataset
+    ds = load_dataset()
+    page = streamlit_app.goto("label_errors", timeout_s=300)
+    assert page.get_by_role("heading", name="Label errors").is_visible()
+    assert streamlit_app.exceptions() == []
+    # click the third face of the gallery: the review panel shows it
+    third = page.locator('[data-testid="stButton"] button', has_text="#").nth(2)
+    label = third.inner_text().strip()
+    streamlit_app.act(lambda: third.click())
+    i = int(label.lstrip("#"))
+    page.get_by_text(f"Image #{i}", exact=False).first.wait_for()
+    # flag it as not a face, in the real browser, and find it in the database
+    streamlit_app.act(lambda: page.get_by_role("button", name="Not a face").click())
+    latest = _flags(streamlit_app.cache_dir).latest(ds.data_hash)
+    assert latest["row"].tolist() == [int(ds.row[i])] and latest["decision"].tolist() == ["not_face"]
+    assert streamlit_app.exceptions() == []
+    streamlit_app.screenshot("label_errors")
+    # undo
+    streamlit_app.act(lambda: page.get_by_role("button", name="Undo last decision").click())
+    assert len(_flags(streamlit_app.cache_dir).latest(ds.data_hash)) == 0
+    # the validation chart, then every tab renders without an exception
+    page.get_by_text("How good are the rankings?").click()  # an expander: no rerun
+    page.locator(".js-plotly-plot >> visible=true").first.wait_for()
+    for tab in ("Not faces / outliers", "Duplicates", "Flags"):  # tabs switch in the browser: no rerun
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(300)
+        assert streamlit_app.exceptions() == []
+    page.get_by_role("tab", name="Duplicates").click()
+    page.get_by_text("Train/test leakage", exact=False).wait_for()
+    streamlit_app.screenshot("label_errors_duplicates")
