@@ -224,6 +224,25 @@ def near_duplicate_groups(images: np.ndarray, *, threshold: float = NEAR_THRESHO
     return groups_from_pairs(pairs, len(images))
 
 
+def _near_config(images: np.ndarray, threshold: float, max_shift: int) -> dict:
+    from .store import hash_bytes
+    return {"kind": "near", "threshold": float(threshold), "max_shift": int(max_shift),
+            "candidate_corr": CANDIDATE_CORR, "ignore_blank": True, "version": DUPLICATES_VERSION,
+            "images_hash": hash_bytes(np.ascontiguousarray(images).tobytes())}
+
+
+def near_duplicates_key(dataset) -> str:
+    """Store key of the default near-duplicate groups of `dataset` (the prepare stage)."""
+    from .store import Store
+    return Store.key("duplicates", _near_config(_check_images(dataset.images), NEAR_THRESHOLD, MAX_SHIFT),
+                     data_hash=dataset.data_hash)
+
+
+def get_near_duplicates(dataset, *, store=None) -> np.ndarray:
+    """(N,) int64 default near-duplicate groups of `dataset`, cached (the prepare stage)."""
+    return duplicate_groups(dataset, kind="near", store=store)
+
+
 def duplicate_groups(dataset, *, kind: str = "exact", threshold: float = NEAR_THRESHOLD,
                      max_shift: int = MAX_SHIFT, store=None, progress: bool = False) -> np.ndarray:
     """`exact_groups` or `near_duplicate_groups` of a Dataset's images; near groups are cached.
@@ -241,11 +260,9 @@ def duplicate_groups(dataset, *, kind: str = "exact", threshold: float = NEAR_TH
         return exact_groups(dataset.images)
     if kind != "near":
         raise ValueError(f"kind must be 'exact' or 'near', got {kind!r}")
-    from .store import Store, hash_bytes
+    from .store import Store
     images = _check_images(dataset.images)
-    config = {"kind": "near", "threshold": float(threshold), "max_shift": int(max_shift),
-              "candidate_corr": CANDIDATE_CORR, "ignore_blank": True, "version": DUPLICATES_VERSION,
-              "images_hash": hash_bytes(images.tobytes())}
+    config = _near_config(images, threshold, max_shift)
 
     def compute() -> dict:
         pairs, scores = near_duplicate_pairs(images, threshold=threshold, max_shift=max_shift, progress=progress)

@@ -131,6 +131,8 @@ _lazy_stage("embedding_stats", "nearest neighbours, silhouette and kNN label agr
             "embed", "stats_key", "get_feature_stats", _has_model)
 _lazy_stage("label_errors", "out-of-sample probabilities, label-error rankings and the non-face ranking",
             "label_errors", "label_errors_key", "get_label_errors", _has_model_and_labels)
+_lazy_stage("duplicates", "near-duplicate groups (re-encoded, shifted, re-lit copies) for the Label errors page",
+            "duplicates", "near_duplicates_key", "get_near_duplicates", lambda ds: len(ds) > 1)
 
 
 # ---- driver -------------------------------------------------------------------------------

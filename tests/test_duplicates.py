@@ -151,3 +151,17 @@ def test_near_groups_are_cached_per_images(sample, monkeypatch, tmp_path):
     assert duplicate_groups(sub, kind="exact").tolist() == exact_groups(sub.images).tolist()
     with pytest.raises(ValueError, match="kind"):
         duplicate_groups(sub, kind="fuzzy")
+
+
+def test_prepare_stage_caches_the_near_groups(monkeypatch):
+    from fer_core import duplicates as dup
+    from fer_core import prepare
+    from fer_core.data import load_dataset
+    from fer_core.store import Store
+    ds = load_dataset()
+    assert not Store().exists("duplicates", dup.near_duplicates_key(ds))
+    prepare.run(ds, only=["duplicates"], log=lambda *_: None)
+    assert Store().exists("duplicates", dup.near_duplicates_key(ds))
+    built = dup.get_near_duplicates(ds)
+    monkeypatch.setattr(dup, "near_duplicate_pairs", lambda *a, **k: pytest.fail("recomputed"))
+    assert (dup.duplicate_groups(ds, kind="near") == built).all()
