@@ -135,6 +135,16 @@ _lazy_stage("duplicates", "near-duplicate groups (re-encoded, shifted, re-lit co
             "duplicates", "near_duplicates_key", "get_near_duplicates", lambda ds: len(ds) > 1)
 
 
+# ---- robustness (fer_core.robustness) -------------------------------------------------------
+def _has_model_and_test_split(ds: Dataset) -> bool:
+    return _has_model(ds) and bool(((ds.split == "PrivateTest") & (ds.labels >= 0)).any())
+
+
+_lazy_stage("robustness", "default model's accuracy under Gaussian noise, blur, JPEG, low contrast, eye and "
+            "mouth occlusion and FGSM on PrivateTest (3 repeats)", "robustness", "default_sweep_key",
+            "get_default_sweep", _has_model_and_test_split)
+
+
 # ---- driver -------------------------------------------------------------------------------
 def stage_status(ds: Dataset, store: Store | None = None) -> dict[str, bool]:
     """{stage name: artifact present} for every registered stage."""

@@ -117,7 +117,7 @@ def augment_batch(x: torch.Tensor, config: TrainConfig, g: torch.Generator) -> t
 
     Args:
         x: (B, 1, 48, 48) float in [0, 1], on any device.
-        config: its hflip, shift, rotation, scale, brightness, contrast fields are used.
+        config: its hflip, shift, rotation, scale, brightness, contrast and noise fields are used.
         g: a torch.Generator on x's device (seeded by the caller).
 
     Returns:
@@ -143,6 +143,9 @@ def augment_batch(x: torch.Tensor, config: TrainConfig, g: torch.Generator) -> t
         br = _u(b, -config.brightness, config.brightness, g, dev).view(b, 1, 1, 1)
         m = x.mean((1, 2, 3), keepdim=True)
         x = ((x - m) * c + m + br).clamp(0, 1)
+    if config.noise > 0:  # Gaussian noise, variance ~ U[0, noise] per image
+        std = torch.sqrt(_u(b, 0.0, config.noise, g, dev)).view(b, 1, 1, 1)
+        x = (x + torch.randn(x.shape, generator=g, device=dev) * std).clamp(0, 1)
     return x
 
 

@@ -52,6 +52,16 @@ def test_full_augmentation_stays_in_range_and_is_seeded():
     assert not torch.allclose(a, c)
 
 
+def test_noise_augmentation_adds_seeded_noise_of_the_set_variance():
+    x = torch.full((64, 1, 48, 48), 0.5)
+    cfg = replace(NO_AUG, noise=0.1)
+    a = augment_batch(x, cfg, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(a, augment_batch(x, cfg, torch.Generator().manual_seed(0)))
+    assert a.min() >= 0 and a.max() <= 1
+    var = (a - x).flatten(1).var(1)
+    assert 0.0 <= var.min() and var.max() <= 0.1 * 1.2 and 0.03 < var.mean() < 0.07  # U[0, 0.1]: mean 0.05
+
+
 def test_pure_shift_moves_a_dot():
     """A translation of 0.1 x 48 px moves a bright pixel by at most ~5 px."""
     x = torch.zeros(8, 1, 48, 48)
