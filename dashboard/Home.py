@@ -27,6 +27,7 @@ PAGES = [
     ("saliency.py", "Saliency", ":material/local_fire_department:", "Captum maps per image and per class, with a sanity check"),
     ("label_errors.py", "Label errors", ":material/rule:", "ranked gallery of likely mislabeled images, non-faces and duplicates; flag, undo, export"),
     ("try_a_face.py", "Try a face", ":material/add_a_photo:", "upload or take a photo: faces found, expressions, saliency"),
+    ("robustness.py", "Robustness", ":material/shield:", "accuracy under noise, blur, occlusion, lighting and attacks, with error bars"),
     ("experiments.py", "Experiments", ":material/science:", "learning curve over training-set size; accuracy vs cost of every model"),
 ]
 #: Artifact stages short enough to build from the dashboard; the others show their command.

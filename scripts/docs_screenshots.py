@@ -43,8 +43,19 @@ def click_isolated_point(page) -> None:
     wait_images(page)
 
 
+def run_quick_sweep(page) -> None:
+    """Robustness: the fresh cache has no sweep; run the page's quick sweep (about 15 s on the sample)."""
+    n = runs_done(page)
+    page.get_by_role("button", name="Run a quick sweep now", exact=False).click()
+    wait_idle(page, n, 300)
+    page.get_by_role("heading", name="Accuracy against severity").wait_for(timeout=60_000)
+    wait_images(page)
+
+
 #: What to do on a page before its screenshot.
 ACTIONS = {"embeddings": click_isolated_point}
+PAGES["robustness"] = "robustness"
+ACTIONS["robustness"] = run_quick_sweep
 PAGES["label_errors"] = "label_errors"
 
 

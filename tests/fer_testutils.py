@@ -89,3 +89,17 @@ def _corrupt_png(data: bytes) -> bytes:
     """Overwrite the middle of the compressed pixel data: the header still parses."""
     i = data.index(b"IDAT") + 40
     return data[:i] + bytes(200) + data[i + 200:]
+
+
+# ---- page tests ------------------------------------------------------------------------------
+def run_page(page: str, *, at=None, timeout: int = 300, **state):
+    """Run a dashboard page with Streamlit's AppTest (or rerun `at`) after setting `state` in its
+    session state; fail with the page's exceptions if it raised any. Returns the AppTest."""
+    from streamlit.testing.v1 import AppTest
+
+    at = at or AppTest.from_file(page, default_timeout=timeout)
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,22 +113,23 @@ def _browser():
         browser.close()
 
 
-@pytest.fixture(scope="session")
-def streamlit_server(tmp_path_factory, _browser):
-    """Start `streamlit run dashboard/Home.py` on a free loopback port with FER_CACHE_DIR in a
-    temporary folder; yields (base_url, cache_dir). Stopped at the end of the session."""
-    cache = tmp_path_factory.mktemp("fer-cache-browser")
+@contextmanager
+def serve_dashboard(cache_dir, *, log=subprocess.DEVNULL, timeout_s: float = 60):
+    """Run `streamlit run dashboard/Home.py` on a free loopback port with FER_CACHE_DIR=cache_dir;
+    yields the base URL once the server answers, and stops it afterwards.
+
+    Raises:
+        RuntimeError: the server exited or did not answer within `timeout_s`.
+    """
     port = _free_port()
-    log = open(cache / "streamlit.log", "w")
-    env = {**os.environ, "FER_CACHE_DIR": str(cache)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        cwd=ROOT, env={**os.environ, "FER_CACHE_DIR": str(cache_dir)}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + timeout_s
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
@@ -136,17 +138,29 @@ def streamlit_server(tmp_path_factory, _browser):
             except OSError:
                 pass
             if proc.poll() is not None or time.time() > deadline:
-                log.flush()
-                pytest.fail(f"streamlit did not start:\n{(cache / 'streamlit.log').read_text()[-3000:]}")
+                raise RuntimeError("streamlit did not start")
             time.sleep(0.3)
-        yield url, cache
+        yield url
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-        log.close()
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(tmp_path_factory, _browser):
+    """Start `streamlit run dashboard/Home.py` on a free loopback port with FER_CACHE_DIR in a
+    temporary folder; yields (base_url, cache_dir). Stopped at the end of the session."""
+    cache = tmp_path_factory.mktemp("fer-cache-browser")
+    with open(cache / "streamlit.log", "w") as log:
+        try:
+            with serve_dashboard(cache, log=log) as url:
+                yield url, cache
+        except RuntimeError as e:  # raised only while starting
+            log.flush()
+            pytest.fail(f"{e}:\n{(cache / 'streamlit.log').read_text()[-3000:]}")
 
 
 @dataclass
