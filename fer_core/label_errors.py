@@ -18,10 +18,10 @@ Pipeline (every step arrays in, arrays out; the whole run is cached through the 
    out-of-sample probabilities, the shipped model's flip-TTA probabilities and the label
    distribution of the 30 nearest neighbours in feature space).
 3. **Outliers / non-faces** (higher = less face-like): the rank-maximum of signals that each
-   catch one kind of non-face: low contrast (blank frames), saturated pixels (text on white,
+   catch one kind of non-face: near-uniform pixels (blank frames), saturated pixels (text on white,
    icons), isolation in feature space (distance to the 10 nearest non-identical neighbours) and
-   misalignment (a self-supervised classifier on the model's features that separates real
-   aligned faces from rotated, flipped, shifted and shrunk copies of them).
+   misalignment (fer_core.aligner: a tiny self-supervised CNN that tells aligned face crops from
+   rotated, flipped, shifted and shrunk copies of them).
 
 FER+ votes are never an input: they only validate the rankings (:func:`validate_rankings`).
 """
@@ -39,7 +39,8 @@ import pandas as pd
 from .config import JobConfig, opt
 from .constants import FER2013_EMOTIONS
 from .data import Dataset, DataError, load_dataset
-from .store import Store
+from .aligner import SHIPPED as ALIGNER
+from .store import Store, hash_file
 
 #: Ranking methods, default first. Each maps (labels, pred_probs, ...) -> scores (N,).
 METHODS = ("ensemble", "study", "cleanlab", "self_confidence")
@@ -56,9 +57,9 @@ MODE_HELP = {
     "model": "the model's own probabilities: in-sample for the images it trained on",
 }
 #: Outlier signals, combined by rank maximum.
-OUTLIER_SIGNALS = ("low_contrast", "saturation", "isolation", "misalignment")
+OUTLIER_SIGNALS = ("blank", "saturation", "isolation", "misalignment")
 PRECISION_KS = (100, 500, 2000)
-VERSION = 1
+VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -239,14 +240,20 @@ def _rank01(x: np.ndarray) -> np.ndarray:
     return rankdata(x, method="average") / max(len(x), 1)
 
 
+#: Pixel standard deviation (grey levels) below which an image is a blank frame. In FER2013 the
+#: 14 images under 8 are all blank (FER+ marks all 14 not-a-face); the next face is at ~12.
+BLANK_STD = 8.0
+
+
 def pixel_signals(images: np.ndarray) -> dict[str, np.ndarray]:
-    """(N,48,48) uint8 -> low_contrast (N,) = -pixel std, saturation (N,) = share of pixels
-    below 5 or above 250. Higher = less face-like for both."""
+    """(N,48,48) uint8 -> blank (N,) = max(0, BLANK_STD - pixel std): > 0 only for near-uniform
+    frames, 0 for every ordinary image; saturation (N,) = share of pixels below 5 or above 250
+    (text on white, icons). Higher = less face-like for both."""
     x = np.asarray(images)
     if x.ndim != 3 or x.dtype != np.uint8:
         raise ValueError(f"images must be (N, H, W) uint8; got {x.shape} {x.dtype}")
     flat = x.reshape(len(x), -1)
-    return {"low_contrast": -flat.astype(np.float32).std(1),
+    return {"blank": np.maximum(0.0, BLANK_STD - flat.astype(np.float32).std(1)),
             "saturation": ((flat < 5) | (flat > 250)).mean(1)}
 
 
@@ -267,51 +274,6 @@ def isolation(embeddings: np.ndarray, *, k: int = 10) -> np.ndarray:
         r = row[np.isfinite(row)][:k]
         out[i] = r.mean() if len(r) else 0.0
     return out
-
-
-def misaligned_copies(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Each (N,48,48) uint8 image turned into a non-aligned version: rotated by 90 or 270
-    degrees, flipped upside down, rotated 30-60 degrees, shrunk to 40-60% off-centre, or shifted
-    by 10-17 px (borders reflected). Negative examples for the misalignment signal."""
-    import cv2
-    out = np.empty_like(images)
-    for j, x in enumerate(images):
-        kind = rng.integers(0, 6)
-        if kind == 0:
-            y = np.rot90(x, 1)
-        elif kind == 1:
-            y = np.rot90(x, 3)
-        elif kind == 2:
-            y = x[::-1]
-        elif kind == 3:
-            m = cv2.getRotationMatrix2D((24, 24), float(rng.uniform(30, 60) * rng.choice([-1, 1])), 1.0)
-            y = cv2.warpAffine(x, m, (48, 48), borderMode=cv2.BORDER_REFLECT)
-        elif kind == 4:
-            m = cv2.getRotationMatrix2D((float(rng.uniform(10, 38)), float(rng.uniform(10, 38))), 0,
-                                        float(rng.uniform(0.4, 0.6)))
-            y = cv2.warpAffine(x, m, (48, 48), borderMode=cv2.BORDER_REFLECT)
-        else:
-            dx, dy = rng.integers(10, 18, 2) * rng.choice([-1, 1], 2)
-            y = cv2.warpAffine(x, np.float32([[1, 0, dx], [0, 1, dy]]), (48, 48), borderMode=cv2.BORDER_REFLECT)
-        out[j] = y
-    return out
-
-
-def misalignment(embeddings: np.ndarray, negative_embeddings: np.ndarray, positive: np.ndarray) -> np.ndarray:
-    """Self-supervised misalignment score: logistic regression that separates the features of
-    real images (rows `positive` of `embeddings`) from those of their misaligned copies
-    (`negative_embeddings`), applied to every image.
-
-    Returns:
-        (N,) float64 probability of "misaligned", higher = less like an aligned face.
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    x = np.concatenate([embeddings[positive], negative_embeddings])
-    y = np.r_[np.zeros(len(positive)), np.ones(len(negative_embeddings))]
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=1000)).fit(x, y)
-    return clf.predict_proba(embeddings)[:, 1]
 
 
 def rank_outliers(signals: dict[str, np.ndarray]) -> np.ndarray:
@@ -447,6 +409,7 @@ def _job_config(config: LabelErrorConfig) -> dict:
     if d["mode"] == "kfold":
         d.pop("C")
     d["version"] = VERSION
+    d["aligner"] = hash_file(ALIGNER) if ALIGNER.is_file() else "missing"
     return d
 
 
@@ -473,8 +436,9 @@ def get_label_errors(ds: Dataset, config: LabelErrorConfig = LabelErrorConfig(),
     Raises:
         ValueError: the dataset has fewer than 2 labeled classes or too few images.
     """
+    from .aligner import misalignment_scores
     from .checkpoint import load_checkpoint, model_hash
-    from .predictions import features_and_probs, get_predictions
+    from .predictions import get_predictions
     store = store or Store()
     cfg = _job_config(config)
 
@@ -529,11 +493,7 @@ def get_label_errors(ds: Dataset, config: LabelErrorConfig = LabelErrorConfig(),
         step(0.7, "outlier signals: pixels, isolation, misalignment")
         sig = pixel_signals(ds.images)
         sig["isolation"] = isolation(feats)
-        rng = np.random.default_rng(cfg["seed"])
-        pos = rng.choice(len(ds), min(len(ds), 6000), replace=False)
-        net, _ = load_checkpoint(cfg["model"])
-        neg_feats, _ = features_and_probs(net, misaligned_copies(ds.images[pos], rng), tta=False)
-        sig["misalignment"] = misalignment(feats, neg_feats, pos)
+        sig["misalignment"] = misalignment_scores(ds.images)
         for s in OUTLIER_SIGNALS:
             out[f"outlier_{s}"] = np.asarray(sig[s], dtype=np.float64)
         out["outlier_score"] = rank_outliers(sig)

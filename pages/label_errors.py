@@ -145,8 +145,9 @@ with tab_out:
     o = le.outlier_table(ds, res)
     if hide:
         o = o[~o["row"].isin(latest.index)]
-    st.caption("Least face-like first: the rank maximum of low contrast, saturated pixels, isolation in feature "
-               "space and misalignment (a classifier of real vs rotated/shifted/shrunk faces).")
+    st.caption("Least face-like first: the rank maximum of four signals: blank frame, saturated pixels (text, "
+               "icons), isolation in feature space, and misalignment (a small CNN that tells aligned face crops "
+               "from rotated, shifted and shrunk ones).")
     ranked_gallery(o["index"].to_numpy(), [f"{mark(i)}#{i} {s:.3f}" for i, s in zip(o["index"], o["score"])],
                    "le_out_pick")
 
