@@ -38,10 +38,10 @@ def learning_curve_figure(runs: list[dict], *, metric: str = "private_acc", refe
     t = curve_trend(curve)
     if t:
         a, b = curve.iloc[-2], curve.iloc[-1]
-        word = "still rising" if t["rising"] else "flattening"
+        word = "still rising" if t["rising"] else "flat"
         fig.add_annotation(x=np.log10(np.sqrt(a["n_train"] * b["n_train"])), y=(a["mean"] + b["mean"]) / 2,
                            text=f"{word}: {t['gain_per_doubling'] * 100:+.1f} points<br>per doubling", showarrow=True,
-                           ax=40, ay=50, font=dict(color="#d62728" if t["rising"] else "#555"))
+                           ax=-30, ay=-60, font=dict(color="#d62728" if t["rising"] else "#555"))
     lo = float(np.nanmin(df[metric])) if len(df) else 0.0
     hi = float(np.nanmax(df[metric])) if len(df) else 1.0
     if reference is not None:
@@ -49,7 +49,9 @@ def learning_curve_figure(runs: list[dict], *, metric: str = "private_acc", refe
                       annotation_position="top left", annotation_font_color="#2ca02c")
         lo, hi = min(lo, reference[1]), max(hi, reference[1])
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.08),
-                      xaxis=dict(title="training images (log scale)", type="log"),
+                      xaxis=dict(title="training images (log scale; share of the Training split)", type="log",
+                                 tickvals=curve["n_train"],
+                                 ticktext=[f"{n:,.0f}<br>({f:.0%})" for n, f in zip(curve["n_train"], curve["fraction"])]),
                       yaxis=dict(title=METRICS.get(metric, metric), tickformat=".0%",
                                  range=[max(0.0, lo - 0.05), min(1.0, hi + 0.05)]))
     return fig

@@ -120,7 +120,7 @@ def _train_subset(ds, tc: TrainConfig, fraction: float, progress: bool) -> dict[
 
 
 def data_size_runs(config: DataSizeConfig, dataset=None, *, store=None, progress: bool = True,
-                   log: Callable[[str], None] | None = None) -> list[dict]:
+                   log: Callable[[str], None] | None = None, cached_only: bool = False) -> list[dict]:
     """Train every (fraction, seed) run of a learning curve, each cached in the store.
 
     Seeds are the outer loop, so a stopped job leaves whole curves of the first seeds.
@@ -131,6 +131,7 @@ def data_size_runs(config: DataSizeConfig, dataset=None, *, store=None, progress
         store: artifact store (default: the repo's cache/).
         progress: tqdm bars while training.
         log: called with one line per finished run.
+        cached_only: train nothing; return the runs already in the store (e.g. of a stopped job).
 
     Returns:
         One dict per run: fraction, seed, n_train, epochs, steps (optimizer steps), public_acc, private_acc,
@@ -159,6 +160,8 @@ def data_size_runs(config: DataSizeConfig, dataset=None, *, store=None, progress
             tc = _run_train_config(config, n_train, seed)
             key_cfg = _run_key_config(tc, fraction)
             cached = store.exists("data_size_run", store.key("data_size_run", key_cfg, data_hash=ds.data_hash))
+            if cached_only and not cached:
+                continue
             arr = store.get_or_compute("data_size_run", key_cfg, lambda: _train_subset(ds, tc, fraction, progress),
                                        data_hash=ds.data_hash, extra_meta={"source": ds.source})
             steps = tc.epochs * max(1, n_train // min(tc.batch_size, n_train))
@@ -460,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     DataSizeConfig.add_arguments(pd_)
     pm = sub.add_parser("model-size", help="parameters, MACs, CPU latency, file size, accuracy of every model")
     ModelSizeConfig.add_arguments(pm)
+    pd_.add_argument("--cached-only", action="store_true", help="train nothing: report the runs already cached")
     for sp in (pd_, pm):
         sp.add_argument("--out", default="", help="write the result JSON here")
         sp.add_argument("--json", action="store_true", help="print the result rows as JSON")
@@ -478,7 +482,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise FileNotFoundError(f"data file not found: {cfg.data}")
             from .data import load_dataset
             ds = load_dataset(cfg.data or None)
-            rows = data_size_runs(cfg, ds, progress=not a.no_progress, log=log)
+            rows = data_size_runs(cfg, ds, progress=not a.no_progress, log=log, cached_only=a.cached_only)
+            if not rows:
+                raise ValueError("no run of this curve is in the cache yet (--cached-only)")
             curve = learning_curve(rows)
             extra = {"data_source": ds.source if cfg.data else "bundled sample", "data_hash": ds.data_hash,
                      "trend": curve_trend(curve)}

@@ -65,18 +65,18 @@ if doc:
     t = curve_trend(curve)
     seeds = int(curve["n"].max())
     with c2:
-        src = doc.get("data_source", "?")
+        src = Path(doc.get("data_source", "?")).name
         st.markdown(
             f"**{cfg['model']}** (width {cfg['width']:g}) trained on stratified, seeded subsets of the "
             f"Training split of *{src}*, {seeds} seed{'s' if seeds > 1 else ''} per size, "
-            + (f"at least {cfg['epochs']} epochs and {cfg['min_steps']} optimizer steps" if cfg.get("min_steps")
-               else f"{cfg['epochs']} epochs")
+            + (f"about {cfg['min_steps']:,} optimizer steps each ({curve['epochs'].min():.0f} to "
+               f"{curve['epochs'].max():.0f} epochs)" if cfg.get("min_steps") else f"{cfg['epochs']} epochs")
             + "; each run keeps its best PublicTest epoch and is scored on PrivateTest.")
         if t:
             noise = (f" (seed noise ±{t['noise'] * 100:.1f})" if t["noise"] is not None
                      else " (one seed: no noise estimate)")
             verdict = ("**still rising**: more data should still help" if t["rising"]
-                       else "**flattening**: more data alone helps little here")
+                       else "**flat**: more data alone helps little here")
             st.markdown(f"From {t['from']:.0%} to {t['to']:.0%} of the data: "
                         f"{t['gain_per_doubling'] * 100:+.1f} accuracy points per doubling{noise}, {verdict}.")
         budget = curve["steps"].max() * cfg["batch_size"] / curve["n_train"].max()  # full-data epochs of compute

@@ -89,6 +89,11 @@ def test_two_point_learning_curve_on_the_sample_end_to_end(tmp_path, capsys, mon
     monkeypatch.setattr("fer_core.train.train", lambda *a, **k: pytest.fail("trained again"))
     assert experiments.main(args[:-2]) == 0
     assert "(cached)" in capsys.readouterr().out
+    # --cached-only reports what is stored (here: seed 0) and trains nothing for seed 1
+    assert experiments.main(args[:-2] + ["--seeds", "2", "--cached-only", "--json"]) == 0
+    assert [(r["fraction"], r["seed"]) for r in json.loads(capsys.readouterr().out)] == [(0.5, 0), (1.0, 0)]
+    assert experiments.main(args[:-2] + ["--epochs", "2", "--cached-only"]) == 2
+    assert "no run of this curve is in the cache" in capsys.readouterr().err
 
 
 def test_data_size_errors(capsys):
