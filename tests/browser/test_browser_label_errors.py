@@ -45,3 +45,11 @@ def test_review_flag_undo_and_tabs(streamlit_app):
     page.get_by_role("tab", name="Duplicates").click()
     page.get_by_text("Train/test leakage", exact=False).wait_for()
     streamlit_app.screenshot("label_errors_duplicates")
+    # the review panel's link opens the Saliency page on the same image
+    page.get_by_role("tab", name="Likely mislabeled").click()
+    shown = int(page.get_by_text("Image #", exact=False).first.inner_text().split("#")[1].split()[0])
+    streamlit_app.act(lambda: page.get_by_role("button", name="Saliency maps of this image").click(), timeout_s=180)
+    page.get_by_role("heading", name="Saliency").wait_for()
+    assert f"/saliency" in page.url
+    page.get_by_text(f"#{shown}", exact=False).first.wait_for()
+    assert streamlit_app.exceptions() == []
