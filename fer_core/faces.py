@@ -31,8 +31,20 @@ from .constants import IMAGE_SIZE
 #: Largest photo decoded, in pixels (40 MP; a 20000x20000 "decompression bomb" is refused before
 #: its pixels are read).
 MAX_PIXELS = 40_000_000
-#: File types the Try-a-face uploader offers (any format Pillow reads is accepted by load_photo).
+#: Largest file read, in bytes (a path is checked before it is read).
+MAX_FILE_BYTES = 200 * 1024 * 1024
+#: File types the Try-a-face uploader offers.
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "bmp")
+#: Pillow formats load_photo decodes (JPEG includes MPO, the phone-camera JPEG). Others are refused
+#: like a non-image: e.g. EPS would run Ghostscript on the file, PSD/ICNS/FITS are not photos.
+PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "DIB", "GIF", "TIFF", "AVIF", "PPM", "TGA")
+#: Leading bytes of the common formats: a file that starts like one but cannot be opened is called
+#: corrupt, not "not an image".
+_SIGNATURES = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
+               (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+_DECODE_LOCK = threading.Lock()
+_ORIENTATION = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270",
+                7: "TRANSVERSE", 8: "ROTATE_90"}
 #: Detection runs on a copy whose longer side is at most this (boxes are mapped back).
 DETECT_MAX_SIDE = 640
 #: Margin added on each side of a detected box, as a fraction of its size, so that a crop is
@@ -46,7 +58,17 @@ DEFAULT_DETECTOR = "haar"
 
 
 class ImageError(ValueError):
-    """A file that cannot be used as a photo; the message says why in plain words."""
+    """A file that cannot be used as a photo; the message says why in plain words.
+
+    Attributes:
+        problem: what is wrong, without the file name.
+        file: the file's name when known (a path or a named file object), else None; the
+            message is then ``"<file>: <problem>"``.
+    """
+
+    def __init__(self, problem: str, *, file: str | None = None):
+        self.problem, self.file = problem, file
+        super().__init__(f"{file}: {problem}" if file else problem)
 
 
 @dataclass
@@ -67,19 +89,64 @@ class Photo:
 
 # ---- decoding -----------------------------------------------------------------------------
 def _open_bytes(source) -> bytes:
+    """The bytes of `source`; raises ImageError (with no file name: the caller adds it)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source)
-    if isinstance(source, (str, os.PathLike)):
+        data = bytes(source)
+    elif isinstance(source, (str, os.PathLike)):
         p = Path(source)
         if p.is_dir():
-            raise ImageError(f"{p}: is a folder, not an image file")
+            raise ImageError("is a folder, not an image file")
         try:
-            return p.read_bytes()
+            if p.exists() and not p.is_file():  # a FIFO or a device would block or never end
+                raise ImageError("is not a regular file")
+            if p.exists() and p.stat().st_size > MAX_FILE_BYTES:
+                raise ImageError(f"the file is too large ({p.stat().st_size / 2**20:.0f} MB; the limit is "
+                                 f"{MAX_FILE_BYTES / 2**20:.0f} MB)")
+            data = p.read_bytes()
         except OSError as e:
-            raise ImageError(f"{p}: cannot read ({e.strerror or e})") from None
-    if hasattr(source, "read"):
-        return source.read()
-    raise ImageError(f"expected bytes, a path or a file object, got {type(source).__name__}")
+            raise ImageError(f"cannot read ({e.strerror or e})") from None
+    elif hasattr(source, "read"):
+        data = source.read(MAX_FILE_BYTES + 1)
+        if not isinstance(data, (bytes, bytearray)):
+            raise ImageError("the file object was opened in text mode; open it with 'rb'")
+        data = bytes(data)
+    else:
+        raise ImageError(f"expected bytes, a path or a file object, got {type(source).__name__}")
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageError(f"the file is too large (over {MAX_FILE_BYTES / 2**20:.0f} MB)")
+    return data
+
+
+def _source_name(source) -> str | None:
+    if isinstance(source, (str, os.PathLike)):
+        return Path(source).name or str(source)
+    name = getattr(source, "name", None)  # open files and Streamlit's UploadedFile
+    return Path(name).name if isinstance(name, str) and name else None
+
+
+def _sniff(data: bytes) -> str | None:
+    """The format the leading bytes announce (JPEG, PNG, GIF, BMP, TIFF, WEBP), or None."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return next((fmt for sig, fmt in _SIGNATURES if data.startswith(sig)), None)
+
+
+def _cause(e: BaseException, limit: int = 160) -> str:
+    msg = " ".join(str(e).split())
+    return f"{type(e).__name__}: {msg[:limit]}{'...' if len(msg) > limit else ''}" if msg else type(e).__name__
+
+
+def _stretch(a: np.ndarray) -> np.ndarray:
+    """Finite min..max -> 0..255 uint8; NaN -> 0, +-inf -> 255 / 0; a constant image -> 0."""
+    finite = np.isfinite(a)
+    if not finite.any():
+        return np.zeros(a.shape, np.uint8)
+    lo, hi = float(a[finite].min()), float(a[finite].max())
+    with np.errstate(all="ignore"):  # values near the float64 limits
+        g = np.zeros(a.shape) if hi <= lo else (np.where(finite, a, lo) - lo) * (255.0 / (hi - lo))
+    g = np.nan_to_num(g, nan=0.0)
+    g[np.isposinf(a)] = 255.0
+    return np.clip(g + 0.5, 0, 255).astype(np.uint8)
 
 
 def _to_rgb(img, notes: list[str]) -> np.ndarray:
@@ -89,16 +156,16 @@ def _to_rgb(img, notes: list[str]) -> np.ndarray:
     mode = img.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         a = np.asarray(img).astype(np.float64)
+        if mode == "I" and (a.min() < 0 or a.max() > 65535):  # true 32-bit values: stretch min..max
+            notes.append("32-bit integer image rescaled to 0-255")
+            return np.repeat(_stretch(a)[..., None], 3, -1)
         hi = 65535.0 if (mode.startswith("I;16") or a.max() > 255) else 255.0
         g = np.clip(a / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
         notes.append("16-bit image scaled to 8 bits" if hi > 255 else "32-bit integer image read as 8 bits")
         return np.repeat(g[..., None], 3, -1)
     if mode == "F":
-        a = np.nan_to_num(np.asarray(img, np.float64))
-        lo, hi = float(a.min()), float(a.max())
-        g = ((a - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(a)).astype(np.uint8)
         notes.append("floating-point image rescaled to 0-255")
-        return np.repeat(g[..., None], 3, -1)
+        return np.repeat(_stretch(np.asarray(img, np.float64))[..., None], 3, -1)
     if mode in ("1", "L"):
         return np.repeat(np.asarray(img.convert("L"))[..., None], 3, -1)
     if mode == "CMYK":
@@ -113,59 +180,106 @@ def _to_rgb(img, notes: list[str]) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
-def load_photo(source: bytes | str | os.PathLike | BinaryIO, *, max_pixels: int = MAX_PIXELS) -> Photo:
+def load_photo(source: bytes | str | os.PathLike | BinaryIO, *, max_pixels: int = MAX_PIXELS,
+               name: str | None = None) -> Photo:
     """Decode a photo from bytes, a path or a file object, whatever its format and mode.
 
-    Respects the EXIF orientation; takes the first frame of an animated file; scales 16-bit
-    images to 8 bits; converts CMYK, palette and grey images; flattens transparency onto white.
+    Respects the EXIF orientation (unreadable EXIF data is ignored, with a note); takes the first
+    frame of an animated file; scales 16-bit images to 8 bits; converts CMYK, palette and grey
+    images; flattens transparency onto white. Only :data:`PHOTO_FORMATS` are decoded.
+
+    Args:
+        source: the file's bytes, its path, or a binary file object.
+        max_pixels: larger images are refused from their header, before any pixel is decoded.
+        name: the file's name for messages (default: a path's name, a file object's ``name``;
+            none for bytes, whose caller names the file itself).
 
     Raises:
         ImageError: empty file, not an image, corrupt or truncated data, more than `max_pixels`
-            pixels (checked from the header, before decoding) or an unreadable path.
+            pixels or :data:`MAX_FILE_BYTES` bytes, or an unreadable path. Its message names
+            the file when it is known (``e.problem`` is the same without the name).
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    name = name if name is not None else _source_name(source)
+    try:
+        return _load_photo(source, max_pixels)
+    except ImageError as e:
+        raise ImageError(e.problem, file=name) from None
+
+
+def _load_photo(source, max_pixels: int) -> Photo:
+    from PIL import Image, UnidentifiedImageError
 
     data = _open_bytes(source)
     if len(data) == 0:
         raise ImageError("the file is empty (0 bytes)")
     notes: list[str] = []
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as e:
-        raise ImageError(f"the image is far too large to decode safely ({e})") from None
-    except UnidentifiedImageError:
-        raise ImageError("not an image (or an image format that cannot be read): use a JPEG, PNG, WebP or BMP "
-                         "photo") from None
-    except Exception as e:  # noqa: BLE001 - any decoder failure is a bad file
-        raise ImageError(f"the file could not be read as an image ({type(e).__name__}: {e})") from None
-    w, h = img.size
-    if w < 1 or h < 1:
-        raise ImageError(f"the image has no pixels ({w}x{h})")
-    if w * h > max_pixels:
-        raise ImageError(f"the image is too large: {w}x{h} = {w * h / 1e6:.0f} megapixels "
-                         f"(the limit is {max_pixels / 1e6:.0f}); resize it first")
-    fmt, mode = img.format or "", img.mode
-    try:
-        frames = getattr(img, "n_frames", 1)
-        if frames > 1:
-            img.seek(0)
-            notes.append(f"animated ({frames} frames): the first frame is used")
-        img.load()
-        orientation = img.getexif().get(0x0112, 1)
-        img = ImageOps.exif_transpose(img)
-        if orientation not in (None, 1):
-            notes.append(f"turned upright from its EXIF orientation ({orientation})")
-        rgb = np.ascontiguousarray(_to_rgb(img, notes))
-    except ImageError:
-        raise
-    except Exception as e:  # noqa: BLE001 - truncated / corrupt data surfaces on load
-        raise ImageError(f"the image is corrupt or truncated ({type(e).__name__}: {e})") from None
+    sniffed = _sniff(data)
+    # Pillow warns about damaged metadata; the warnings filter is process-global state, so decoding
+    # holds a lock (Streamlit serves sessions from threads; a decode takes milliseconds).
+    with _DECODE_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(data), formats=PHOTO_FORMATS)
+        except Image.DecompressionBombError as e:
+            raise ImageError(f"the image is far too large to decode safely ({e})") from None
+        except UnidentifiedImageError:
+            if sniffed:
+                raise ImageError(f"the file starts like a {sniffed} image but is corrupt or truncated "
+                                 "(its header cannot be read)") from None
+            raise ImageError("not an image (or an image format that cannot be read): use a JPEG, PNG, WebP or BMP "
+                             "photo") from None
+        except Exception as e:  # noqa: BLE001 - any decoder failure is a bad file
+            what = f"starts like a {sniffed} image but is corrupt or truncated" if sniffed else \
+                "could not be read as an image"
+            if "too large" in str(e):  # e.g. a PNG text chunk that inflates to megabytes
+                what = "holds metadata too large to read safely"
+            raise ImageError(f"the file {what} ({_cause(e)})") from None
+        w, h = img.size
+        if w < 1 or h < 1:
+            raise ImageError(f"the image has no pixels ({w}x{h})")
+        if w * h > max_pixels:
+            raise ImageError(f"the image is too large: {w}x{h} = {w * h / 1e6:.0f} megapixels "
+                             f"(the limit is {max_pixels / 1e6:.0f}); resize it first")
+        fmt, mode = img.format or "", img.mode
+        try:
+            frames = getattr(img, "n_frames", 1)
+            if frames > 1:
+                img.seek(0)
+                notes.append(f"animated ({frames} frames): the first frame is used")
+            img.load()
+            img = _upright(img, notes)
+            rgb = np.ascontiguousarray(_to_rgb(img, notes))
+        except ImageError:
+            raise
+        except (Image.DecompressionBombError, MemoryError) as e:
+            raise ImageError(f"the image is too large to decode ({_cause(e)})") from None
+        except Exception as e:  # noqa: BLE001 - truncated / corrupt data surfaces on load
+            what = f"{fmt} image" if fmt else "image"
+            raise ImageError(f"the {what} is corrupt or truncated ({_cause(e)})") from None
+    for msg in dict.fromkeys(str(c.message) for c in caught if issubclass(c.category, UserWarning)):
+        notes.append(f"damaged file data ignored: {' '.join(msg.split())[:120]}")
     import cv2
 
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     return Photo(rgb=rgb, gray=gray, format=fmt, mode=mode, notes=notes)
+
+
+def _upright(img, notes: list[str]):
+    """Apply the EXIF orientation (2..8); other values and unreadable EXIF data leave the image as is."""
+    from PIL import Image
+
+    try:
+        orientation = img.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - damaged EXIF must not cost the pixels
+        notes.append("EXIF data unreadable: orientation ignored")
+        return img
+    if orientation in _ORIENTATION:
+        notes.append(f"turned upright from its EXIF orientation ({orientation})")
+        return img.transpose(getattr(Image.Transpose, _ORIENTATION[orientation]))
+    if orientation not in (None, 1):
+        notes.append(f"invalid EXIF orientation {orientation!r} ignored")
+    return img
 
 
 def as_gray(image: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ def predict_files(files: list[str], model, *, detect: bool = True, detector: str
             photo = load_photo(f)
             faces = analyze_photo(photo.rgb, model, detect=detect, detector=detector, tta=tta)
         except ImageError as e:
-            entry["error"] = str(e)
+            entry["error"] = e.problem  # "file" names the file
             out.append(entry)
             continue
         w, h = photo.size
