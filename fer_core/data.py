@@ -11,12 +11,12 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import re
 import sys
 import warnings
-import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,20 +33,24 @@ SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 SAMPLE_CSV = SAMPLE_DIR / "fer2013_sample.csv.gz"
 SAMPLE_FERPLUS = SAMPLE_DIR / "fer2013new_sample.csv"
 #: Bump when a reader's output changes, so cached parses are rebuilt.
-READER_VERSION = 1
+READER_VERSION = 2  # 2: pixel values past int32 and a long first row are errors (were read wrongly)
 
 
 class DataError(ValueError):
-    """Bad input data. Attributes `file`, `row` (0-based data row), `field` may be None."""
+    """Bad input data. Attributes `file`, `row` (0-based data row), `field` may be None;
+    `line` is the row's 1-based line in the file (row + 2 unless blank lines or quoted line
+    breaks come before it); `problem` is the message without the location."""
 
     def __init__(self, message: str, *, file: str | os.PathLike | None = None,
-                 row: int | None = None, field: str | None = None):
+                 row: int | None = None, field: str | None = None, line: int | None = None):
         self.file, self.row, self.field = (str(file) if file is not None else None), row, field
+        self.problem = message
+        self.line = line if line is not None else (row + 2 if row is not None else None)
         where = []
         if file is not None:
             where.append(Path(file).name)
         if row is not None:
-            where.append(f"row {row} (line {row + 2})")
+            where.append(f"row {row} (line {self.line})")
         if field is not None:
             where.append(f"field {field!r}")
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
@@ -177,32 +181,127 @@ class Dataset:
 # --------------------------------------------------------------------------------------------
 # FER2013 csv
 # --------------------------------------------------------------------------------------------
+#: Leading bytes of the compressed files pandas reads, so that a gzip file named .csv (or a
+#: plain one named .csv.gz) is read for what it is.
+_COMPRESSION_MAGIC = ((b"\x1f\x8b", "gzip"), (b"PK\x03\x04", "zip"), (b"BZh", "bz2"),
+                      (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
+
+
+def _compression(path: Path) -> str | None:
+    with open(path, "rb") as f:
+        head = f.read(6)
+    return next((name for magic, name in _COMPRESSION_MAGIC if head.startswith(magic)), None)
+
+
 def _read_csv_strings(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise DataError("file not found", file=path)
     if path.is_dir():
         raise DataError("is a folder, expected a CSV file", file=path)
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
-                           compression="infer", engine="c")
+        compression = _compression(path)
+        # index_col=False: a first data row with more fields than the header must not turn the
+        # first column into an index (shifting every column); pandas drops the extra fields
+        # with a ParserWarning instead, which becomes an error below
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
+                             compression=compression, engine="c", index_col=False)
+        if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+            long = next((r for r in _scan(path, compression) if r[0] is not None and r[3] > len(df.columns)), None)
+            raise DataError(f"malformed CSV: expected {len(df.columns)} fields (as in the header), saw "
+                            f"{long[3] if long else 'more'}", file=path, row=long[0] if long else None,
+                            line=long[2] if long else None)
+        return df
+    except DataError:
+        raise
     except pd.errors.EmptyDataError:
         raise DataError("file is empty", file=path) from None
-    except pd.errors.ParserError as e:  # wrong number of fields on a line
-        msg = str(e)
-        line = None
-        m = re.search(r"line (\d+)", msg)
-        if m:
-            line = int(m.group(1))
-        raise DataError(f"malformed CSV: {msg}", file=path,
-                        row=(line - 2) if line and line >= 2 else None) from None
-    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:  # bad gzip, truncated, binary
-        raise DataError(f"cannot read file ({type(e).__name__}: {e})", file=path) from None
+    except pd.errors.ParserError as e:  # wrong number of fields on a line, unterminated quote
+        msg = " ".join(str(e).split())
+        m = re.search(r"in line (\d+)", msg) or re.search(r"starting at row (\d+)", msg)
+        where = _locate(path, compression, line=int(m.group(1)) + (0 if "in line" in m.group(0) else 1)) \
+            if m else None
+        row, line = where if where else (None, None)
+        raise DataError(f"malformed CSV: {msg}", file=path, row=row, line=line) from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"not UTF-8 text (byte 0x{e.object[e.start]:02x} at position {e.start}); save it as a "
+                        "UTF-8 CSV", file=path) from None
+    except Exception as e:  # noqa: BLE001 - bad gzip/zip/xz data, several files in a zip, a codec not installed
+        raise DataError(f"cannot read file ({type(e).__name__}: {' '.join(str(e).split())[:200]})",
+                        file=path) from None
+
+
+def _open_text(path: Path, compression: str | None):
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+
+    if compression == "zip":
+        with zipfile.ZipFile(path) as z:
+            raw = z.open(z.namelist()[0])
+    else:
+        raw = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open, None: open}[compression](path, "rb")
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+
+
+def _scan(path: Path, compression: str | None):
+    """Yield (data row or None, pandas line, file line, fields) for each record of a CSV file.
+
+    The data row is 0-based (None for the header and blank lines); the pandas line is 1-based as
+    pandas' C reader counts (blank lines count, a line break inside quotes does not); the file
+    line is the 1-based line where the record starts. Stops quietly when the file cannot be read.
+    """
+    import csv
+
+    try:
+        with _open_text(path, compression) as f:
+            reader = csv.reader(f, strict=False)
+            data_row, header_seen, start = -1, False, 1
+            for tok_line, rec in enumerate(reader, 1):
+                blank = not rec or (len(rec) == 1 and not rec[0].strip())
+                this = None
+                if not blank:
+                    if header_seen:
+                        data_row += 1
+                        this = data_row
+                    header_seen = True
+                yield this, tok_line, start, len(rec)
+                start = reader.line_num + 1
+    except Exception:  # noqa: BLE001 - only the location is lost
+        return
+
+
+def _locate(path: Path, compression: str | None, *, row: int | None = None,
+            line: int | None = None) -> tuple[int | None, int] | None:
+    """(data row, file line) of a data `row` or of pandas' `line` (see :func:`_scan`); None when
+    not found."""
+    return next(((r, start) for r, tok, start, _ in _scan(path, compression)
+                 if (row is not None and r == row) or (line is not None and tok == line)), None)
+
+
+def _with_lines(path: Path, parse):
+    """Run `parse()`; give a DataError about a row the row's true line (blank lines and quoted
+    line breaks move it from row + 2)."""
+    try:
+        return parse()
+    except DataError as e:
+        if e.row is None or e.file is None:
+            raise
+        where = _locate(path, _compression(path), row=e.row)
+        if where is None or where[1] == e.line:
+            raise
+        raise DataError(e.problem, file=e.file, row=e.row, field=e.field, line=where[1]) from None
 
 
 def _require_columns(df: pd.DataFrame, cols, path: Path) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise DataError(f"missing column(s) {missing}; found {list(df.columns)}", file=path)
+        hint = next((f" (the header looks {name}-separated: the file must be comma-separated)"
+                     for sep, name in (("\t", "tab"), (";", "semicolon")) if len(df.columns) == 1
+                     and sep in str(df.columns[0])), "")
+        raise DataError(f"missing column(s) {missing}; found {list(df.columns)}{hint}", file=path)
     if len(df) == 0:
         raise DataError("file has a header but no data rows", file=path)
 
@@ -243,7 +342,7 @@ def _parse_pixels(pixels: np.ndarray, path: Path) -> np.ndarray:
         warnings.simplefilter("ignore", DeprecationWarning)  # older numpy: warns at a bad token
         for i, s in enumerate(pixels):
             try:
-                v = np.fromstring(s, dtype=np.int32, sep=" ")
+                v = np.fromstring(s, dtype=np.int64, sep=" ")  # int32 would wrap 4294967301 to 5
             except ValueError:  # numpy >= 2.3 raises on an unparsable token
                 raise _diagnose_pixels(s, path, i) from None
             if v.size != N_PIXELS or v.min(initial=0) < 0 or v.max(initial=0) > 255:
@@ -265,6 +364,10 @@ def read_fer2013_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:
         DataError: naming file, row and field for any bad value.
     """
     path = Path(path)
+    return _with_lines(path, lambda: _read_fer2013_csv(path))
+
+
+def _read_fer2013_csv(path: Path) -> dict[str, np.ndarray]:
     df = _read_csv_strings(path)
     _require_columns(df, ("emotion", "pixels", "Usage"), path)
     labels = _parse_int_column(df["emotion"].to_numpy(), path, "emotion", 0, len(FER2013_EMOTIONS) - 1)
@@ -272,7 +375,7 @@ def read_fer2013_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:
     bad = ~np.isin(usage, SPLITS)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"unknown Usage {usage[i]!r}; expected one of {list(SPLITS)}", file=path, row=i,
+        raise DataError(f"unknown Usage {str(usage[i])!r}; expected one of {list(SPLITS)}", file=path, row=i,
                         field="Usage")
     images = _parse_pixels(df["pixels"].to_numpy(), path)
     if "row" in df.columns:
@@ -317,6 +420,10 @@ def read_ferplus_csv(path: str | os.PathLike, *, expected_rows: int | None = Non
         expected_split: (N,) FER2013 Usage per row; a row whose Usage differs raises DataError.
     """
     path = Path(path)
+    return _with_lines(path, lambda: _read_ferplus_csv(path, expected_rows, expected_split, fer_path))
+
+
+def _read_ferplus_csv(path: Path, expected_rows, expected_split, fer_path) -> FerPlus:
     df = _read_csv_strings(path)
     _require_columns(df, ("Usage", "Image name") + FERPLUS_VOTE_COLUMNS, path)
     if expected_rows is not None and len(df) != expected_rows:
@@ -329,7 +436,7 @@ def read_ferplus_csv(path: str | os.PathLike, *, expected_rows: int | None = Non
         bad = usage != np.asarray(expected_split).astype(str)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise DataError(f"Usage {usage[i]!r} but the FER2013 row says {expected_split[i]!r}: "
+            raise DataError(f"Usage {str(usage[i])!r} but the FER2013 row says {str(expected_split[i])!r}: "
                             f"files are not row-aligned", file=path, row=i, field="Usage")
     name = df["Image name"].to_numpy().astype(str)
     name = np.char.strip(name)
