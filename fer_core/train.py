@@ -6,16 +6,23 @@
 * Model selection: the epoch with the best PublicTest accuracy is kept. PrivateTest is scored
   once, after selection, for the record; it never influences training.
 * CUDA + bfloat16 autocast when a GPU is present; CPU otherwise.
+* Several processes under ``torchrun`` (DistributedDataParallel): each process trains on its
+  own share of every epoch's order and gradients are averaged; ``--batch-size`` stays the
+  global batch (each process takes batch_size / processes), so a run is the same optimisation
+  problem on 1 or N processes. NCCL on GPUs (one per process), Gloo on CPUs. Only rank 0
+  prints and writes the checkpoint.
 
 Command line::
 
     python -m fer_core.train --data fer2013.csv.gz --model compact --epochs 30 \
         --out fer_core/weights/compact.pt
+    torchrun --standalone --nproc_per_node 4 -m fer_core.train --data fer2013.csv.gz --model resnet18
 """
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,7 +37,7 @@ from .config import TrainConfig
 from .constants import get_label_set
 from .models import create_model, list_models
 
-__all__ = ["TrainConfig", "train", "augment_batch", "apply_label_corrections", "main"]
+__all__ = ["TrainConfig", "train", "augment_batch", "apply_label_corrections", "dist_env", "main"]
 
 #: decisions in a label-corrections CSV that --exclude-flagged drops (and mislabeled without a corrected label)
 EXCLUDE_DECISIONS = ("not_face", "duplicate")
@@ -282,6 +289,37 @@ def _evaluate_split(model, images, labels, norm, batch_size, device) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
+# several processes (torchrun)
+# --------------------------------------------------------------------------------------------
+def dist_env() -> tuple[int, int, int]:
+    """(world size, rank, local rank) from torchrun's WORLD_SIZE, RANK and LOCAL_RANK; (1, 0, 0)
+    in a plain process."""
+    world = int(os.environ.get("WORLD_SIZE") or 1)
+    rank = int(os.environ.get("RANK") or 0)
+    return world, rank, int(os.environ.get("LOCAL_RANK") or rank)
+
+
+def shard(order: np.ndarray, rank: int, world: int) -> np.ndarray:
+    """Process `rank`'s share of an epoch order: every world-th index from position rank, all
+    shares cut to the same length (DistributedSampler's interleaving, dropping the remainder
+    instead of padding)."""
+    n = len(order) // world
+    return order[rank::world][:n]
+
+
+def _params_in_sync(model: nn.Module) -> bool:
+    """True when every process holds the same weights (a DDP desync check: one all_gather)."""
+    import torch.distributed as dist
+
+    with torch.no_grad():
+        ps = [p.detach().double() for p in model.parameters()]
+        mine = torch.stack([sum(p.sum() for p in ps), sum((p * p).sum() for p in ps)])
+    alls = [torch.zeros_like(mine) for _ in range(dist.get_world_size())]
+    dist.all_gather(alls, mine)
+    return all(torch.equal(a, alls[0]) for a in alls)
+
+
+# --------------------------------------------------------------------------------------------
 # training
 # --------------------------------------------------------------------------------------------
 def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: str | None = None,
@@ -294,6 +332,10 @@ def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: s
         progress: show tqdm bars.
         device: 'cuda' / 'cpu'; default CUDA when available.
         callback: called with each epoch's history dict (e.g. to drive a progress widget).
+
+    Under torchrun (WORLD_SIZE > 1) every process calls this: it joins the process group (NCCL
+    on CUDA, one GPU per LOCAL_RANK; Gloo on CPU), trains its share of each epoch, and only rank
+    0 shows progress, calls `callback` and writes `config.out`; metrics gain ``distributed``.
 
     Returns:
         (model in eval mode carrying `normalization`, `label_set`, `classes`, `model_name`,
@@ -316,6 +358,19 @@ def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: s
     ls = prep["ls"]
     k = ls.num_classes
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    world, rank, local_rank = dist_env()
+    distributed, created_group = world > 1, False
+    if distributed:
+        import torch.distributed as dist
+        from torch.nn.parallel import DistributedDataParallel
+
+        if dev.type == "cuda":
+            dev = torch.device("cuda", local_rank)
+            torch.cuda.set_device(dev)
+        if not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+            created_group = True
+        progress, callback = progress and rank == 0, callback if rank == 0 else None
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
     old_threads = torch.get_num_threads()
@@ -325,7 +380,7 @@ def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: s
         torch.manual_seed(config.seed)
         np_rng = np.random.default_rng(config.seed)
         g = torch.Generator(device=dev)
-        g.manual_seed(config.seed)
+        g.manual_seed(config.seed + rank)  # each process its own augmentation; the epoch order stays shared
 
         kwargs = model_kwargs_of(config)
         model = create_model(config.model, num_classes=k, **kwargs).to(dev)
@@ -334,6 +389,8 @@ def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: s
         model = model.to(memory_format=mem_fmt)
         norm = prep["normalization"]
         model.normalization, model.label_set, model.classes = norm, ls.name, ls.classes
+        net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None) \
+            if distributed else model
 
         lr, wd = _resolved(config)
         decay = [p for p in model.parameters() if p.ndim > 1]
@@ -349,8 +406,11 @@ def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: s
         y = prep["y"]
         y_t = torch.from_numpy(y).to(dev)
         cw = torch.from_numpy(_class_weights(y, k)).to(dev) if config.imbalance == "class_weights" else None
-        n_epoch = len(_epoch_order(y, k, config.imbalance, np.random.default_rng(0)))
-        bs = min(config.batch_size, n_epoch)
+        n_all = len(_epoch_order(y, k, config.imbalance, np.random.default_rng(0)))
+        n_epoch = n_all // world  # per process
+        if n_epoch < 1:
+            raise ValueError(f"{world} processes but only {n_all} training images per epoch")
+        bs = min(max(1, config.batch_size // world), n_epoch)  # batch_size is the global batch
         steps_per_epoch = max(1, n_epoch // bs)  # drop the ragged last batch (BatchNorm)
         total = steps_per_epoch * config.epochs
         if config.schedule == "onecycle" and total >= 4:  # OneCycleLR needs >= 1 step per phase
@@ -368,7 +428,8 @@ def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: s
         for epoch in bar:
             t0 = time.perf_counter()
             model.train()
-            order = torch.from_numpy(_epoch_order(y, k, config.imbalance, np_rng)).to(dev)
+            order = _epoch_order(y, k, config.imbalance, np_rng)  # the same on every process (same seed)
+            order = torch.from_numpy(shard(order, rank, world) if distributed else order).to(dev)
             loss_sum = torch.zeros((), device=dev)
             correct = torch.zeros((), device=dev)
             seen = 0
@@ -388,7 +449,7 @@ def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: s
                     target = lam * target + (1 - lam) * target[perm]
                 x = x.contiguous(memory_format=mem_fmt)
                 with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                    logits = model(x)
+                    logits = net(x)
                 loss = soft_cross_entropy(logits, target, class_weights=cw, smoothing=config.label_smoothing)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -399,6 +460,12 @@ def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: s
                 seen += len(bidx)
                 if progress and step % 20 == 0:
                     inner.set_postfix(loss=f"{loss_sum.item() / seen:.3f}")
+            if distributed:  # totals over all processes; BatchNorm statistics as rank 0 has them
+                tot = torch.stack([loss_sum.float(), correct.float(), torch.tensor(float(seen), device=dev)])
+                dist.all_reduce(tot)
+                loss_sum, correct, seen = tot[0], tot[1], int(tot[2].item())
+                for b in model.buffers():
+                    dist.broadcast(b, 0)
             rec = {"epoch": epoch, "train_loss": float(loss_sum) / seen, "train_acc": float(correct) / seen,
                    "lr": float(opt.param_groups[0]["lr"])}
             if len(val_y):
@@ -429,14 +496,20 @@ def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: s
         metrics["n_train"] = int(len(prep["train_idx"]))
         metrics["device"] = str(dev)
         metrics["train_seconds"] = float(sum(h["seconds"] for h in history))
+        if distributed:
+            metrics["distributed"] = {"world_size": world, "backend": dist.get_backend(),
+                                      "images_per_process_per_epoch": int(steps_per_epoch * bs),
+                                      "params_in_sync": _params_in_sync(model)}
     finally:
         torch.set_num_threads(old_threads)
+        if created_group:
+            dist.destroy_process_group()
 
     model.model_name = config.model
     info = {"model_name": config.model, "model_kwargs": kwargs, "label_set": ls.name,
             "normalization": norm, "train_config": config.to_dict(), "history": history,
             "metrics": metrics, "data_hash": dataset.data_hash}
-    if config.out:
+    if config.out and rank == 0:
         from .checkpoint import save_checkpoint
         info["path"] = str(save_checkpoint(config.out, model, **info))
     return model, info
@@ -474,13 +547,17 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if dist_env()[1] != 0:  # under torchrun only rank 0 reports
+        return 0
     m = info["metrics"]
     sel = m["selection"]
     print(f"saved {info['path']}  (best epoch {sel['epoch']} by {sel['split']})")
     for split in ("PublicTest", "PrivateTest"):
         if split in m:
             print(f"  {split}: accuracy {m[split]['accuracy']:.4f}  macro-F1 {m[split]['macro_f1']:.4f}")
-    print(f"  {m['train_seconds'] / 60:.1f} min on {m['device']}")
+    print(f"  {m['train_seconds'] / 60:.1f} min on {m['device']}"
+          + (f" x {m['distributed']['world_size']} processes ({m['distributed']['backend']})"
+             if "distributed" in m else ""))
     return 0
 
 
