@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -38,3 +39,19 @@ class Timer:
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.t0
+
+
+def timed(fn, x, repeats: int) -> float:
+    """Median seconds of `repeats` calls fn(x), after one warm-up call."""
+    fn(x)
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn(x)
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def spread(values, fmt: str = "{:,.0f}") -> str:
+    """'median [min-max]' of repeated measurements, e.g. '1,129 [1,111-1,134]'."""
+    return f"{fmt.format(statistics.median(values))} [{fmt.format(min(values))}-{fmt.format(max(values))}]"
