@@ -11,6 +11,7 @@ import multiprocessing as mp
 import sqlite3
 import sys
 import threading
+import types
 import time
 from pathlib import Path
 
@@ -112,9 +113,12 @@ def test_twenty_sessions_upload_on_try_a_face_at_once(photos, tmp_path):
 
 # ---- flags ----------------------------------------------------------------------------------
 @pytest.mark.timeout(120)
-def test_twenty_sessions_flag_at_once_and_no_flag_is_lost(tmp_path):
+def test_twenty_sessions_flag_at_once_and_no_flag_is_lost(tmp_path, monkeypatch):
     """Half the sessions are threads sharing one FlagStore (the dashboard's st.cache_resource
     store serving its sessions), half are processes with their own (other servers, scripts)."""
+    # AppTest runs of page scripts earlier in the session leave a page as sys.modules["__main__"];
+    # forkserver would re-run it in the children. A bare __main__ gives them nothing to re-run.
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     path = tmp_path / "flags.sqlite"
     shared = FlagStore(path)
     n_proc = n_thread = SESSIONS // 2
