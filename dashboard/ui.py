@@ -470,11 +470,10 @@ def pick_gallery(images: np.ndarray, idx: np.ndarray, captions: list[str], *, ke
                           type="primary" if selected == int(i) else "secondary")
 
 
-def flags_panel(ds: Dataset, flags) -> None:
-    """Every current decision on `ds` as a table, CSV export and import, and the full history."""
+def flags_panel(ds: Dataset, flags, latest: pd.DataFrame, counts: dict) -> None:
+    """Every current decision on `ds` (`latest` = flags.latest(), `counts` = flags.counts(), as
+    the page read them) as a table, CSV export and import, and the full history."""
     from fer_core.flags import FlagError
-    latest = flags.latest(ds.data_hash)
-    counts = flags.counts(ds.data_hash)
     st.caption(" · ".join(f"{k.replace('_', ' ')}: {v:,}" for k, v in counts.items()))
     if len(latest):
         pos = {int(r): i for i, r in enumerate(ds.row)}

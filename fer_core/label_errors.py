@@ -303,10 +303,11 @@ def fold_ids(labels: np.ndarray, *, folds: int, seed: int) -> np.ndarray:
     out = np.full(len(labels), -1, np.int64)
     rows = np.flatnonzero(labels >= 0)
     counts = np.bincount(labels[rows], minlength=1)
-    n_splits = int(min(folds, max(2, counts[counts > 0].min()))) if len(rows) else folds
+    rarest = int(counts[counts > 0].min()) if len(rows) else 0
+    n_splits = min(folds, max(2, rarest))  # no more folds than the rarest class has images
     if len(rows) < 2 * n_splits:
         raise ValueError(f"{len(rows)} labeled images are too few for {folds}-fold cross-validation")
-    if counts[counts > 0].min() < n_splits:  # a class rarer than the folds: plain K-fold
+    if rarest < n_splits:  # a class with a single image cannot be stratified: plain K-fold
         from sklearn.model_selection import KFold
         splitter = KFold(n_splits, shuffle=True, random_state=seed).split(rows)
     else:

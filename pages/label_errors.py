@@ -155,4 +155,4 @@ with tab_dup:
     ui.duplicates_panel(ds)
 
 with tab_flags:
-    ui.flags_panel(ds, flags)
+    ui.flags_panel(ds, flags, latest.reset_index(), counts)

@@ -9,8 +9,9 @@ from fer_core import label_errors as le
 from fer_core.checkpoint import shipped_checkpoints
 from fer_core.data import load_dataset
 from fer_core.flags import FlagStore
+from fer_testutils import run_page
 
-AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+pytest.importorskip("streamlit.testing.v1")
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "label_errors.py")
 pytestmark = [pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint"),
               pytest.mark.usefixtures("module_cache")]
@@ -22,12 +23,7 @@ def sample():
 
 
 def _run(at=None, **state):
-    at = at or AppTest.from_file(PAGE, default_timeout=300)
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run_page(PAGE, at=at, **state)
 
 
 def _button(at, key):
