@@ -45,6 +45,19 @@ def test_review_flag_undo_and_tabs(streamlit_app):
     page.get_by_role("tab", name="Duplicates").click()
     page.get_by_text("Train/test leakage", exact=False).wait_for()
     streamlit_app.screenshot("label_errors_duplicates")
+    # a malformed flags CSV is refused with the row named, and nothing is imported
+    bad = streamlit_app.cache_dir / "bad_flags.csv"
+    bad.write_text(f"row,decision\n{int(ds.row[0])},not_face\n{int(ds.row[1])},maybe\n")  # 2nd: bad decision
+    page.get_by_role("tab", name="Flags").click()
+    chooser = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    streamlit_app.act(lambda: chooser.set_input_files(str(bad)))
+    streamlit_app.act(lambda: page.get_by_role("button", name="Import these decisions").click())
+    err = page.locator('[data-testid="stAlertContentError"]').first
+    err.wait_for()
+    assert "bad_flags.csv" in err.inner_text() and "CSV row 2" in err.inner_text() and "decision" in err.inner_text() and "nothing was imported" in err.inner_text()
+    assert len(_flags(streamlit_app.cache_dir).latest(ds.data_hash)) == 0
+    assert streamlit_app.exceptions() == []
+    streamlit_app.screenshot("label_errors_bad_import")
     # the review panel's link opens the Saliency page on the same image
     page.get_by_role("tab", name="Likely mislabeled").click()
     shown = int(page.get_by_text("Image #", exact=False).first.inner_text().split("#")[1].split()[0])
