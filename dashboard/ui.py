@@ -339,19 +339,50 @@ def feature_stats_cached(ds: Dataset, model: str) -> bool:
     return store().exists("embedding_stats", stats_key(ds, model))
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _drawn_sample(_ds: Dataset, data_hash: str, max_points: int) -> np.ndarray | None:
+    from fer_core import embed
+    rows = embed.display_sample(_ds.labels, max_points)
+    return None if len(rows) == len(_ds) else rows
+
+
+def drawn_sample(ds: Dataset) -> np.ndarray | None:
+    """The rows the map draws when it cannot draw them all (a seeded class-stratified sample of
+    fer_core.embed.MAX_DRAWN_POINTS), or None when every point is drawn."""
+    from fer_core import embed
+    return _drawn_sample(ds, ds.data_hash, embed.MAX_DRAWN_POINTS)
+
+
 @st.cache_resource(show_spinner=False, max_entries=6)
-def _embedding_figure(_ds: Dataset, data_hash: str, model: str, config: dict, color_by: str, cache_root: str):
+def _embedding_figure(_ds: Dataset, data_hash: str, model: str, config: dict, color_by: str, max_points: int,
+                      cache_root: str):
     from fer_core import embed, figures
     coords = projection(_ds, model, embed.ProjectionConfig.from_dict(config))
     pred = _predictions(_ds, data_hash, model, cache_root)
     colors = embed.point_colors(_ds, color_by, probs=pred["probs"], classes=pred["classes"])
-    hover = embed.hover_texts(_ds, pred["probs"], pred["classes"])
-    return figures.embedding_figure(coords, np.arange(len(_ds)), colors, hover=hover)
+    sample = _drawn_sample(_ds, data_hash, max_points)
+    hover = embed.hover_texts(_ds, pred["probs"], pred["classes"], rows=sample)
+    return figures.embedding_figure(coords, np.arange(len(_ds)), colors, hover=hover, sample=sample)
 
 
 def embedding_figure(ds: Dataset, model: str, config, color_by: str):
-    """The map's scatter (built once per data, model, map and colouring; shared, do not mutate)."""
-    return _embedding_figure(ds, ds.data_hash, model, config.to_dict(), color_by, str(store().root))
+    """The map's scatter (built once per data, model, map and colouring; shared, do not mutate).
+    Over fer_core.embed.MAX_DRAWN_POINTS points it draws :func:`drawn_sample` over a density
+    image of all points."""
+    from fer_core import embed
+    return _embedding_figure(ds, ds.data_hash, model, config.to_dict(), color_by, embed.MAX_DRAWN_POINTS,
+                             str(store().root))
+
+
+def embedding_selection(ds: Dataset, model: str, config, selection) -> np.ndarray:
+    """Dataset rows of a selection on :func:`embedding_figure`: clicks through the points'
+    customdata; a box or lasso on a sampled 2-D map against every point's coordinates, so it
+    selects the rows that were not drawn too (fer_core.embed.selection_rows)."""
+    from fer_core import embed
+    coords = None
+    if config.dims == 2 and drawn_sample(ds) is not None and embed.selection_kind(selection) == "region":
+        coords = projection(ds, model, config)
+    return embed.selection_rows(selection, coords)
 
 
 # ---- saliency and Try a face -----------------------------------------------------------------

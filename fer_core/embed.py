@@ -13,6 +13,10 @@
 * Clicks and lassos: :func:`point_colors` and :func:`fer_core.figures.embedding_figure` give
   every point its dataset row as ``customdata``; :func:`selection_to_rows` maps a Plotly selection
   back to dataset rows through it, never through trace-local point indices.
+* Large maps: over :data:`MAX_DRAWN_POINTS` points the figure draws a class-stratified
+  :func:`display_sample` over a density image of all points, and :func:`selection_rows` resolves
+  a box or lasso against every point's coordinates (:func:`rows_in_box`, :func:`rows_in_lasso`),
+  so a region selects the rows that were not drawn too.
 """
 from __future__ import annotations
 
@@ -513,13 +517,18 @@ def point_colors(ds: Dataset, by: str, *, probs: np.ndarray | None = None,
     return categorical(codes, [f"FER+ {a}" for a in AGREEMENT], ["#2ca02c", "#d62728", _NONE_COLOR])
 
 
-def hover_texts(ds: Dataset, probs: np.ndarray | None = None, classes: Iterable[str] | None = None) -> np.ndarray:
-    """(N,) str hover line per point: '#index label → prediction (confidence)'."""
-    lab = np.array(list(FER2013_EMOTIONS) + ["unlabeled"])[np.where(ds.labels >= 0, ds.labels, len(FER2013_EMOTIONS))]
-    idx = np.arange(len(ds)).astype(str)
-    out = np.char.add(np.char.add("#", idx), np.char.add(" ", lab))
+def hover_texts(ds: Dataset, probs: np.ndarray | None = None, classes: Iterable[str] | None = None, *,
+                rows: np.ndarray | None = None) -> np.ndarray:
+    """(N,) str hover line per point: '#index label → prediction (confidence)'.
+
+    With `rows` ((M,) int dataset rows, e.g. a :func:`display_sample`), only those M lines are
+    built (a million strings take about 2 s; the 50,000 drawn ones a tenth of that)."""
+    idx = np.arange(len(ds)) if rows is None else np.asarray(rows, dtype=np.int64)
+    y = ds.labels[idx]
+    lab = np.array(list(FER2013_EMOTIONS) + ["unlabeled"])[np.where(y >= 0, y, len(FER2013_EMOTIONS))]
+    out = np.char.add(np.char.add("#", idx.astype(str)), np.char.add(" ", lab))
     if probs is not None and classes is not None:
-        p = np.asarray(probs)
+        p = np.asarray(probs) if rows is None else np.asarray(probs)[idx]
         pred = np.asarray([str(c) for c in classes])[p.argmax(1)]
         conf = np.char.add(np.round(p.max(1) * 100).astype(int).astype(str), "%)")
         out = np.char.add(out, np.char.add(np.char.add(" → ", pred), np.char.add(" (", conf)))
@@ -578,6 +587,183 @@ def selection_kind(selection: Mapping[str, Any] | None) -> str | None:
     if selection.get("box") or selection.get("lasso"):
         return "region"
     return "click" if selection.get("points") else None
+
+
+# ---- large maps: a drawn sample, and selections resolved against every point ------------------
+#: The most points the Embeddings page sends to the browser as a scatter. A larger map draws a
+#: :func:`display_sample` of this size over a density image of all its points, and box/lasso
+#: selections are resolved on the server against every point (:func:`selection_rows`). FER2013's
+#: 35,887 points are all drawn.
+MAX_DRAWN_POINTS = 50_000
+#: Every class keeps at least min(its count, this) points in a :func:`display_sample`.
+MIN_PER_CLASS = 50
+
+
+def display_sample(labels: np.ndarray, max_points: int, *, seed: int = 0,
+                   min_per_class: int = MIN_PER_CLASS) -> np.ndarray:
+    """Rows of a map to draw: all of them, or a seeded class-stratified sample of `max_points`.
+
+    Each class (each distinct value of `labels`; -1 = unlabeled is a class of its own) gets its
+    proportional share of `max_points`, raised to min(its count, `min_per_class`) so that a rare
+    class such as disgust stays visible; the classes above their floor share the rest in
+    proportion to their size (largest remainders, so the total is exact). Within a class the
+    rows are drawn uniformly at random.
+
+    Args:
+        labels: (N,) int class per row.
+        max_points: how many rows to return at most (>= 1).
+        seed: the same labels and seed give the same rows.
+        min_per_class: the per-class floor (when the floors alone exceed `max_points`, the budget
+            is shared in proportion to the floors instead, at least 1 per class while it lasts).
+
+    Returns:
+        (M,) int64 sorted row indices, M = min(N, max_points): np.arange(N) when N <= max_points.
+
+    Example:
+        >>> y = np.r_[np.zeros(1000, int), np.ones(5, int)]
+        >>> rows = display_sample(y, 100)
+        >>> len(rows), int((y[rows] == 1).sum())
+        (100, 5)
+    """
+    y = np.asarray(labels)
+    if y.ndim != 1:
+        raise ValueError(f"labels must be (N,), got shape {y.shape}")
+    if int(max_points) < 1:
+        raise ValueError(f"max_points must be >= 1, got {max_points}")
+    if min_per_class < 0:
+        raise ValueError(f"min_per_class must be >= 0, got {min_per_class}")
+    if len(y) <= max_points:
+        return np.arange(len(y), dtype=np.int64)
+    return _compute_display_sample(y, int(max_points), seed=seed, min_per_class=int(min_per_class))
+
+
+def _largest_remainder(quota: np.ndarray, total: int, cap: np.ndarray) -> np.ndarray:
+    """Integers k <= cap, each floor(quota) or one more, the largest fractional parts rounded up
+    until the sum reaches `total` (exactly when quota <= cap and quota.sum() == total)."""
+    k = np.minimum(np.floor(quota).astype(np.int64), cap)
+    frac = np.where(k < cap, quota - k, -1.0)
+    for i in np.argsort(-frac, kind="stable")[:max(total - int(k.sum()), 0)]:
+        if frac[i] >= 0:
+            k[i] += 1
+    return k
+
+
+def _compute_display_sample(y: np.ndarray, max_points: int, *, seed: int, min_per_class: int) -> np.ndarray:
+    _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    floor = np.minimum(counts, min_per_class)
+    if floor.sum() < max_points:  # the usual case: proportional, raised to the floors
+        fixed = np.zeros(len(counts), dtype=bool)  # classes held at their floor
+        while True:
+            budget = max_points - floor[fixed].sum()
+            quota = np.where(fixed, floor, counts * (budget / max(counts[~fixed].sum(), 1)))
+            low = ~fixed & (quota < floor)
+            if not low.any():
+                break
+            fixed |= low
+        take = _largest_remainder(np.minimum(quota, counts), max_points, counts)
+        for c in np.argsort(take - counts, kind="stable"):  # what capping at a class's size left over
+            take[c] += min(max_points - int(take.sum()), counts[c] - take[c])
+    else:  # the floors alone exceed the budget: one row per class, the rest in proportion to the floors
+        ones = np.minimum(floor, 1)
+        if ones.sum() >= max_points:  # more classes than points: one row from each of the largest
+            take = np.zeros_like(counts)
+            take[np.argsort(-counts, kind="stable")[:max_points]] = 1
+        else:
+            rest, extra = max_points - int(ones.sum()), floor - ones
+            take = ones + _largest_remainder(extra * (rest / extra.sum()), rest, extra)
+    rng = np.random.default_rng(seed)
+    order = np.argsort(inverse, kind="stable")  # rows grouped by class, ascending within each
+    starts = np.r_[0, np.cumsum(counts)]
+    parts = []
+    for c in np.flatnonzero(take):
+        g = order[starts[c]:starts[c + 1]]
+        parts.append(g if take[c] >= len(g) else rng.choice(g, int(take[c]), replace=False))
+    return np.sort(np.concatenate(parts)).astype(np.int64)
+
+
+def _check_coords2d(coords2d: np.ndarray) -> np.ndarray:
+    xy = np.asarray(coords2d)
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise ValueError(f"coords2d must be (N, 2), got shape {xy.shape}")
+    return xy
+
+
+def rows_in_box(coords2d: np.ndarray, x_range, y_range) -> np.ndarray:
+    """Rows whose point lies in an axis-aligned box (edges included).
+
+    Args:
+        coords2d: (N, 2) map coordinates of every point.
+        x_range, y_range: the box's two x and two y bounds, in either order (Plotly's box
+            selection sends ``{"x": [x0, x1], "y": [y0, y1]}``).
+
+    Returns:
+        (M,) int64 sorted row indices.
+    """
+    return np.flatnonzero(_box_mask(_check_coords2d(coords2d), x_range, y_range)).astype(np.int64)
+
+
+def rows_in_lasso(coords2d: np.ndarray, xs, ys) -> np.ndarray:
+    """Rows whose point lies inside a lasso polygon (closed automatically; even-odd rule).
+
+    Args:
+        coords2d: (N, 2) map coordinates of every point.
+        xs, ys: (V,) the polygon's vertices (Plotly's lasso selection sends ``{"x": [...], "y": [...]}``).
+
+    Returns:
+        (M,) int64 sorted row indices; empty for a polygon of fewer than 3 vertices.
+    """
+    return np.flatnonzero(_lasso_mask(_check_coords2d(coords2d), xs, ys)).astype(np.int64)
+
+
+def _box_mask(xy: np.ndarray, x_range, y_range) -> np.ndarray:
+    (x0, x1), (y0, y1) = sorted(map(float, x_range)), sorted(map(float, y_range))
+    return (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+
+
+def _lasso_mask(xy: np.ndarray, xs, ys) -> np.ndarray:
+    from matplotlib.path import Path
+    verts = np.column_stack([np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)])
+    mask = np.zeros(len(xy), dtype=bool)
+    if len(verts) < 3 or not np.isfinite(verts).all():
+        return mask
+    lo, hi = verts.min(0), verts.max(0)  # only the points in the polygon's bounding box are tested
+    cand = np.flatnonzero(_box_mask(xy, (lo[0], hi[0]), (lo[1], hi[1])))
+    if len(cand):
+        mask[cand] = Path(verts, closed=False).contains_points(xy[cand].astype(np.float64, copy=False))
+    return mask
+
+
+def selection_rows(selection: Mapping[str, Any] | None, coords2d: np.ndarray | None = None) -> np.ndarray:
+    """Dataset rows of a Streamlit Plotly selection (``st.session_state[key].selection``).
+
+    Streamlit's selection holds ``points`` (each with the point's ``customdata``), ``box`` (a
+    list of ``{"xref", "yref", "x": [x0, x1], "y": [y0, y1]}``) and ``lasso`` (a list of
+    ``{"xref", "yref", "x": [...], "y": [...]}``, the polygon's vertices).
+
+    Args:
+        selection: the selection dict.
+        coords2d: (N, 2) coordinates of every point of the map, row i = dataset row i. Give them
+            when the figure draws only a sample (:func:`display_sample`): a box or lasso then
+            selects every row inside the region(s) (union of all boxes and lassos), drawn or
+            not. Without them, and for clicks, rows come from the selected points' customdata
+            (:func:`selection_to_rows`).
+
+    Returns:
+        (M,) int64 rows: sorted for a region resolved on coordinates, in selection order otherwise.
+    """
+    kind = selection_kind(selection)
+    if kind is None:
+        return np.zeros(0, dtype=np.int64)
+    if kind == "region" and coords2d is not None:
+        xy = _check_coords2d(coords2d)
+        inside = np.zeros(len(xy), dtype=bool)
+        for b in selection.get("box") or []:
+            if len(b.get("x", [])) == 2 and len(b.get("y", [])) == 2:
+                inside |= _box_mask(xy, b["x"], b["y"])
+        for la in selection.get("lasso") or []:
+            inside |= _lasso_mask(xy, la.get("x", []), la.get("y", []))
+        return np.flatnonzero(inside).astype(np.int64)
+    return selection_to_rows(selection.get("points", []))
 
 
 # ---- command line -----------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Build every artifact the dashboard pages need, in stages, resuming after an interruption.
 
-    python -m fer_core.prepare --data PATH [--ferplus PATH]
+    python -m fer_core.prepare --data PATH [--ferplus PATH] [--model NAME]
 
-Each stage is a pure function of (dataset, config) whose result the store caches, so a stage
+--model picks the model whose outputs the model stages build (predictions, saliency maps,
+embeddings, label errors, robustness): a shipped checkpoint name (the pages offer every shipped
+model) or a checkpoint path; by default the default shipped model. Each stage is a pure function of (dataset, config) whose result the store caches, so a stage
 that finished is never redone, and an interrupted run resumes at the first missing stage.
 Later features register their stages with :func:`register_stage`.
 """
@@ -27,12 +29,14 @@ from .store import Store
 
 @dataclass(frozen=True)
 class Stage:
-    """An artifact stage: `key(ds)` gives its cache key, `build(ds, store)` computes and caches it."""
+    """An artifact stage: `key(ds, model)` gives its cache key, `build(ds, store, model)` computes
+    and caches it (`model`: shipped name or checkpoint path, None = the default model; stages
+    that use no model ignore it)."""
 
     name: str
     description: str
-    key: Callable[[Dataset], str]
-    build: Callable[[Dataset, Store], object]
+    key: Callable[[Dataset, str | None], str]
+    build: Callable[[Dataset, Store, str | None], object]
     #: False when the stage cannot run for this dataset (e.g. no shipped model); skipped then.
     enabled: Callable[[Dataset], bool] = lambda ds: True
 
@@ -63,7 +67,7 @@ def get_eigenfaces(ds: Dataset, store: Store | None = None, config: PCAConfig = 
 
 
 register_stage(Stage("eigenfaces", "mean faces, eigenfaces, explained variance (PCA)",
-                     lambda ds: eigenfaces_key(ds), lambda ds, st: get_eigenfaces(ds, st)))
+                     lambda ds, m=None: eigenfaces_key(ds), lambda ds, st, m=None: get_eigenfaces(ds, st)))
 
 
 # ---- model outputs --------------------------------------------------------------------------
@@ -78,17 +82,32 @@ def _has_splits(ds: Dataset) -> bool:
 
 
 def _lazy_stage(name: str, description: str, module: str, key: str, build: str,
-                enabled: Callable[[Dataset], bool]) -> Stage:
+                enabled: Callable[[Dataset], bool], model_arg: Callable[[str | None], dict] | None = None) -> Stage:
     """Register a stage whose key and build functions live in `fer_core.<module>`, imported on
-    first use so `prepare` (and the dashboard's Home) starts without loading torch or Captum."""
+    first use so `prepare` (and the dashboard's Home) starts without loading torch or Captum.
+    `model_arg(model)` gives the keyword arguments that pass the model to both (None: the stage
+    uses no model)."""
     def mod():
         return importlib.import_module(f".{module}", __package__)
-    return register_stage(Stage(name, description, lambda ds: getattr(mod(), key)(ds),
-                                lambda ds, st: getattr(mod(), build)(ds, store=st), enabled))
+
+    def kw(model):
+        return model_arg(model) if model_arg and model else {}
+    return register_stage(Stage(name, description, lambda ds, m=None: getattr(mod(), key)(ds, **kw(m)),
+                                lambda ds, st, m=None: getattr(mod(), build)(ds, store=st, **kw(m)), enabled))
 
 
-_lazy_stage("predictions", "default model's probabilities and features for every image",
-            "predictions", "predictions_key", "get_predictions", _has_model)
+def _model_kw(model):
+    return {"model": model}
+
+
+def _config_kw(config_name: str, module: str = "config"):
+    def kw(model):
+        return {"config": getattr(importlib.import_module(f".{module}", __package__), config_name)(model=model)}
+    return kw
+
+
+_lazy_stage("predictions", "model's probabilities and features for every image",
+            "predictions", "predictions_key", "get_predictions", _has_model, _model_kw)
 _lazy_stage("baselines", "PCA + logistic regression / SVMs / random forest, fit on Training",
             "predictions", "baselines_key", "get_baseline_predictions", _has_splits)
 
@@ -98,10 +117,10 @@ def _has_model_and_labels(ds: Dataset) -> bool:
     return _has_model(ds) and bool((ds.labels >= 0).any())
 
 
-_lazy_stage("class_maps", "default model's per-class average Grad-CAM maps (correct test images)",
-            "attribute", "class_maps_key", "get_class_maps", _has_model_and_labels)
-_lazy_stage("sanity", "saliency sanity check: cascading randomization of the default model",
-            "attribute", "sanity_key", "get_sanity", _has_model)
+_lazy_stage("class_maps", "model's per-class average Grad-CAM maps (correct test images)",
+            "attribute", "class_maps_key", "get_class_maps", _has_model_and_labels, _config_kw("AttributionConfig"))
+_lazy_stage("sanity", "saliency sanity check: cascading randomization of the model",
+            "attribute", "sanity_key", "get_sanity", _has_model, _config_kw("SanityConfig"))
 
 
 # ---- embeddings (default model's features mapped to 2-D; neighbour graph and silhouettes) ---
@@ -110,27 +129,28 @@ EMBEDDING_STAGES = {"projection_umap": "umap", "projection_tsne": "tsne"}
 
 
 def _projection_stage(method: str) -> tuple[Callable, Callable]:
-    def key(ds):
+    def key(ds, model=None):
         from .config import ProjectionConfig
         from .embed import projection_key
-        return projection_key(ds, ProjectionConfig(method=method, dims=2))
+        return projection_key(ds, ProjectionConfig(method=method, dims=2), model=model)
 
-    def build(ds, st):
+    def build(ds, st, model=None):
         from .config import ProjectionConfig
         from .embed import get_projection
-        return get_projection(ds, ProjectionConfig(method=method, dims=2), store=st)
+        return get_projection(ds, ProjectionConfig(method=method, dims=2), model=model, store=st)
     return key, build
 
 
 for _name, _method in EMBEDDING_STAGES.items():
-    register_stage(Stage(_name, f"{'UMAP' if _method == 'umap' else 't-SNE'} 2-D map of the default model's "
+    register_stage(Stage(_name, f"{'UMAP' if _method == 'umap' else 't-SNE'} 2-D map of the model's "
                          "features (Embeddings page)", *_projection_stage(_method), _has_model))
 
 
 _lazy_stage("embedding_stats", "nearest neighbours, silhouette and kNN label agreement in feature space",
-            "embed", "stats_key", "get_feature_stats", _has_model)
+            "embed", "stats_key", "get_feature_stats", _has_model, _model_kw)
 _lazy_stage("label_errors", "out-of-sample probabilities, label-error rankings and the non-face ranking",
-            "label_errors", "label_errors_key", "get_label_errors", _has_model_and_labels)
+            "label_errors", "label_errors_key", "get_label_errors", _has_model_and_labels,
+            _config_kw("LabelErrorConfig", "label_errors"))
 _lazy_stage("duplicates", "near-duplicate groups (re-encoded, shifted, re-lit copies) for the Label errors page",
             "duplicates", "near_duplicates_key", "get_near_duplicates", lambda ds: len(ds) > 1)
 
@@ -140,31 +160,36 @@ def _has_model_and_test_split(ds: Dataset) -> bool:
     return _has_model(ds) and bool(((ds.split == "PrivateTest") & (ds.labels >= 0)).any())
 
 
-_lazy_stage("robustness", "default model's accuracy under Gaussian noise, blur, JPEG, low contrast, eye and "
+_lazy_stage("robustness", "model's accuracy under Gaussian noise, blur, JPEG, low contrast, eye and "
             "mouth occlusion and FGSM on PrivateTest (3 repeats)", "robustness", "default_sweep_key",
-            "get_default_sweep", _has_model_and_test_split)
+            "get_default_sweep", _has_model_and_test_split, _model_kw)
 
 
 # ---- driver -------------------------------------------------------------------------------
-def stage_status(ds: Dataset, store: Store | None = None) -> dict[str, bool]:
-    """{stage name: artifact present} for every registered stage."""
+def stage_status(ds: Dataset, store: Store | None = None, *, model: str | None = None) -> dict[str, bool]:
+    """{stage name: artifact present} for every registered stage (model stages: for `model`,
+    None = the default model)."""
     store = store or Store()
-    return {name: store.exists(name, s.key(ds)) for name, s in STAGES.items() if s.enabled(ds)}
+    return {name: store.exists(name, s.key(ds, model)) for name, s in STAGES.items() if s.enabled(ds)}
 
 
-def prepare_command(source: str | None, ferplus: str | None = None) -> str:
-    """The exact shell command that builds the artifacts for a data source."""
+def prepare_command(source: str | None, ferplus: str | None = None, model: str | None = None) -> str:
+    """The exact shell command that builds the artifacts for a data source (and a model other
+    than the default one)."""
     cmd = "python -m fer_core.prepare"
     if source:
         cmd += f" --data {shlex.quote(str(source))}"
     if ferplus:
         cmd += f" --ferplus {shlex.quote(str(ferplus))}"
+    if model:
+        cmd += f" --model {shlex.quote(str(model))}"
     return cmd
 
 
-def run(ds: Dataset, store: Store | None = None, *, only: list[str] | None = None,
+def run(ds: Dataset, store: Store | None = None, *, only: list[str] | None = None, model: str | None = None,
         log=print) -> dict[str, float]:
-    """Build the missing artifacts; returns {stage: seconds} (0 for stages already cached)."""
+    """Build the missing artifacts; returns {stage: seconds} (0 for stages already cached).
+    `model`: shipped name or checkpoint path for the model stages (None = the default model)."""
     store = store or Store()
     names = only or list(STAGES)
     unknown = set(names) - set(STAGES)
@@ -178,12 +203,12 @@ def run(ds: Dataset, store: Store | None = None, *, only: list[str] | None = Non
         if not stage.enabled(ds):
             log(f"[{name}] skipped: not available for this dataset")
             continue
-        if store.exists(name, stage.key(ds)):
+        if store.exists(name, stage.key(ds, model)):
             timings[name] = 0.0
             log(f"[{name}] cached")
             continue
         t0 = time.perf_counter()
-        stage.build(ds, store)
+        stage.build(ds, store, model)
         timings[name] = round(time.perf_counter() - t0, 2)
         log(f"[{name}] built in {timings[name]:.1f} s: {stage.description}")
     return timings
@@ -195,15 +220,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", help="fer2013.csv[.gz] or image folder (default: bundled sample)")
     p.add_argument("--ferplus", help="fer2013new.csv row-aligned with --data")
     p.add_argument("--only", nargs="*", help=f"stages to build (default: all)")
+    p.add_argument("--model", help="shipped model name or checkpoint path for the model stages (default: the "
+                                   "default shipped model)")
     a = p.parse_args(argv)
     t0 = time.perf_counter()
+    if a.model:
+        from .checkpoint import resolve_checkpoint
+        try:
+            resolve_checkpoint(a.model)
+        except FileNotFoundError as e:
+            print(f"error: --model {a.model}: {e}", file=sys.stderr)
+            return 2
     try:
         ds = load_dataset(a.data, a.ferplus)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"[dataset] {len(ds)} images loaded in {time.perf_counter() - t0:.1f} s ({ds.source})")
-    run(ds, only=a.only)
+    if a.model:
+        print(f"[model] {a.model}")
+    run(ds, only=a.only, model=a.model)
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0
 

@@ -17,10 +17,11 @@ METHODS = {"UMAP": "umap", "t-SNE": "tsne", "PCA": "pca"}
 N_NEIGHBOURS = 8
 
 
-def _on_select(key: str) -> None:
-    """Chart selection changed: a click sets the shown row, a box/lasso the gallery."""
+def _on_select(key: str, ds, model, cfg) -> None:
+    """Chart selection changed: a click sets the shown row, a box/lasso the gallery (on a sampled
+    map, every row inside the region, drawn or not)."""
     sel = st.session_state[key].selection
-    kind, rows = embed.selection_kind(sel), embed.selection_to_rows(sel.get("points", []))
+    kind, rows = embed.selection_kind(sel), ui.embedding_selection(ds, model, cfg, sel)
     if kind == "click" and len(rows):
         st.session_state["selected_row"] = int(rows[0])
     elif kind == "region":
@@ -71,11 +72,18 @@ def explorer(ds, model, cfg, color_by, pred) -> None:
     left, right = st.columns([1.85, 1])
     key = "emb_chart_" + "_".join(str(v) for v in (model, color_by, *cfg.to_dict().values()))
     with left:
-        st.plotly_chart(ui.embedding_figure(ds, model, cfg, color_by), key=key, on_select=lambda: _on_select(key),
+        st.plotly_chart(ui.embedding_figure(ds, model, cfg, color_by), key=key,
+                        on_select=lambda: _on_select(key, ds, model, cfg),
                         selection_mode=("points", "box", "lasso"), config={"scrollZoom": True})
+        sample = ui.drawn_sample(ds)
         st.caption("Hover for label and prediction; click a point to inspect it; lasso or box to select "
                    "a group (drag mode in the chart's toolbar); scroll to zoom; double-click to reset."
-                   + (" In 3-D: drag to rotate; clicking and selecting work in the 2-D map." if cfg.dims == 3 else ""))
+                   + (" In 3-D: drag to rotate; clicking and selecting work in the 2-D map." if cfg.dims == 3 else "")
+                   + ("" if sample is None else
+                      f" **{len(sample):,} of {len(ds):,} points are drawn** (a class-stratified sample: every "
+                      f"class keeps at least {embed.MIN_PER_CLASS}, or all it has); "
+                      + ("the grey shading counts all of them, and a box or lasso selects every image inside "
+                         "it, drawn or not." if cfg.dims == 2 else "in 3-D there is no shading.")))
     with right:
         side_panel(ds, pred, st.session_state.get("selected_row"))
     region = st.session_state.get("emb_region")

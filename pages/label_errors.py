@@ -92,8 +92,10 @@ def review_panel(i: int, key: str) -> None:
             st.info("Open the Saliency page: this image is selected there.")
 
 
-def ranked_gallery(order: np.ndarray, captions: list[str], key: str) -> None:
-    """Paged thumbnails of `order` (dataset indices, most suspicious first) beside the review panel."""
+def ranked_gallery(order: np.ndarray, captions, key: str) -> None:
+    """Paged thumbnails of `order` (dataset indices, most suspicious first) beside the review panel.
+    `captions(positions)` gives the captions of those positions of `order` (only the shown page's
+    are built: the full data has 35,887)."""
     if len(order) == 0:
         st.info("No images match the filters.")
         return
@@ -105,7 +107,7 @@ def ranked_gallery(order: np.ndarray, captions: list[str], key: str) -> None:
         st.session_state[key] = int(nxt[0] if nxt else shown[0])
     left, right = st.columns([2.2, 1])
     with left:
-        caps = [captions[k] for k in range(page * PER_PAGE, page * PER_PAGE + len(shown))]
+        caps = captions(np.arange(page * PER_PAGE, page * PER_PAGE + len(shown)))
         ui.pick_gallery(ds.images, shown, caps, key=key, selected=st.session_state[key])
     with right, st.container(border=True):
         review_panel(st.session_state[key], key)
@@ -137,9 +139,9 @@ with tab_err:
     t = t[keep]
     st.caption(f"{len(t):,} images, most suspicious first. Click a face to review it; a decision moves on to "
                "the next unreviewed face. ✎ mislabeled · ✓ not an error · ∅ not a face · ⧉ duplicate.")
-    caps = [f"{mark(i)}{g[:3]}→{s[:3]} {sc:.2f}" for i, g, s, sc in
-            zip(t["index"], t["given_label"], t["suggested_label"], t["score"])]
-    ranked_gallery(t["index"].to_numpy(), caps, "le_pick")
+    ranked_gallery(t["index"].to_numpy(), lambda pos: [
+        f"{mark(i)}{g[:3]}→{s[:3]} {sc:.2f}" for i, g, s, sc in
+        zip(*(t[c].to_numpy()[pos] for c in ("index", "given_label", "suggested_label", "score")))], "le_pick")
 
 with tab_out:
     o = le.outlier_table(ds, res)
@@ -148,8 +150,8 @@ with tab_out:
     st.caption("Least face-like first: the rank maximum of four signals: blank frame, saturated pixels (text, "
                "icons), isolation in feature space, and misalignment (a small CNN that tells aligned face crops "
                "from rotated, shifted and shrunk ones).")
-    ranked_gallery(o["index"].to_numpy(), [f"{mark(i)}#{i} {s:.3f}" for i, s in zip(o["index"], o["score"])],
-                   "le_out_pick")
+    ranked_gallery(o["index"].to_numpy(), lambda pos: [
+        f"{mark(i)}#{i} {s:.3f}" for i, s in zip(o["index"].to_numpy()[pos], o["score"].to_numpy()[pos])], "le_out_pick")
 
 with tab_dup:
     ui.duplicates_panel(ds)

@@ -201,6 +201,106 @@ def test_selection_kind():
     assert embed.selection_kind({"points": [], "box": [], "lasso": []}) is None
 
 
+# ---- large maps: drawn sample, density layer, selections against every point ----------------
+def test_display_sample_keeps_every_class_at_the_exact_size_and_is_seeded():
+    rng = np.random.default_rng(0)
+    y = rng.permutation(np.r_[np.zeros(20000, int), np.full(3000, 3), np.full(5, 1), np.full(200, -1)])
+    rows = embed.display_sample(y, 1000, seed=0)
+    assert len(rows) == 1000 and (np.diff(rows) > 0).all() and rows.dtype == np.int64
+    kept = {c: int((y[rows] == c).sum()) for c in (0, 1, 3, -1)}
+    assert kept[1] == 5                                  # the rare class keeps all its 5 rows
+    assert kept[-1] >= embed.MIN_PER_CLASS and kept[3] >= embed.MIN_PER_CLASS
+    assert abs(kept[0] / kept[3] - 20000 / 3000) < 0.5   # the big classes keep about their ratio
+    assert (embed.display_sample(y, 1000, seed=0) == rows).all()
+    assert not np.array_equal(embed.display_sample(y, 1000, seed=1), rows)
+    assert (embed.display_sample(y, len(y)) == np.arange(len(y))).all()
+    assert (embed.display_sample(y[:500], 1000) == np.arange(500)).all()
+    # floors alone over the budget: still exactly the budget, one row per class first
+    many = np.arange(2000) % 40
+    r = embed.display_sample(many, 100)
+    assert len(r) == 100 and len(np.unique(many[r])) == 40
+    assert len(embed.display_sample(many, 10)) == 10
+    with pytest.raises(ValueError, match="labels"):
+        embed.display_sample(np.zeros((3, 2)), 2)
+
+
+def test_rows_in_box_and_lasso_on_planted_points():
+    inside = [(1, 1), (4.9, 4.9), (0.5, 9.0), (9.0, 0.5)]
+    outside = [(5.1, 5.1), (-0.1, 1.0), (1.0, -0.1), (9.5, 0.6), (20, 20)]
+    xy = np.array(inside + outside, dtype=np.float32)
+    tri_x, tri_y = [0, 10, 0], [0, 0, 10]             # x >= 0, y >= 0, x + y <= 10
+    assert embed.rows_in_lasso(xy, tri_x, tri_y).tolist() == [0, 1, 2, 3]
+    assert embed.rows_in_lasso(xy, tri_x + [0], tri_y + [0]).tolist() == [0, 1, 2, 3]  # closed explicitly
+    assert embed.rows_in_lasso(xy, [0, 10], [0, 0]).shape == (0,)
+    # random points, away from the edges, against the analytic test
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(-2, 12, (5000, 2))
+    s = pts.sum(1)
+    pts = pts[(np.abs(s - 10) > 1e-3) & (np.abs(pts) > 1e-3).all(1)]
+    truth = np.flatnonzero((pts[:, 0] > 0) & (pts[:, 1] > 0) & (pts.sum(1) < 10))
+    assert embed.rows_in_lasso(pts, tri_x, tri_y).tolist() == truth.tolist()
+    # a box given the way a drag from top-right to bottom-left sends it (bounds reversed)
+    assert embed.rows_in_box(xy, [5.0, 0.5], [5.0, 0.9]).tolist() == [0, 1]
+    assert embed.rows_in_box(xy, [-1, 30], [-1, 30]).tolist() == list(range(len(xy)))
+    with pytest.raises(ValueError, match="coords2d"):
+        embed.rows_in_box(np.zeros((4, 3)), [0, 1], [0, 1])
+
+
+def test_a_region_on_a_sampled_map_selects_rows_that_were_not_drawn():
+    rng = np.random.default_rng(2)
+    n = 20000
+    xy = rng.uniform(0, 100, (n, 2)).astype(np.float32)
+    drawn = embed.display_sample(rng.integers(0, 7, n), 2000)
+    in_box = np.flatnonzero((xy[:, 0] >= 10) & (xy[:, 0] <= 30) & (xy[:, 1] >= 20) & (xy[:, 1] <= 50))
+    # what Streamlit sends for a box dragged over the drawn scatter: the drawn points inside, and the box
+    pts = [{"curve_number": 1, "point_index": k, "customdata": int(r)}
+           for k, r in enumerate(np.intersect1d(in_box, drawn))]
+    sel = {"points": pts, "point_indices": list(range(len(pts))),
+           "box": [{"xref": "x", "yref": "y", "x": [30.0, 10.0], "y": [50.0, 20.0]}], "lasso": []}
+    rows = embed.selection_rows(sel, xy)
+    assert rows.tolist() == in_box.tolist()
+    assert len(np.setdiff1d(rows, drawn)) > 5 * len(pts) // 2        # most of them were not drawn
+    assert embed.selection_rows(sel).tolist() == [p["customdata"] for p in pts]  # without coords: as before
+    # a lasso (triangle) and a second box together: the union
+    tri = {"xref": "x", "yref": "y", "x": [60.0, 90.0, 60.0], "y": [60.0, 60.0, 90.0]}
+    in_tri = np.flatnonzero((xy[:, 0] >= 60) & (xy[:, 1] >= 60) & (xy.sum(1) <= 150))
+    both = embed.selection_rows({"points": [], "box": sel["box"], "lasso": [tri]}, xy)
+    assert both.tolist() == np.union1d(in_box, in_tri).tolist()
+    # a click is the clicked point's row, coordinates or not; nothing selected is nothing
+    click = {"points": [{"curve_number": 3, "point_index": 0, "customdata": [int(drawn[7])]}], "box": [], "lasso": []}
+    assert embed.selection_rows(click, xy).tolist() == [int(drawn[7])]
+    assert embed.selection_rows({"points": [], "box": [], "lasso": []}, xy).shape == (0,)
+
+
+def test_large_map_figure_draws_a_sample_over_a_density_of_all_points():
+    rng = np.random.default_rng(3)
+    n = 200_000
+    xy = rng.normal(size=(n, 2)).astype(np.float32)
+    labels = rng.choice(7, n, p=[0.2, 0.0001, 0.15, 0.3, 0.15, 0.1, 0.0999])
+    colors = {"kind": "categorical", "codes": labels, "names": list("abcdefg"), "colors": ["#000000"] * 7}
+    drawn = embed.display_sample(labels, embed.MAX_DRAWN_POINTS)
+    fig = figures.embedding_figure(xy, np.arange(n), colors, sample=drawn, hover=np.array(["h"] * len(drawn)))
+    scatter = [t for t in fig.data if t.type == "scattergl"]
+    density = [t for t in fig.data if t.type == "heatmap"]
+    assert sum(len(t.x) for t in scatter) == len(drawn) <= embed.MAX_DRAWN_POINTS
+    assert len(scatter) == 7                               # the rare class too
+    assert np.isin(np.concatenate([t.customdata for t in scatter]), drawn).all()
+    assert len(density) == 1 and fig.data[0].type == "heatmap" and density[0].hoverinfo == "skip"
+    z = np.asarray(density[0].z)
+    assert z.max() == 255 and z[z.shape[0] // 2, z.shape[1] // 2] > z[0, 0]  # dense centre, empty corner
+    assert "50,000 of 200,000" in fig.layout.annotations[0].text
+    small = figures.embedding_figure(xy[:1000], np.arange(1000), dict(colors, codes=labels[:1000]))
+    assert not any(t.type == "heatmap" for t in small.data) and not small.layout.annotations
+    assert sum(len(t.x) for t in small.data) == 1000
+    three = figures.embedding_figure(rng.normal(size=(n, 3)), np.arange(n), colors, sample=drawn)
+    assert [t.type for t in three.data] == ["scatter3d"] * 7 and sum(len(t.x) for t in three.data) == len(drawn)
+
+
+def test_hover_texts_for_the_drawn_rows_only(sample):
+    rows = np.array([9, 2, 5])
+    assert embed.hover_texts(sample, rows=rows).tolist() == embed.hover_texts(sample)[rows].tolist()
+
+
 def test_point_colors(sample):
     n = len(sample)
     probs = np.full((n, 7), 0.05)

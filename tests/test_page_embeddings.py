@@ -78,3 +78,28 @@ def test_every_coloring_and_the_pca_and_3d_maps():
     assert not at.exception, [e.value for e in at.exception]
     next(b for b in at.button_group if b.label == "Dimensions").set_value(3).run()
     assert not at.exception, [e.value for e in at.exception]
+
+
+def test_a_map_over_the_drawing_limit_draws_a_sample_and_regions_select_every_point(sample, monkeypatch):
+    """The sample's map is small, so the limit is lowered to 300: the page must draw 300 points
+    over a density image of all of them, say so, and resolve a box against every point."""
+    import json
+    monkeypatch.setattr(embed, "MAX_DRAWN_POINTS", 300)
+    at = _run()
+    assert any(f"300 of {len(sample):,} points are drawn" in c.value for c in at.caption)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["data"][0]["type"] == "heatmap"
+    scatter = [t for t in spec["data"] if t["type"] == "scattergl"]
+    assert len(scatter) >= 7 and all("customdata" in t for t in scatter)
+    # the callback's path: a box on the sampled map -> every row inside it, drawn or not
+    monkeypatch.syspath_prepend(str(Path(PAGE).parents[1] / "dashboard"))
+    import ui
+    from fer_core.config import ProjectionConfig
+    cfg = ProjectionConfig()
+    coords = ui.projection(sample, default_model(), cfg)
+    lo, hi = np.quantile(coords, [0.2, 0.8], axis=0)
+    box = {"points": [], "box": [{"xref": "x", "yref": "y", "x": [lo[0], hi[0]], "y": [lo[1], hi[1]]}], "lasso": []}
+    rows = ui.embedding_selection(sample, default_model(), cfg, box)
+    inside = np.flatnonzero(((coords >= lo) & (coords <= hi)).all(1))
+    assert rows.tolist() == inside.tolist()
+    assert len(np.setdiff1d(rows, ui.drawn_sample(sample))) > 0

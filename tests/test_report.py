@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from fer_core.data import load_dataset
-from fer_core.report import score_split, topk_accuracy
+from fer_core.report import score_split, topk_accuracy, training_twins
 
 
 def test_topk_hand_case():
@@ -23,6 +23,21 @@ def test_perfect_and_planted_twin():
     probs[i] = np.roll(probs[i], 1)
     m = score_split(ds, probs, split="PrivateTest")
     assert m["n_twins"] >= 1 and m["accuracy"] < 1.0 and m["accuracy_dedup"] == 1.0
+
+
+def test_training_twins_kept_per_images_array():
+    from fer_core.evaluate import duplicate_twins
+    ds = load_dataset()
+    ds.images = ds.images.copy()
+    train, test = np.flatnonzero(ds.split == "Training"), np.flatnonzero(ds.split != "Training")
+    ds.images[test[:3]] = ds.images[train[:3]]  # three planted twins
+    mask = training_twins(ds)
+    assert mask.sum() >= 3 and mask[test[:3]].all() and not mask[train].any()
+    np.testing.assert_array_equal(mask[test], duplicate_twins(ds.images[test], ds.images[train]))
+    assert training_twins(ds) is mask  # reused while the arrays are the same objects
+    ds.images = ds.images.copy()
+    ds.images[test[:3]] = 255 - ds.images[test[:3]]  # new array: the twins are gone, the mask follows
+    assert not training_twins(ds)[test[:3]].any()
 
 
 def test_ferplus_target_and_rows_subset():
