@@ -145,6 +145,21 @@ def _check_flag(row, decision: str, label, note) -> tuple[int, str, int | None, 
     return r, d, lab, note
 
 
+#: A spreadsheet runs a cell that starts with one of these as a formula ("CSV injection"): exported
+#: notes that start with one get a leading apostrophe, which import removes again.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formula(text: str) -> str:
+    """`text` safe to open in a spreadsheet: a leading ' when it starts like a formula."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def unescape_formula(text: str) -> str:
+    """The inverse of :func:`escape_formula`."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
+
+
 def _parse_csv(text: str, *, file=None, n_rows: int | None = None, rows=None) -> list[tuple]:
     """Parse and validate a flags CSV completely -> [(row, decision, label, note)], or raise the
     first error as FlagError naming the CSV row and field."""
@@ -172,7 +187,8 @@ def _parse_csv(text: str, *, file=None, n_rows: int | None = None, rows=None) ->
                     raise FlagError("no decision and no corrected label", file=file, csv_row=i, field="decision")
                 decision = "mislabeled"
             try:
-                r, d, lab, note = _check_flag(rec.get("row") or "", decision, label, rec.get("note"))
+                r, d, lab, note = _check_flag(rec.get("row") or "", decision, label,
+                                              unescape_formula(rec.get("note") or ""))
             except FlagError as e:
                 raise FlagError(e.message, file=file, csv_row=i, field=e.field) from None
             if n_rows is not None and r >= n_rows:
@@ -374,7 +390,8 @@ class FlagStore:
 
     # ---- CSV -------------------------------------------------------------------------------
     def export_csv(self, data_hash: str, labels: np.ndarray, *, rows: np.ndarray | None = None) -> str:
-        """The current decisions as CSV text (columns :data:`CSV_COLUMNS`, labels as class names).
+        """The current decisions as CSV text (columns :data:`CSV_COLUMNS`, labels as class names;
+        a note that starts like a spreadsheet formula gets a leading ', see :func:`escape_formula`).
 
         Args:
             data_hash: the dataset.
@@ -398,7 +415,8 @@ class FlagStore:
                                 f"are these the labels of dataset {data_hash}?")
             orig = int(labels[i])
             w.writerow([rec.row, FER2013_EMOTIONS[orig] if 0 <= orig < len(FER2013_EMOTIONS) else "",
-                        "" if pd.isna(rec.label) else FER2013_EMOTIONS[int(rec.label)], rec.decision, rec.note])
+                        "" if pd.isna(rec.label) else FER2013_EMOTIONS[int(rec.label)], rec.decision,
+                        escape_formula(rec.note)])
         return buf.getvalue()
 
     def import_csv(self, data_hash: str, text: str, *, n_rows: int, rows: np.ndarray | None = None) -> int:

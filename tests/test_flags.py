@@ -112,6 +112,20 @@ def test_export_import_round_trip(flags, tmp_path):
                                     "decision": ["mislabeled", "mislabeled", "not_face", "not_error"]}
 
 
+def test_export_escapes_formulas_and_import_restores_them(flags, tmp_path):
+    import csv
+    import io
+    notes = {0: '=HYPERLINK("http://x","click")', 1: "+1 looks happy", 2: "-", 3: "@SUM(A1)", 4: "plain = fine"}
+    for r, note in notes.items():
+        flags.add(data_hash=H, row=r, decision="not_error", note=note)
+    text = flags.export_csv(H, np.zeros(6, int))
+    cells = {int(rec["row"]): rec["note"] for rec in csv.DictReader(io.StringIO(text))}
+    assert cells == {0: "'" + notes[0], 1: "'+1 looks happy", 2: "'-", 3: "'@SUM(A1)", 4: "plain = fine"}
+    other = FlagStore(tmp_path / "other.sqlite")
+    assert other.import_csv(H, text, n_rows=6) == 5
+    assert dict(zip(other.latest(H)["row"], other.latest(H)["note"])) == notes
+
+
 def test_export_with_rows_of_a_subset(flags):
     flags.add(data_hash=H, row=1000, decision="mislabeled", label=0)
     text = flags.export_csv(H, np.array([6, 3]), rows=np.array([7, 1000]))
