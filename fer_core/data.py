@@ -26,6 +26,7 @@ import pandas as pd
 from .constants import (FER2013_EMOTIONS, FER2013_TO_FER6, FERPLUS_EMOTIONS, FERPLUS_TO_FER2013,
                         FERPLUS_VOTE_COLUMNS, FOLDER_SPLITS, IMAGE_SIZE, N_PIXELS, SPLITS,
                         get_label_set)
+from .errors import located
 from .store import Store, hash_bytes, hash_file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
@@ -46,14 +47,8 @@ class DataError(ValueError):
         self.file, self.row, self.field = (str(file) if file is not None else None), row, field
         self.problem = message
         self.line = line if line is not None else (row + 2 if row is not None else None)
-        where = []
-        if file is not None:
-            where.append(Path(file).name)
-        if row is not None:
-            where.append(f"row {row} (line {self.line})")
-        if field is not None:
-            where.append(f"field {field!r}")
-        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+        super().__init__(located(message, file=file, place=f"row {row} (line {self.line})" if row is not None else None,
+                                 field=field))
 
 
 @dataclass

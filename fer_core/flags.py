@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .constants import FER2013_EMOTIONS
+from .errors import located
 
 #: What a reviewer can say about an image.
 #: mislabeled: the FER2013 label is wrong (a corrected label may be given);
@@ -66,14 +67,8 @@ class FlagError(ValueError):
                  field: str | None = None):
         self.file = str(file) if file is not None else None
         self.message, self.csv_row, self.field = message, csv_row, field
-        where = []
-        if file is not None:
-            where.append(Path(file).name)
-        if csv_row is not None:
-            where.append(f"CSV row {csv_row} (line {csv_row + 1})")
-        if field is not None:
-            where.append(f"field {field!r}")
-        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+        super().__init__(located(message, file=file, field=field,
+                                 place=f"CSV row {csv_row} (line {csv_row + 1})" if csv_row is not None else None))
 
 
 # --------------------------------------------------------------------------------------------
