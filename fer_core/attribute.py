@@ -415,6 +415,7 @@ def get_class_maps(ds, config=None, *, store=None, progress=None) -> dict[str, n
         the dict of :func:`class_average_maps` plus classes (K,) str.
     """
     from .checkpoint import load_checkpoint, model_hash
+    from .inference import for_inference
     from .config import AttributionConfig
     from .predictions import get_predictions
     from .store import Store
@@ -424,7 +425,7 @@ def get_class_maps(ds, config=None, *, store=None, progress=None) -> dict[str, n
     store = store or Store()
 
     def compute():
-        net, _ = load_checkpoint(model)
+        net = for_inference(load_checkpoint(model)[0])  # the GPU when there is one
         if getattr(net, "label_set", "fer2013") != "fer2013":
             raise ValueError(f"per-class maps compare predictions with the FER2013 labels; model {model!r} "
                              f"predicts the {net.label_set!r} classes")
@@ -470,6 +471,7 @@ def get_sanity(ds, config=None, *, store=None, progress=None) -> dict[str, np.nd
         its dict plus rows (n,) the dataset indices of the images.
     """
     from .checkpoint import load_checkpoint, model_hash
+    from .inference import for_inference
     from .config import SanityConfig
     from .store import Store
 
@@ -478,7 +480,7 @@ def get_sanity(ds, config=None, *, store=None, progress=None) -> dict[str, np.nd
     store = store or Store()
 
     def compute():
-        net, _ = load_checkpoint(model)
+        net = for_inference(load_checkpoint(model)[0])  # the GPU when there is one
         rows = sanity_images(ds, config)
         out = cascading_randomization(net, ds.images[rows], methods=config.methods, seed=config.seed,
                                       n_steps=config.n_steps, nt_samples=config.nt_samples, progress=progress)

@@ -23,6 +23,15 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def for_inference(model: torch.nn.Module, device: str | torch.device | None = None) -> torch.nn.Module:
+    """`model` in eval mode on `device` (default: :func:`default_device`), channels-last on a CPU
+    (measured with flip TTA, 1 thread: compact 1.5-1.8x, ResNet-18 1.2x the throughput; same
+    probabilities within 3e-7). In place; returns the model."""
+    dev = torch.device(device) if device is not None else default_device()
+    model = model.eval().to(dev)
+    return model.to(memory_format=torch.channels_last) if dev.type == "cpu" else model
+
+
 def check_images(images: np.ndarray) -> np.ndarray:
     """Raise ValueError unless `images` is (N, 48, 48) uint8 (a single (48, 48) image is promoted)."""
     images = np.asarray(images)

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from .baselines import BASELINES, baseline_probs, fit_baseline
 from .checkpoint import load_checkpoint, model_hash, shipped_checkpoints
 from .data import Dataset
-from .inference import check_images, model_normalization, to_input
+from .inference import check_images, for_inference, model_normalization, to_input
 from .store import Store
 
 #: Preference order for the default model among the shipped checkpoints.
@@ -73,7 +73,7 @@ def get_predictions(ds: Dataset, model: str | None = None, *, store: Store | Non
     store = store or Store()
 
     def compute():
-        net, info = load_checkpoint(model)
+        net = for_inference(load_checkpoint(model)[0])  # the GPU when there is one
         feats, probs = features_and_probs(net, ds.images, tta=tta, progress=progress)
         return {"probs": probs, "features": feats, "classes": np.array(net.classes)}
 

@@ -405,14 +405,8 @@ def _fast_copy(model):
     depthwise convolutions of `compact` at batch 128), on the default device."""
     import copy
 
-    import torch
-
-    from .inference import default_device
-    dev = default_device()
-    net = copy.deepcopy(model).eval().to(dev)
-    if dev.type == "cpu":
-        net = net.to(memory_format=torch.channels_last)
-    return net
+    from .inference import for_inference
+    return for_inference(copy.deepcopy(model))
 
 
 def sweep(model, images: np.ndarray, labels: np.ndarray, corruption: str, *, levels: Sequence[float] | None = None,

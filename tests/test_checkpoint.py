@@ -114,3 +114,20 @@ def test_predict_probs_rows_tta_and_batches(sample):
     assert predict_probs(model, sample.images[0]).shape == (1, 7)  # one (48, 48) image
     with pytest.raises(ValueError, match=r"\(N, 48, 48\) uint8"):
         predict_probs(model, imgs.astype(np.float32))
+
+
+
+def test_for_inference_eval_channels_last_same_outputs():
+    import torch
+
+    from fer_core.inference import for_inference
+    from fer_core.models import create_model
+    torch.manual_seed(0)
+    net = create_model("compact", width=0.25, blocks=(1, 1, 1))
+    x = np.random.default_rng(0).integers(0, 256, (16, 48, 48), dtype=np.uint8)
+    ref = predict_probs(net.eval(), x)
+    out = for_inference(net.train(), "cpu")
+    assert out is net and not net.training  # eval mode: dropout and batch statistics off
+    conv = for_inference(torch.nn.Conv2d(2, 4, 3), "cpu")  # a weight whose layout the format changes
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
+    np.testing.assert_allclose(predict_probs(net, x), ref, atol=1e-5)
