@@ -17,7 +17,8 @@ FIND_POINT_JS = """() => {
   const gd = document.querySelectorAll('.js-plotly-plot')[0];
   const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, box = gd.getBoundingClientRect();
   const pts = [];
-  gd._fullData.forEach((t, c) => { for (let i = 0; i < t.x.length; i++)
+  gd._fullData.forEach((t, c) => { if (!t.customdata) return;  // the density heatmap of a sampled map
+    for (let i = 0; i < t.x.length; i++)
       pts.push({c, i, row: Number(t.customdata[i]), x: Number(t.x[i]), y: Number(t.y[i]),
                 px: box.left + xa._offset + xa.l2p(t.x[i]), py: box.top + ya._offset + ya.l2p(t.y[i])}); });
   let best = null, bestD = -1;
@@ -38,7 +39,8 @@ ROWS_IN_RECT_JS = """([x0, y0, x1, y1, w, h]) => {
   const gd = document.querySelectorAll('.js-plotly-plot')[0];
   const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, box = gd.getBoundingClientRect();
   const pts = [];
-  gd._fullData.forEach(t => { for (let i = 0; i < t.x.length; i++)
+  gd._fullData.forEach(t => { if (!t.customdata) return;
+    for (let i = 0; i < t.x.length; i++)
     pts.push([box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i]), Number(t.customdata[i])]); });
   if (w > 0) {
     const L = box.left + xa._offset + 5, T = box.top + ya._offset + 5;
