@@ -1,4 +1,4 @@
-"""CPU training throughput of the registry models (img/s, one full training step).
+"""Training throughput of the registry models on the CPU (or a GPU: --device cuda), img/s of one full step.
 
 One step = batch indexing from the in-memory uint8 tensor, the batched augmentation of
 `fer_core.train` (affine grid_sample, brightness/contrast, random erasing), forward, soft
@@ -9,6 +9,10 @@ median step time of each is reported (plus the best round).
     python bench/bench_train_cpu.py                       # compact at widths 0.5..1.25, 2 threads
     python bench/bench_train_cpu.py --specs compact:1 resnet18:1 --batch-size 64 --rounds 3
     python bench/bench_train_cpu.py --epoch-minutes         # add minutes per FER2013 epoch
+    python bench/bench_train_cpu.py --device cuda --specs compact:1 resnet18:1 resnet34:1 --batch-size 256
+
+On a GPU it does what `train()` does there: data, augmentation and its generator on the GPU,
+channels-last, bfloat16 autocast; each timed step ends with a CUDA synchronize.
 """
 from __future__ import annotations
 
@@ -32,37 +36,48 @@ N_TRAIN = 28709  # FER2013 Training images
 N_VAL = 3589
 
 
-def make_step(name: str, width: float, channels_last: bool, batch_size: int):
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def make_step(name: str, width: float, channels_last: bool, batch_size: int, dev: torch.device):
     cfg = TrainConfig()
-    model = create_model(name, width=width)
-    cl = channels_last and channels_last_safe(model)
+    model = create_model(name, width=width).to(dev)
+    cl = channels_last and (dev.type == "cuda" or channels_last_safe(model))  # as train() decides
     fmt = torch.channels_last if cl else torch.contiguous_format
     model = model.to(memory_format=fmt).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
-    g = torch.Generator().manual_seed(0)
-    imgs = torch.randint(0, 256, (4 * batch_size, 48, 48), dtype=torch.uint8)
-    target = torch.eye(7)[torch.randint(0, 7, (4 * batch_size,))]
+    g = torch.Generator(device=dev).manual_seed(0)
+    imgs = torch.randint(0, 256, (4 * batch_size, 48, 48), dtype=torch.uint8, device=dev)
+    target = torch.eye(7, device=dev)[torch.randint(0, 7, (4 * batch_size,), device=dev)]
+    amp = dev.type == "cuda"
 
     def step():
-        idx = torch.randint(0, len(imgs), (batch_size,), generator=g)
+        idx = torch.randint(0, len(imgs), (batch_size,), generator=g, device=dev)
         x = augment_batch(imgs[idx].unsqueeze(1).float() / 255.0, cfg, g)
         x = random_erasing((x - 0.5) / 0.25, cfg.erasing, g).contiguous(memory_format=fmt)
-        loss = soft_cross_entropy(model(x), target[idx])
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+            loss = soft_cross_entropy(model(x).float(), target[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        _sync(dev)
 
     return step, count_params(model), cl, model
 
 
 def eval_rate(model, batch_size: int = 512, n: int = 2048) -> float:
     model.eval()
-    x = torch.randn(batch_size, 1, 48, 48)
-    with torch.inference_mode():
+    dev = next(model.parameters()).device
+    x = torch.randn(batch_size, 1, 48, 48, device=dev)
+    with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
         model(x)
+        _sync(dev)
         t = time.perf_counter()
         for _ in range(n // batch_size):
             model(x)
+        _sync(dev)
     model.train()
     return n / (time.perf_counter() - t)
 
@@ -78,13 +93,18 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--no-channels-last", action="store_true")
     p.add_argument("--epoch-minutes", action="store_true", help="also print minutes per FER2013 epoch")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (the GPU when there is one)")
     a = p.parse_args(argv)
+    dev = torch.device("cuda" if a.device == "auto" and torch.cuda.is_available() else
+                       "cpu" if a.device == "auto" else a.device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # as train() sets it
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     entries = []
     for spec in a.specs:
         name, _, w = spec.partition(":")
-        step, params, cl, model = make_step(name, float(w or 1), not a.no_channels_last, a.batch_size)
+        step, params, cl, model = make_step(name, float(w or 1), not a.no_channels_last, a.batch_size, dev)
         for _ in range(a.warmup):
             step()
         entries.append({"spec": spec, "step": step, "params": params, "cl": cl, "model": model, "times": [],
@@ -98,8 +118,8 @@ def main(argv=None) -> int:
                 ts.append(time.perf_counter() - t)
             e["times"] += ts
             e["rounds"].append(a.batch_size * len(ts) / sum(ts))
-    header("CPU training throughput")
-    print(f"# {a.threads} threads, batch {a.batch_size}, {a.rounds} rounds x {a.steps} steps, median step")
+    header(f"training throughput on {dev.type.upper()}")
+    print(f"# {a.threads} CPU threads, batch {a.batch_size}, {a.rounds} rounds x {a.steps} steps, median step")
     print(f"{'model:width':16s} {'params':>9s} {'ch_last':>7s} {'train img/s':>11s} {'best round':>10s}"
           + (f" {'eval img/s':>10s} {'min/epoch':>9s}" if a.epoch_minutes else ""))
     for e in entries:
