@@ -27,15 +27,15 @@ ds = Dataset(images=np.zeros((n, 1, 1), np.uint8), labels=labels, split=np.array
 colors = embed.point_colors(ds, "label")
 
 
-def timed(fn):
+def timed_once(fn):
     t0 = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t0
 
 
 def report(name, build):
-    fig, t_build = timed(build)
-    js, t_json = timed(fig.to_json)
+    fig, t_build = timed_once(build)
+    js, t_json = timed_once(fig.to_json)
     pts = sum(len(t.x) for t in fig.data if t.type == "scattergl")
     print(f"{name:>5}: build {t_build:6.2f} s (incl. hover and sampling), to_json {t_json:5.2f} s, "
           f"JSON {len(js) / 1e6:6.2f} MB, {pts:,} scatter points, traces {[t.type for t in fig.data][:2]}...")
@@ -56,12 +56,12 @@ def new():
 
 report("sample", new)
 sel = {"points": [], "box": [], "lasso": [{"x": [-10, 10, 10, -10, -5], "y": [-10, -10, 10, 10, 0]}]}
-rows, t = timed(lambda: embed.selection_rows(sel, coords))
+rows, t = timed_once(lambda: embed.selection_rows(sel, coords))
 print(f"lasso (5 vertices) resolved against all {n:,} points: {len(rows):,} rows in {t * 1000:.0f} ms")
 sel = {"points": [], "box": [{"x": [-10, 10], "y": [-10, 10]}], "lasso": []}
-rows, t = timed(lambda: embed.selection_rows(sel, coords))
+rows, t = timed_once(lambda: embed.selection_rows(sel, coords))
 print(f"box resolved against all {n:,} points: {len(rows):,} rows in {t * 1000:.0f} ms")
 a = np.linspace(0, 2 * np.pi, 400, endpoint=False)
 sel = {"points": [], "box": [], "lasso": [{"x": (6 * np.cos(a)).tolist(), "y": (6 * np.sin(a)).tolist()}]}
-rows, t = timed(lambda: embed.selection_rows(sel, coords))
+rows, t = timed_once(lambda: embed.selection_rows(sel, coords))
 print(f"lasso (400-vertex circle, warm) resolved against all {n:,} points: {len(rows):,} rows in {t * 1000:.0f} ms")

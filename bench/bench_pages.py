@@ -25,7 +25,6 @@ Targets (issue 7), with artifacts cached: first meaningful paint <= 3 s, filter 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import io
 import json
 import re
@@ -36,15 +35,10 @@ from pathlib import Path
 
 from common import DEFAULT_DATA, DEFAULT_FERPLUS, ROOT, header
 
-_spec = importlib.util.spec_from_file_location("browser_fixtures", ROOT / "tests" / "browser" / "conftest.py")
-_bf = sys.modules["browser_fixtures"] = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_bf)  # the browser tests' server and Chromium helpers, reused
-CHROMIUM, CHROMIUM_ARGS, DONE, EXCEPTION = _bf.CHROMIUM, _bf.CHROMIUM_ARGS, _bf.DONE, _bf.EXCEPTION
-RUN_COUNTER_JS, VIEWPORT, serve_dashboard = _bf.RUN_COUNTER_JS, _bf.VIEWPORT, _bf.serve_dashboard
-_spec = importlib.util.spec_from_file_location("browser_model_test", ROOT / "tests" / "browser" / "test_browser_model.py")
-_bm = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_bm)
-CELL_JS = _bm.CELL_JS  #: pixel centre of a confusion-matrix cell (true t, predicted p), from Plotly's axes
+sys.path.insert(0, str(ROOT / "tests"))
+from browser_helpers import (CELL_JS, CHROMIUM, CHROMIUM_ARGS, DONE, EXCEPTION, RUN_COUNTER_JS,  # noqa: E402
+                             VIEWPORT, serve_dashboard)
+from browser_helpers import runs_done as runs  # noqa: E402
 
 IMG_LOADED = """sel => { const i = document.querySelector(sel); return !!(i && i.complete && i.naturalWidth > 0); }"""
 PLOT_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')].some(g => g._fullData && g._fullData.length)"""
@@ -73,10 +67,6 @@ def wait_run(page, after: int, timeout_s: float = 120) -> None:
     """Until more than `after` script runs have finished and none is running."""
     page.wait_for_function("n => (window.__stRunsDone || 0) > n", arg=after, timeout=timeout_s * 1000)
     page.wait_for_selector(DONE, timeout=timeout_s * 1000)
-
-
-def runs(page) -> int:
-    return page.evaluate("() => window.__stRunsDone || 0")
 
 
 # ---- per page: what "meaningful content" is, and the main control --------------------------------

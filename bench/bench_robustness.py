@@ -46,8 +46,8 @@ def render_apptest(runs: int = 3) -> list[float]:
 def render_browser(cache: str, navigations: int = 2) -> tuple[float, list[float]]:
     """(first visit in a fresh browser context, [in-app navigations Dataset -> Robustness]), each until the
     script run is done, the four charts are drawn and every image has loaded."""
-    sys.path.insert(0, str(ROOT / "tests" / "browser"))
-    from conftest import CHROMIUM, CHROMIUM_ARGS, RUN_COUNTER_JS, runs_done, serve_dashboard, wait_idle, wait_images
+    sys.path.insert(0, str(ROOT / "tests"))
+    from browser_helpers import CHROMIUM, CHROMIUM_ARGS, RUN_COUNTER_JS, runs_done, serve_dashboard, wait_idle, wait_images
     from playwright.sync_api import sync_playwright
     drawn = """() => [...document.querySelectorAll('.js-plotly-plot')]
         .filter(gd => gd._fullData && gd._fullData.length && gd.querySelector('.trace, .hm')).length >= 4"""

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import header  # noqa: E402
 
 from fer_core.config import TrainConfig  # noqa: E402
+from fer_core.inference import default_device  # noqa: E402
 from fer_core.models import count_params, create_model  # noqa: E402
 from fer_core.train import augment_batch, channels_last_safe, random_erasing, soft_cross_entropy  # noqa: E402
 
@@ -95,8 +96,7 @@ def main(argv=None) -> int:
     p.add_argument("--epoch-minutes", action="store_true", help="also print minutes per FER2013 epoch")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (the GPU when there is one)")
     a = p.parse_args(argv)
-    dev = torch.device("cuda" if a.device == "auto" and torch.cuda.is_available() else
-                       "cpu" if a.device == "auto" else a.device)
+    dev = default_device() if a.device == "auto" else torch.device(a.device)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True  # as train() sets it
     torch.set_num_threads(a.threads)

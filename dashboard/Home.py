@@ -74,7 +74,6 @@ def overview() -> None:
         st.plotly_chart(hm, key="home_crosstab")
 
     st.subheader("Artifacts")
-    src = ui.current_source()
     status = prepare.stage_status(ds, ui.store())
     for name, ok in status.items():
         desc = prepare.STAGES[name].description
@@ -82,8 +81,7 @@ def overview() -> None:
                     f"**{name}**: {desc} — {'ready' if ok else 'missing'}")
     missing = [n for n, ok in status.items() if not ok]
     if missing:
-        on_file = src["kind"] == "path" and ds.source == src["path"]  # not the fallback sample
-        cmd = prepare.prepare_command(src["path"] if on_file else None, (src["ferplus"] or None) if on_file else None)
+        cmd = prepare.prepare_command(*ui.source_files(ds))
         st.markdown("Build the missing artifacts from the repository root with:")
         st.code(cmd, language="bash")
         quick = [n for n in missing if n in QUICK_STAGES]

@@ -93,6 +93,16 @@ def current_source() -> dict:
     return st.session_state.data_source
 
 
+def source_files(ds: Dataset) -> tuple[str | None, str | None]:
+    """(data path, FER+ path or None) when `ds` was loaded from the file the sidebar names, for
+    the shell commands the pages show; (None, None) for the bundled sample, also when it is
+    shown as a fallback for a file that failed to load."""
+    src = current_source()
+    if src["kind"] == "path" and ds.source == src["path"]:
+        return src["path"], src["ferplus"] or None
+    return None, None
+
+
 def current_dataset() -> Dataset:
     """The dataset every page shows. A source that fails to load shows st.error with the
     reader's message and falls back to the bundled sample."""

@@ -388,12 +388,8 @@ def flag_untrustworthy(result: dict[str, np.ndarray], *, threshold: float = TRUS
 
 # ---- cached artifacts (dataset + shipped model) ---------------------------------------------
 def _resolve_model(name: str) -> str:
-    from .predictions import default_model
-
-    name = name or default_model()
-    if not name:
-        raise FileNotFoundError("no shipped model in fer_core/weights/: train one with python -m fer_core.train")
-    return name
+    from .predictions import model_or_default
+    return model_or_default(name)
 
 
 def class_maps_key(ds, config=None) -> str:

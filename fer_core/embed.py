@@ -53,11 +53,8 @@ _NONE_COLOR = "#c7c7c7"
 
 # ---- features -------------------------------------------------------------------------------
 def _model_name(model: str | None) -> str:
-    from .predictions import default_model
-    model = model or default_model()
-    if model is None:
-        raise FileNotFoundError("no shipped model in fer_core/weights/: train one with python -m fer_core.train")
-    return str(model)
+    from .predictions import model_or_default
+    return model_or_default(model)
 
 
 def get_features(ds: Dataset, model: str | None = None, *, store: Store | None = None,

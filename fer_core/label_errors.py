@@ -394,11 +394,8 @@ def cross_val_probs_kfold(ds: Dataset, folds: np.ndarray, *, arch: str, epochs: 
 # the cached job
 # --------------------------------------------------------------------------------------------
 def _model_name(config: LabelErrorConfig) -> str:
-    from .predictions import default_model
-    name = config.model or default_model()
-    if not name:
-        raise FileNotFoundError("no shipped model in fer_core/weights/: train one with python -m fer_core.train")
-    return name
+    from .predictions import model_or_default
+    return model_or_default(config.model)
 
 
 def _job_config(config: LabelErrorConfig) -> dict:

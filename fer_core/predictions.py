@@ -28,6 +28,18 @@ def default_model() -> str | None:
     return next((m for m in DEFAULT_MODEL_PREFERENCE if m in shipped), shipped[0] if shipped else None)
 
 
+def model_or_default(model: str | None) -> str:
+    """`model` (shipped name or checkpoint path) as given, or :func:`default_model` when empty.
+
+    Raises:
+        FileNotFoundError: no model given and none shipped.
+    """
+    model = model or default_model()
+    if not model:
+        raise FileNotFoundError("no shipped model in fer_core/weights/: train one with python -m fer_core.train")
+    return str(model)
+
+
 @torch.inference_mode()
 def features_and_probs(model: torch.nn.Module, images: np.ndarray, *, batch_size: int = 512,
                        tta: bool = True, progress=None) -> tuple[np.ndarray, np.ndarray]:
@@ -67,9 +79,7 @@ def get_predictions(ds: Dataset, model: str | None = None, *, store: Store | Non
     Raises:
         FileNotFoundError: no such model (and none shipped when `model` is None).
     """
-    model = model or default_model()
-    if model is None:
-        raise FileNotFoundError("no shipped model in fer_core/weights/: train one with python -m fer_core.train")
+    model = model_or_default(model)
     store = store or Store()
 
     def compute():

@@ -47,7 +47,7 @@ def training_twins(ds: Dataset) -> np.ndarray:
     mask = np.zeros(len(ds), dtype=bool)
     if train.any() and (~train).any():
         mask[~train] = duplicate_twins(ds.images[~train], ds.images[train])
-    object.__setattr__(ds, "_training_twins", (ds.images, ds.split, mask))
+    ds._training_twins = (ds.images, ds.split, mask)
     return mask
 
 

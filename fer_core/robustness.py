@@ -488,11 +488,8 @@ def _compute_sweep(model, x, y, spec: Corruption, lv, keys, *, repeats, seed, tt
 def _model_name(model: str | None) -> str:
     if model:
         return str(model)
-    from .predictions import default_model  # imports scikit-learn: only when no model is named
-    model = default_model()
-    if model is None:
-        raise FileNotFoundError("no shipped model in fer_core/weights/: train one with python -m fer_core.train")
-    return str(model)
+    from .predictions import model_or_default  # imports scikit-learn: only when no model is named
+    return model_or_default(None)
 
 
 def select_rows(ds: Dataset, config: RobustnessConfig, label_set: str = "fer2013") -> tuple[np.ndarray, np.ndarray]:

@@ -35,6 +35,7 @@ from torch import nn
 
 from .config import TrainConfig
 from .constants import get_label_set
+from .inference import channels_last_safe  # noqa: F401  (also imported from here)
 from .models import create_model, list_models
 
 __all__ = ["TrainConfig", "train", "augment_batch", "apply_label_corrections", "dist_env", "main"]
@@ -75,13 +76,6 @@ def model_kwargs_of(config: TrainConfig) -> dict:
     if config.dropout >= 0:
         kw["dropout"] = float(config.dropout)
     return kw
-
-
-def channels_last_safe(model: nn.Module) -> bool:
-    """False when the model has a strided 1x1 conv: its channels-last CPU backward corrupts the heap
-    in torch 2.14 (double free), as torchvision ResNet downsample layers do."""
-    return not any(isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and m.stride != (1, 1)
-                   for m in model.modules())
 
 
 # --------------------------------------------------------------------------------------------

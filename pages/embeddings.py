@@ -128,14 +128,12 @@ cfg = ProjectionConfig(method=method, dims=int(dims), perplexity=float(perplexit
 if not ui.features_cached(ds, model):
     ui.run_with_progress("Running the model over every image...", embed.get_features, ds=ds, model=model, store=ui.store())
 if not ui.projection_cached(ds, model, cfg):
-    src = ui.current_source()
-    on_file = src["kind"] == "path" and ds.source == src["path"]
+    data, ferplus = ui.source_files(ds)
     if len(ds) > AUTO_POINTS and not st.button(f"Compute this {cfg.method} map now ({len(ds):,} points: up to a few "
                                                "minutes on a 2-core CPU)", icon=":material/play_arrow:"):
         st.info("This map is not built yet. Build it here, or from the repository root with "
                 "(`python -m fer_core.prepare` builds the default UMAP and t-SNE maps):")
-        st.code(embed.command(cfg, model=model, data=src["path"] if on_file else None,
-                              ferplus=(src["ferplus"] or None) if on_file else None), language="bash")
+        st.code(embed.command(cfg, model=model, data=data, ferplus=ferplus), language="bash")
         st.stop()
     ui.run_with_progress(f"Computing the {cfg.method} map...", embed.get_projection, ds=ds, config=cfg, model=model,
                          store=ui.store())

@@ -102,7 +102,7 @@ def ranked_gallery(order: np.ndarray, captions, key: str) -> None:
     pages = (len(order) + PER_PAGE - 1) // PER_PAGE
     page = st.number_input(f"Page (of {pages}, {PER_PAGE} images each)", 1, pages, 1, key=f"{key}_page") - 1
     shown = order[page * PER_PAGE:(page + 1) * PER_PAGE]
-    if st.session_state.pop(f"{key}_advance", False) or st.session_state.get(key) not in set(order.tolist()):
+    if st.session_state.pop(f"{key}_advance", False) or not (order == st.session_state.get(key, -1)).any():
         nxt = [j for j in shown if not decision_of(int(ds.row[j]))]
         st.session_state[key] = int(nxt[0] if nxt else shown[0])
     left, right = st.columns([2.2, 1])

@@ -69,13 +69,12 @@ if quick != full and len(rq := cached(quick, chosen, corrs)) > len(res):
 missing = [(m, k) for m in chosen for k in corrs if (m, k) not in res]
 if missing:
     n_quick = len(rb.select_rows(ds, quick)[0])
-    src = ui.current_source()
     st.info(f"{len(missing)} of the {len(chosen) * len(corrs)} chosen sweeps are not computed yet "
             f"({', '.join(f'{m}/{k}' for m, k in missing[:6])}{', ...' if len(missing) > 6 else ''}). Build the full "
             f"ones ({n_split:,} {full.split} images, {full.repeats} repeats) from the repository root:",
             icon=":material/info:")
     st.code("\n".join(rb.command(sorted({k for mm, k in missing if mm == m}), model=m,
-                                 data=src["path"] if src["kind"] == "path" and ds.source == src["path"] else None)
+                                 data=ui.source_files(ds)[0])
                       for m in dict.fromkeys(m for m, _ in missing)), language="bash")
     slow = " PGD: 10 gradient steps per level, about ten times slower." if any(k == "pgd" for _, k in missing) else ""
     if st.button(f"Run a quick sweep now: {n_quick:,} images x {quick.repeats} repeats.{slow}",

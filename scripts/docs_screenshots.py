@@ -21,8 +21,8 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from conftest import (CHROMIUM, CHROMIUM_ARGS, RUN_COUNTER_JS, _free_port,  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests"))
+from browser_helpers import (CHROMIUM, CHROMIUM_ARGS, RUN_COUNTER_JS, _free_port,  # noqa: E402
                       full_page_screenshot, runs_done, wait_idle, wait_images)
 
 PAGES = {"home": "", "dataset": "dataset", "eigenfaces": "eigenfaces", "embeddings": "embeddings", "model": "model",

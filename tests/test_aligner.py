@@ -9,7 +9,7 @@ from fer_core.data import load_dataset
 
 @pytest.fixture(scope="module")
 def sample_images():
-    return load_dataset().images
+    return load_dataset(use_cache=False).images
 
 
 def _auc(neg_scores, pos_scores):

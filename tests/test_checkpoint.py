@@ -131,3 +131,16 @@ def test_for_inference_eval_channels_last_same_outputs():
     conv = for_inference(torch.nn.Conv2d(2, 4, 3), "cpu")  # a weight whose layout the format changes
     assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
     np.testing.assert_allclose(predict_probs(net, x), ref, atol=1e-5)
+
+
+def test_for_inference_keeps_resnet_contiguous_on_cpu():
+    """Strided 1x1 convs (ResNet downsample) must not go channels-last on a CPU: their backward
+    (Grad-CAM, attacks) corrupts the heap in torch 2.14."""
+    import torch
+
+    from fer_core.inference import channels_last_safe, for_inference
+    from fer_core.models import create_model
+    net = for_inference(create_model("resnet18"), "cpu")
+    assert not channels_last_safe(net)
+    conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1 and m.kernel_size == (3, 3))
+    assert conv.weight.is_contiguous()

@@ -26,7 +26,7 @@ MAX_SECONDS = 5.0
 
 @pytest.fixture(scope="module")
 def photo_rgb():
-    ds = load_dataset()
+    ds = load_dataset(use_cache=False)
     rgb, _, _ = F.demo_photo(ds.images, ds.labels, n=2, seed=1)
     return rgb
 

@@ -6,35 +6,23 @@ protocol: twenty Chromium tabs cost about 6x the server's own CPU on the 2-core 
 against 13 s, measured), which would make the browser, not the server, the thing under load.
 tests/browser/test_browser_fuzz_uploads.py drives the same page in Chromium.
 """
-import importlib.util
 import multiprocessing as mp
 import sqlite3
 import sys
 import threading
 import types
 import time
-from pathlib import Path
 
 import pytest
 
 from fer_core.checkpoint import load_checkpoint, shipped_checkpoints
 from fer_core.flags import FlagStore
+from browser_helpers import serve_dashboard
 from flag_sessions import DATA_HASH, flag_process, flag_session
 
-ROOT = Path(__file__).resolve().parent.parent
 SESSIONS = 20
 FLAGS_PER_SESSION = 25
 pytestmark = pytest.mark.slow
-
-
-def _serve_dashboard():
-    """tests/browser/conftest.py's serve_dashboard (a conftest is not importable by name)."""
-    name = "_fer_browser_conftest"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "browser" / "conftest.py")
-        sys.modules[name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[name].serve_dashboard
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +36,7 @@ def photos():
         pytest.skip("no shipped checkpoint")
     model = load_checkpoint(shipped_checkpoints()[0])[0]
     classes = list(model.classes)
-    ds = load_dataset()
+    ds = load_dataset(use_cache=False)
     out = []
     for k in range(SESSIONS):
         rgb, _, _ = demo_photo(ds.images, ds.labels, n=1 + k % 3, size=(480, 360), face_px=110, seed=k)
@@ -87,7 +75,7 @@ def test_twenty_sessions_upload_on_try_a_face_at_once(photos, tmp_path):
             start.abort()
 
     log_path = tmp_path / "streamlit.log"
-    with open(log_path, "w") as log, _serve_dashboard()(tmp_path / "cache", log=log) as url:
+    with open(log_path, "w") as log, serve_dashboard(tmp_path / "cache", log=log) as url:
         t0 = time.perf_counter()
         threads = [threading.Thread(target=session, args=(k,)) for k in range(SESSIONS)]
         for t in threads:

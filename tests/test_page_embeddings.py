@@ -8,8 +8,9 @@ from fer_core import embed
 from fer_core.checkpoint import shipped_checkpoints
 from fer_core.data import load_dataset
 from fer_core.predictions import default_model
+from fer_testutils import run_page
 
-AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+pytest.importorskip("streamlit.testing.v1")
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "embeddings.py")
 pytestmark = [pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint"),
               pytest.mark.usefixtures("module_cache")]
@@ -21,12 +22,7 @@ def sample():
 
 
 def _run(**state):
-    at = AppTest.from_file(PAGE, default_timeout=300)
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run_page(PAGE, **state)
 
 
 def test_page_builds_the_map_and_shows_the_engine_numbers(sample):

@@ -10,7 +10,7 @@ from fer_core.checkpoint import shipped_checkpoints
 from fer_core.config import RobustnessConfig
 from fer_core.data import load_dataset
 from fer_core.evaluate import evaluate
-from fer_testutils import run_page
+from fer_testutils import run_page, write_fer_csv
 
 pytest.importorskip("streamlit.testing.v1")
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "robustness.py")
@@ -70,8 +70,7 @@ def test_data_without_a_test_split_gets_a_message(module_cache, tmp_path):
     ds = load_dataset(use_cache=False)
     path = tmp_path / "train_only.csv"
     tr = np.flatnonzero(ds.split == "Training")[:30]
-    path.write_text("emotion,pixels,Usage\n" + "".join(
-        f"{ds.labels[i]},{' '.join(map(str, ds.images[i].ravel()))},Training\n" for i in tr))
+    write_fer_csv(path, [(ds.labels[i], " ".join(map(str, ds.images[i].ravel())), "Training") for i in tr])
     (module_cache / "settings.json").write_text(json.dumps({"data_source": {"kind": "path", "path": str(path),
                                                                             "ferplus": ""}}))
     try:

@@ -59,7 +59,7 @@ def test_noise_augmentation_adds_seeded_noise_of_the_set_variance():
     torch.testing.assert_close(a, augment_batch(x, cfg, torch.Generator().manual_seed(0)))
     assert a.min() >= 0 and a.max() <= 1
     var = (a - x).flatten(1).var(1)
-    assert 0.0 <= var.min() and var.max() <= 0.1 * 1.2 and 0.03 < var.mean() < 0.07  # U[0, 0.1]: mean 0.05
+    assert var.max() <= 0.1 * 1.2 and 0.03 < var.mean() < 0.07  # U[0, 0.1]: mean 0.05
 
 
 def test_pure_shift_moves_a_dot():

@@ -21,7 +21,7 @@ def files(tmp_path_factory):
     from fer_core.faces import UPLOAD_TYPES, demo_photo
     from fuzz_files import fuzz_uploads
 
-    ds = load_dataset()
+    ds = load_dataset(use_cache=False)
     rgb, _, _ = demo_photo(ds.images, ds.labels, n=2, seed=1)
     cases = fuzz_uploads(rgb)
     folder = tmp_path_factory.mktemp("fuzz-uploads")

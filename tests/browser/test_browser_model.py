@@ -4,19 +4,9 @@ import re
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.browser
+from browser_helpers import CELL_JS
 
-#: Pixel centre of the confusion cell (true=2 fear, predicted=4 sad), from Plotly's own axes.
-CELL_JS = """([t, p]) => {
-  const gd = [...document.querySelectorAll('.js-plotly-plot')].find(
-      g => g._fullData && g._fullData[0] && g._fullData[0].customdata);
-  gd.scrollIntoView({block: 'center'});
-  const cd = gd.calcdata[0];
-  const i = gd._fullData[0].customdata.findIndex(c => c[0] === t && c[1] === p);
-  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-  const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
-  return {px: r.left + xa.l2p(cd[i].x), py: r.top + ya.l2p(cd[i].y)};
-}"""
+pytestmark = pytest.mark.browser
 
 
 def test_confusion_cell_click_opens_gallery(streamlit_app):
