@@ -9,6 +9,7 @@ first page, as for a returning user; `--fresh-browser` empties it for every visi
 - first paint: from navigation to the page's meaningful content (its heading plus its first
   chart / face image / gallery, loaded) being visible;
 - ready: to the end of the script run (Streamlit's "not running" state);
+- all charts: until every chart on the page (Plotly or Vega-Lite) has drawn;
 - action: the page's main control (a filter, a point or cell click, an upload), from the input
   event to the end of the rerun it triggers with the expected content on screen.
 
@@ -40,6 +41,12 @@ from browser_helpers import (CELL_JS, CHROMIUM, CHROMIUM_ARGS, DONE, EXCEPTION, 
                              VIEWPORT, serve_dashboard)
 from browser_helpers import runs_done as runs  # noqa: E402
 
+#: A Vega-Lite chart (what a page draws first: fer_core.quick_figures) has drawn its marks.
+VEGA_DRAWN = """() => !!document.querySelector('[data-testid="stVegaLiteChart"] .role-mark path')"""
+#: Every chart of the page drawn (Plotly and Vega-Lite) and no element still loading its code.
+ALL_DRAWN = """() => !document.querySelector('[data-testid="stSkeleton"]') &&
+  [...document.querySelectorAll('.js-plotly-plot')].every(g => g._fullData && g._fullData.length) &&
+  [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].every(c => c.querySelector('.role-mark, canvas'))"""
 IMG_LOADED = """sel => { const i = document.querySelector(sel); return !!(i && i.complete && i.naturalWidth > 0); }"""
 PLOT_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')].some(g => g._fullData && g._fullData.length)"""
 
@@ -72,7 +79,7 @@ def wait_run(page, after: int, timeout_s: float = 120) -> None:
 # ---- per page: what "meaningful content" is, and the main control --------------------------------
 def ready_home(page):
     page.get_by_role("heading", name="FER Explorer").wait_for()
-    page.wait_for_function(PLOT_DRAWN)
+    page.wait_for_function(VEGA_DRAWN)  # images per split and class
 
 
 def ready_dataset(page):
@@ -140,14 +147,17 @@ def _click_at(page, pt: dict, expect) -> float:
     return time.perf_counter() - t0
 
 
+#: The Model page's confusion matrix (Vega-Lite, SVG) has drawn its 49 cells.
+CM_DRAWN = """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"] g.mark-rect path')]
+                    .filter(e => (e.getAttribute('aria-label') || '').startsWith('predicted:')).length >= 49"""
+
+
 def ready_model(page):
     page.get_by_role("heading", name="Confusion matrix").wait_for()
-    page.wait_for_function(PLOT_DRAWN)
+    page.wait_for_function(CM_DRAWN)
 
 
 def act_model(page, ctx):
-    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].some(g => g._fullData && "
-                           "g._fullData[0] && g._fullData[0].customdata && g.calcdata)")
     pt = page.evaluate(CELL_JS, [2, 4])
     return (_click_at(page, pt, lambda: page.get_by_text(re.compile(r"images labeled fear predicted sad")).first.wait_for()),
             "confusion cell click (fear -> sad)")
@@ -214,26 +224,28 @@ def act_try_a_face(page, ctx):
 
 def ready_robustness(page):
     page.get_by_role("heading", name="Robustness").wait_for()
-    page.wait_for_function(PLOT_DRAWN)
+    page.wait_for_function(VEGA_DRAWN)  # the summary bars
 
 
 def act_robustness(page, ctx):
-    return (_pick_option(page, "Corruption", "Occlusion: eyes", lambda: page.wait_for_function(PLOT_DRAWN)),
+    return (_pick_option(page, "Corruption", "Occlusion: eyes",
+                         lambda: page.get_by_text("Per-class accuracy: Occlusion: eyes").first.wait_for()),
             "corruption -> eye occlusion (cached sweep)")
 
 
 def ready_experiments(page):
     page.get_by_role("heading", name="Experiments").wait_for()
-    page.wait_for_function(PLOT_DRAWN)
+    page.wait_for_function(VEGA_DRAWN)  # the learning curve
 
 
 def act_experiments(page, ctx):
     n = runs(page)
     t0 = time.perf_counter()
-    page.get_by_text("parameters (millions)", exact=True).click()
+    page.get_by_role("tab", name="Accuracy vs cost").click()  # a lazy tab: reruns, draws its chart
     wait_run(page, n)
-    page.wait_for_function(PLOT_DRAWN)
-    return time.perf_counter() - t0, "cost axis -> parameters"
+    page.get_by_text("parameters (millions)", exact=True).wait_for()
+    page.locator('[data-testid="stVegaLiteChart"] g.mark-symbol path[aria-label*="label: "]').first.wait_for()
+    return time.perf_counter() - t0, "open the accuracy-vs-cost tab"
 
 
 PAGES = [  # (url path, ready, action)
@@ -270,6 +282,8 @@ def visit(browser, context, url: str, path: str, ready, action, ctx, timeout_s: 
         first = time.perf_counter() - t0
         wait_run(page, 0, timeout_s)
         out = {"first_paint_s": first, "ready_s": time.perf_counter() - t0}
+        page.wait_for_function(ALL_DRAWN)
+        out["all_drawn_s"] = time.perf_counter() - t0
         if action is not None:
             out["action_s"], out["action"] = action(page, ctx)
         out["exceptions"] = [e.inner_text()[:300] for e in page.locator(EXCEPTION).all()]
@@ -327,7 +341,7 @@ def main(argv=None) -> int:
                 r = visit(browser, shared, url, path, ready, action, ctx, args.timeout)
                 runs_.append(r)
                 print(f"{path or 'home':13s} visit {v + 1}: first paint {r['first_paint_s']:5.2f} s, ready "
-                      f"{r['ready_s']:5.2f} s" + (f", {r['action']}: {r['action_s']:.2f} s" if "action_s" in r else "")
+                      f"{r['ready_s']:5.2f} s, all charts {r['all_drawn_s']:5.2f} s" + (f", {r['action']}: {r['action_s']:.2f} s" if "action_s" in r else "")
                       + (f"  EXCEPTIONS: {r['exceptions']}" if r["exceptions"] else ""), flush=True)
         nav = {}
         if not args.pages:
@@ -350,14 +364,15 @@ def main(argv=None) -> int:
 
     def med(vals):
         return f"{statistics.median(vals):.2f}" if vals else "—"
-    print("\n| page | first visit in a fresh server: first paint / ready (s) | later visits: first paint / ready (s, median) "
-          "| via the sidebar (s) | main control | action (s, median of visits) | exceptions |")
+    print("\n| page | first visit in a fresh server: first paint / ready (s) | later visits: first paint / ready / all "
+          "charts drawn (s, median) | via the sidebar (s) | main control | action (s, median of visits) | exceptions |")
     print("|---|---|---|---|---|---|---|")
     for name, rs in results.items():
         first, later = rs[0], rs[1:] or rs
         acts = [r["action_s"] for r in rs if "action_s" in r]
         print(f"| {name} | {first['first_paint_s']:.2f} / {first['ready_s']:.2f} | "
-              f"{med([r['first_paint_s'] for r in later])} / {med([r['ready_s'] for r in later])} | "
+              f"{med([r['first_paint_s'] for r in later])} / {med([r['ready_s'] for r in later])} / "
+              f"{med([r['all_drawn_s'] for r in later])} | "
               f"{f'{nav[name]:.2f}' if name in nav else '—'} | {rs[0].get('action', '—')} | {med(acts)} | {sum(len(r['exceptions']) for r in rs)} |")
     if args.json:
         args.json.write_text(json.dumps({"visits": results, "sidebar": nav}, indent=1))

@@ -11,11 +11,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ui  # noqa: E402  (puts the repo root on sys.path too)
 
-import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from fer_core import images as fimg  # noqa: E402
-from fer_core import prepare  # noqa: E402
+from fer_core import prepare, quick_figures  # noqa: E402
 from fer_core.constants import FER2013_EMOTIONS  # noqa: E402
 
 #: (file in pages/, title, icon, one-line description). One line per page.
@@ -55,23 +54,15 @@ def overview() -> None:
     left, right = st.columns([1, 1.4])
     with left:
         ui.show_counts(counts)
-    fig = go.Figure([go.Bar(name=sp, x=counts.index, y=counts[sp]) for sp in counts.columns if sp != "total"])
-    fig.update_layout(barmode="group", height=300, margin=dict(l=0, r=0, t=10, b=0),
-                      yaxis_title="images", legend=dict(orientation="h", y=1.12))
-    right.plotly_chart(fig, key="home_counts")
+    right.altair_chart(quick_figures.split_counts_chart(counts, height=260), key="home_counts")
 
     if fp:
         st.subheader("FER+ crowd labels")
         st.caption(f"{fp['no_majority']:,} images have no FER+ majority (split votes or 'unknown'); "
                    f"{fp['not_face']:,} were judged not a face. Rows: FER2013 label; columns: FER+ majority.")
         xt = fimg.ferplus_crosstab(ds.labels, ds.ferplus.majority)
-        share = xt.div(xt.sum(axis=1).clip(lower=1), axis=0)
-        hm = go.Figure(go.Heatmap(z=share.values, x=xt.columns, y=xt.index, text=xt.values, texttemplate="%{text}",
-                                  colorscale="Blues", zmin=0, zmax=1, colorbar=dict(title="row share"),
-                                  hovertemplate="FER2013 %{y} → FER+ %{x}: %{text} images<extra></extra>"))
-        hm.update_layout(height=330, margin=dict(l=0, r=0, t=10, b=0), yaxis=dict(autorange="reversed"),
-                         xaxis_title="FER+ majority", yaxis_title="FER2013 label")
-        st.plotly_chart(hm, key="home_crosstab")
+        st.altair_chart(quick_figures.crosstab_chart(xt, row_title="FER2013 label", col_title="FER+ majority"),
+                        key="home_crosstab")
 
     st.subheader("Artifacts")
     status = prepare.stage_status(ds, ui.store())

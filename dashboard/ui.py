@@ -26,6 +26,7 @@ import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from fer_core import images as fimg  # noqa: E402
+from fer_core import quick_figures  # noqa: E402
 from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS, FERPLUS_VOTE_COLUMNS  # noqa: E402
 from fer_core.data import DataError, Dataset, load_dataset  # noqa: E402
 from fer_core.store import Store  # noqa: E402
@@ -199,19 +200,14 @@ def grid_captions(ds: Dataset, idx: np.ndarray) -> tuple[list[str], list[tuple]]
     return caps, [(OK_RGB, BAD_RGB, NONE_RGB)[c] for c in codes]
 
 
-def votes_figure(votes: np.ndarray, majority: int, label: int) -> go.Figure:
-    """Horizontal bar chart of one image's 10 FER+ votes; the majority bar is highlighted."""
+def votes_chart(ds: Dataset, i: int, *, step: int = 17):
+    """Image `i`'s 10 FER+ votes (Vega-Lite: drawn before a new tab has loaded Plotly), the majority
+    bar dark and the column of its FER2013 label outlined."""
     from fer_core.constants import FERPLUS_TO_FER2013
-    names = list(FERPLUS_VOTE_COLUMNS)
-    colors = ["#1f77b4" if j == majority else "#aec7e8" for j in range(len(names))]
-    if label >= 0:  # the FER+ name of the FER2013 label, outlined
-        j = int(np.flatnonzero(FERPLUS_TO_FER2013 == label)[0])
-        names[j] += " (FER2013 label)"
-    fig = go.Figure(go.Bar(x=votes, y=names, orientation="h", marker_color=colors,
-                           hovertemplate="%{y}: %{x} votes<extra></extra>"))
-    fig.update_layout(height=300, margin=dict(l=0, r=10, t=30, b=0), title="FER+ votes (10 annotators)",
-                      yaxis=dict(autorange="reversed"), xaxis=dict(title="votes", dtick=1))
-    return fig
+    lab = int(ds.labels[i])
+    col = int(np.flatnonzero(FERPLUS_TO_FER2013 == lab)[0]) if lab >= 0 else -1
+    return quick_figures.votes_chart(ds.ferplus.votes[i], FERPLUS_VOTE_COLUMNS, majority=int(ds.ferplus.majority[i]),
+                                     label_column=col, step=step)
 
 
 def image_card(ds: Dataset, i: int) -> None:
@@ -229,8 +225,7 @@ def image_card(ds: Dataset, i: int) -> None:
         if ds.ferplus is None:
             st.info("No FER+ votes loaded: add fer2013new.csv in the sidebar.")
         else:
-            st.plotly_chart(votes_figure(ds.ferplus.votes[i], int(ds.ferplus.majority[i]), int(ds.labels[i])),
-                            key=f"votes_{i}")
+            st.altair_chart(votes_chart(ds, i, step=20), key=f"votes_{i}")
 
 
 @st.cache_data(show_spinner="Computing pixel histograms...", max_entries=4)

@@ -1,88 +1,10 @@
-"""Plotly figures shared by the pages (figures out, nothing drawn: like Captum's use_pyplot=False)."""
+"""Plotly figures shared by the pages (figures out, nothing drawn: like Captum's use_pyplot=False).
+
+What a page draws first is Vega-Lite instead, in `quick_figures` (it loads ~1 s faster in a new tab)."""
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-
-
-def confusion_figure(confusion, classes, *, normalize: bool = False, title: str = "") -> go.Figure:
-    """Confusion matrix as a grid of clickable square markers (rows = true, columns = predicted).
-
-    A scatter, not a heatmap, because Streamlit's on_select returns nothing for heatmap clicks;
-    each point's customdata is [true, predicted] so a click maps back to the cell.
-    """
-    cm = np.asarray(confusion, dtype=float)
-    k = len(classes)
-    shown = cm / np.maximum(cm.sum(1, keepdims=True), 1) if normalize else cm
-    t, p = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
-    t, p = t.ravel(), p.ravel()
-    z = shown[t, p]
-    text = [f"{v:.0%}" if normalize else f"{int(v)}" for v in z]
-    zmax = float(z.max()) if z.max() > 0 else 1.0
-    fig = go.Figure(go.Scatter(
-        x=[classes[j] for j in p], y=[classes[i] for i in t], mode="markers+text", text=text,
-        customdata=np.stack([t, p], 1),
-        marker=dict(symbol="square", size=46, color=z, colorscale="Blues", cmin=0, cmax=zmax,
-                    showscale=True, line=dict(width=0)),
-        textfont=dict(color=["white" if v > 0.55 * zmax else "#222" for v in z]),
-        hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra>click: show these images</extra>"))
-    fig.update_layout(height=90 + 52 * k, width=140 + 62 * k, margin=dict(l=10, r=10, t=40, b=10),
-                      title=title, xaxis=dict(title="predicted", side="top", categoryorder="array",
-                                              categoryarray=list(classes), showgrid=False),
-                      yaxis=dict(title="true", autorange="reversed", categoryorder="array",
-                                 categoryarray=list(classes), showgrid=False),
-                      plot_bgcolor="white", clickmode="event+select", dragmode=False)
-    return fig
-
-
-def confusion_cell(point: dict, k: int) -> tuple[int, int]:
-    """(true, predicted) of a clicked point of :func:`confusion_figure` (Streamlit selection dict).
-
-    The figure is one trace laid out row-major (index = true * k + predicted), so the point's
-    index is enough; customdata is only a fallback.
-    """
-    i = point.get("point_index", point.get("point_number"))
-    if i is not None:
-        return int(i) // k, int(i) % k
-    t, p = point["customdata"]
-    return int(t), int(p)
-
-
-def reliability_figure(bins: list[dict], ece: float) -> go.Figure:
-    """Reliability diagram: per-bin accuracy against mean confidence, with the diagonal."""
-    b = [x for x in bins if x.get("count", 0) > 0]
-    conf = [x["confidence"] for x in b]
-    acc = [x["accuracy"] for x in b]
-    fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"),
-                                name="perfect calibration"),
-                     go.Scatter(x=conf, y=acc, mode="lines+markers", name="model",
-                                marker=dict(size=[6 + 24 * np.sqrt(x["count"] / max(y["count"] for y in b))
-                                                  for x in b]),
-                                customdata=[x["count"] for x in b],
-                                hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>%{customdata} images")])
-    fig.update_layout(height=360, title=f"Reliability (ECE {ece:.3f}; marker size = images in bin)",
-                      xaxis=dict(title="mean confidence", range=[0, 1]), yaxis=dict(title="accuracy", range=[0, 1]),
-                      margin=dict(l=10, r=10, t=40, b=10), legend=dict(x=0.02, y=0.98))
-    return fig
-
-
-def history_figure(history: list[dict]) -> go.Figure:
-    """Training curves from a checkpoint's per-epoch history (loss and accuracy, train vs PublicTest)."""
-    from plotly.subplots import make_subplots
-    ep = [h["epoch"] for h in history]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
-    colors = {"train": "#1f77b4", "PublicTest": "#d62728", "PublicTest top-3": "#2ca02c"}
-    for key, name, col, dash in [("train_loss", "train", 1, None), ("val_loss", "PublicTest", 1, "dot"),
-                                 ("train_acc", "train", 2, None), ("val_acc", "PublicTest", 2, "dot"),
-                                 ("val_top3", "PublicTest top-3", 2, "dash")]:
-        ys = [h.get(key) for h in history]
-        if any(y is not None for y in ys):
-            fig.add_trace(go.Scatter(x=ep, y=ys, name=name, mode="lines", legendgroup=name,
-                                     line=dict(dash=dash, color=colors[name]), showlegend=(col == 2)),
-                          row=1, col=col)
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10))
-    fig.update_xaxes(title="epoch")
-    return fig
 
 
 def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "", height: int = 800,
@@ -213,50 +135,6 @@ def neighbour_confusion_figure(confusion, classes, *, title: str = "") -> go.Fig
     fig.update_layout(height=110 + 40 * len(classes), margin=dict(l=10, r=10, t=90 if title else 60, b=10),
                       title=dict(text=title, y=0.98, yanchor="top"), xaxis=dict(title="neighbour's label", side="top"),
                       yaxis=dict(title="image's label", autorange="reversed"))
-    return fig
-
-
-def class_probs_figure(probs, classes, *, label: int = -1, height: int = 240) -> go.Figure:
-    """Horizontal bars of one image's predicted probabilities; the true label's bar is outlined."""
-    p = np.asarray(probs, dtype=float)
-    top = int(p.argmax())
-    colors = ["#1f77b4" if j == top else "#aec7e8" for j in range(len(p))]
-    names = [f"{c} (label)" if j == label else str(c) for j, c in enumerate(classes)]
-    fig = go.Figure(go.Bar(x=p, y=names, orientation="h", marker_color=colors,
-                           marker_line=dict(color=["#d62728" if j == label else "rgba(0,0,0,0)" for j in range(len(p))],
-                                            width=2),
-                           text=[f"{v:.0%}" for v in p], textposition="outside",
-                           hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
-    fig.update_layout(height=height, margin=dict(l=0, r=30, t=30, b=0), title="Predicted probabilities",
-                      yaxis=dict(autorange="reversed"), xaxis=dict(range=[0, 1.15], tickformat=".0%"))
-    return fig
-
-
-def randomization_figure(result: dict, names: dict | None = None, flagged: dict | None = None) -> go.Figure:
-    """Sanity check of saliency methods (Adebayo et al. 2018): mean Spearman rank correlation
-    between each method's map on the trained model and on the model with its layers randomized
-    cumulatively from the top (x axis), with the per-image spread as a band (25-75th percentile).
-    A curve that stays high means the method's map does not depend on the weights."""
-    layers = [str(x) for x in result["layers"]]
-    fig = go.Figure()
-    palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
-    for i, m in enumerate(result["methods"]):
-        m = str(m)
-        color = palette[i % len(palette)]
-        rho = np.asarray(result["rho"][i])
-        lo, hi = np.percentile(rho, 25, axis=1), np.percentile(rho, 75, axis=1)
-        label = (names or {}).get(m, m) + (" ⚠" if (flagged or {}).get(m) else "")
-        fig.add_trace(go.Scatter(x=layers + layers[::-1], y=np.r_[hi, lo[::-1]], fill="toself", fillcolor=color,
-                                 opacity=0.12, line=dict(width=0), hoverinfo="skip", showlegend=False,
-                                 legendgroup=m))
-        fig.add_trace(go.Scatter(x=layers, y=result["rho_mean"][i], mode="lines+markers", name=label,
-                                 line=dict(color=color, dash="dash" if (flagged or {}).get(m) else "solid"),
-                                 legendgroup=m, hovertemplate=f"{label}<br>%{{x}}: ρ = %{{y:.2f}}<extra></extra>"))
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10),
-                      title="Cascading randomization: map similarity to the trained model",
-                      xaxis=dict(title="layers randomized so far (from the top)", categoryorder="array",
-                                 categoryarray=layers),
-                      yaxis=dict(title="Spearman ρ (mean over images)", range=[-0.2, 1.05]))
     return fig
 
 

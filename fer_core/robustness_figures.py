@@ -1,16 +1,19 @@
-"""Plotly figures of robustness sweeps (fer_core.robustness): figures out, nothing drawn.
+"""Vega-Lite (Altair) charts of robustness sweeps (fer_core.robustness): charts out, nothing drawn.
 
 Every function takes sweep results as ``{(model, corruption): result}`` (the dicts of
-:func:`fer_core.robustness.get_sweep`) and returns a ``go.Figure``.
+:func:`fer_core.robustness.get_sweep`). Vega-Lite, not Plotly, for the reason in
+:mod:`fer_core.quick_figures`: the Robustness page draws all of these on its first run, and one
+Plotly chart would hold the whole page until Plotly's bundle has run (about 1 s in a new tab).
 """
 from __future__ import annotations
 
-import math
 from typing import Mapping, Sequence
 
+import altair as alt
 import numpy as np
-import plotly.graph_objects as go
+import pandas as pd
 
+from .quick_figures import _svg
 from .robustness import CORRUPTIONS, summarize
 
 #: One colour per model, in the order the models are given (the first is the default model).
@@ -18,121 +21,134 @@ MODEL_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"
 Results = Mapping[tuple[str, str], Mapping[str, np.ndarray]]
 
 
-def _rgba(hex_color: str, alpha: float) -> str:
-    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha})"
+def _model_color(models: Sequence[str], shown: Sequence[str], *, legend: bool = True) -> alt.Color:
+    """Each model keeps its colour (its position in `models`) whichever of them are shown."""
+    return alt.Color("model:N", sort=list(shown), legend=alt.Legend(orient="top", title=None) if legend else None,
+                     scale=alt.Scale(domain=list(shown),
+                                     range=[MODEL_COLORS[list(models).index(m) % len(MODEL_COLORS)] for m in shown]))
 
 
-def _ticks(corruption: str, levels) -> dict:
-    spec = CORRUPTIONS[corruption]
-    return dict(tickmode="array", tickvals=list(range(len(levels))), ticktext=[spec.label(v) for v in levels])
+def summary_chart(results: Results, models: Sequence[str], *, height: int = 340) -> alt.LayerChart:
+    """Mean accuracy over the severities > 0 of each corruption, models side by side, each model's
+    clean accuracy as a dashed rule. Attacks are drawn too but, as in ImageNet-C, not averaged into
+    the mCA of :func:`fer_core.robustness.summary_table`."""
+    corr = [c for c in CORRUPTIONS if any((m, c) in results for m in models)]
+    bars, clean = [], []
+    for m in models:
+        have = [c for c in corr if (m, c) in results]
+        for c in have:
+            acc = float(np.asarray(results[(m, c)]["accuracy"])[:, 1:].mean())
+            bars.append({"model": m, "corruption": CORRUPTIONS[c].title, "accuracy": acc, "text": f"{acc:.0%}"})
+        if have:
+            acc = float(np.asarray(results[(m, have[0])]["accuracy"])[:, 0].mean())
+            clean.append({"model": m, "clean": acc, "text": f"{m} clean {acc:.1%}"})
+    shown = [m for m in models if any(b["model"] == m for b in bars)]
+    color = _model_color(models, shown)
+    order = [CORRUPTIONS[c].title for c in corr]
+    base = alt.Chart(pd.DataFrame(bars)).encode(
+        x=alt.X("corruption:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelLimit=160)),
+        xOffset=alt.XOffset("model:N", sort=shown),
+        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1.08]), axis=alt.Axis(format=".0%"),
+                title="mean accuracy over severities"))
+    layer = (base.mark_bar().encode(color=color, tooltip=[
+                 "model:N", "corruption:N", alt.Tooltip("accuracy:Q", format=".1%", title="mean accuracy (severity > 0)")])
+             + base.mark_text(dy=-6, fontSize=11).encode(text="text:N"))
+    if clean:
+        rules = alt.Chart(pd.DataFrame(clean))
+        layer = (layer + rules.mark_rule(strokeDash=[6, 4], strokeWidth=1.5).encode(y="clean:Q", color=color)
+                 + rules.mark_text(align="right", dy=-6, x="width", fontSize=11).encode(y="clean:Q", text="text:N",
+                                                                                        color=color))
+    return _svg(layer.properties(height=height))
 
 
-def severity_figure(results: Results, models: Sequence[str], corruptions: Sequence[str], *,
-                    cols: int = 0, height_per_row: int = 260) -> go.Figure:
-    """Accuracy against severity, one panel per corruption, one line per model, with a band of
-    ± one standard deviation over the repeats (none for a deterministic corruption) and, dotted,
-    the majority-class rate (what always answering the most frequent class scores). `cols`
-    panels per row (0: up to 4 in one row, else 3 per row)."""
-    from plotly.subplots import make_subplots
+def severity_frame(results: Results, models: Sequence[str], corruption: str) -> pd.DataFrame:
+    """One row per (model, severity level) of one corruption: level index, its label, mean, std,
+    the ± one-std band clipped to [0, 1], and the number of repeats."""
+    rows = []
+    for m in models:
+        res = results.get((m, corruption))
+        if res is None:
+            continue
+        s, reps = summarize(res), len(res["accuracy"])
+        for j, v in enumerate(res["levels"]):
+            rows.append({"model": m, "level": j, "label": CORRUPTIONS[corruption].label(v), "mean": float(s["mean"][j]),
+                         "std": float(s["std"][j]), "lo": float(np.clip(s["mean"][j] - s["std"][j], 0, 1)),
+                         "hi": float(np.clip(s["mean"][j] + s["std"][j], 0, 1)), "repeats": reps})
+    return pd.DataFrame(rows, columns=["model", "level", "label", "mean", "std", "lo", "hi", "repeats"])
+
+
+def severity_chart(results: Results, models: Sequence[str], corruptions: Sequence[str], *, cols: int = 0,
+                   height: int = 200) -> alt.VConcatChart:
+    """Accuracy against severity, one panel per corruption (its own severity labels), one line per
+    model with a band of ± one standard deviation over the repeats (none for a deterministic
+    corruption) and, dotted, the majority-class rate (what always answering the most frequent class
+    scores). `cols` panels per row (0: up to 4 in one row, else 3 per row)."""
     shown = [c for c in corruptions if any((m, c) in results for m in models)]
-    cols = max(1, min(cols or (4 if len(shown) <= 4 else 3), len(shown)))  # default: one row up to 4 panels
-    rows = max(1, math.ceil(len(shown) / cols))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[CORRUPTIONS[c].title for c in shown],
-                        shared_yaxes=True, horizontal_spacing=0.04, vertical_spacing=0.55 / rows)
-    for k, c in enumerate(shown):
-        r, col = k // cols + 1, k % cols + 1
-        for i, m in enumerate(models):
-            res = results.get((m, c))
-            if res is None:
-                continue
-            color, s = MODEL_COLORS[i % len(MODEL_COLORS)], summarize(res)
-            x = np.arange(len(s["mean"]))
-            reps = len(res["accuracy"])
-            if reps > 1 and s["std"].max() > 0:
-                hi, lo = np.clip(s["mean"] + s["std"], 0, 1), np.clip(s["mean"] - s["std"], 0, 1)
-                fig.add_trace(go.Scatter(x=np.r_[x, x[::-1]], y=np.r_[hi, lo[::-1]], fill="toself", mode="lines",
-                                         line=dict(width=0), fillcolor=_rgba(color, 0.2), hoverinfo="skip",
-                                         legendgroup=m, showlegend=False), row=r, col=col)
-            labels = [CORRUPTIONS[c].label(v) for v in res["levels"]]
-            fig.add_trace(go.Scatter(
-                x=x, y=s["mean"], mode="lines+markers", name=m, legendgroup=m, showlegend=k == 0,
-                line=dict(color=color, width=2), marker=dict(size=6),
-                customdata=np.stack([labels, s["std"], np.full(len(x), reps)], 1),
-                hovertemplate=f"{m}<br>{CORRUPTIONS[c].param} %{{customdata[0]}}<br>accuracy %{{y:.1%}} "
-                              "± %{customdata[1]:.1%} (%{customdata[2]} repeats)<extra></extra>"), row=r, col=col)
+    cols = max(1, min(cols or (4 if len(shown) <= 4 else 3), len(shown)))
+    present = [m for m in models if any((m, c) in results for c in shown)]
+    color = _model_color(models, present)
+    width = {1: 560, 2: 420, 3: 270}.get(cols, 180)  # panels of a row fit a wide page's main column
+    y = alt.Y("mean:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%"), title="accuracy")
+    panels = []
+    for c in shown:
+        df = severity_frame(results, models, c)
+        labels = df.drop_duplicates("level").sort_values("level")["label"].tolist()
+        x = alt.X("label:N", sort=labels, title=CORRUPTIONS[c].param, axis=alt.Axis(labelAngle=0))
+        base = alt.Chart(df).encode(x=x, color=color)
         counts = next(np.asarray(results[(m, c)]["class_counts"]) for m in models if (m, c) in results)
-        fig.add_hline(y=counts.max() / max(counts.sum(), 1), line=dict(color="grey", dash="dot", width=1),
-                      row=r, col=col)
-        levels = next(results[(m, c)]["levels"] for m in models if (m, c) in results)
-        fig.update_xaxes(title_text=CORRUPTIONS[c].param, title_font_size=11, row=r, col=col, **_ticks(c, levels))
-    fig.update_yaxes(range=[0, 1], tickformat=".0%")
-    fig.update_yaxes(title_text="accuracy", col=1)
-    fig.update_layout(height=90 + height_per_row * rows, margin=dict(l=10, r=10, t=60, b=10),
-                      legend=dict(orientation="h", y=1.0 + 40 / (90 + height_per_row * rows), x=0,
-                                  yanchor="bottom"), hovermode="closest")
-    return fig
+        majority = alt.Chart(pd.DataFrame({"mean": [counts.max() / max(counts.sum(), 1)]})).mark_rule(
+            strokeDash=[2, 3], color="grey").encode(y=y)
+        panels.append((base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", scale=alt.Scale(domain=[0, 1])), y2="hi:Q",
+                                                          color=_model_color(models, present, legend=False))
+                       + base.mark_line(point=True).encode(
+                           y=y, tooltip=["model:N", alt.Tooltip("label:N", title=CORRUPTIONS[c].param),
+                                         alt.Tooltip("mean:Q", format=".1%", title="accuracy"),
+                                         alt.Tooltip("std:Q", format=".1%", title="± std"), "repeats:Q"])
+                       + majority).properties(title=CORRUPTIONS[c].title, height=height, width=width))
+    rows = [alt.hconcat(*panels[i:i + cols]) for i in range(0, len(panels), cols)]
+    return _svg(alt.vconcat(*rows).resolve_scale(color="shared"))
 
 
-def class_heatmap(result: Mapping[str, np.ndarray], corruption: str, classes: Sequence[str]) -> go.Figure:
-    """Per-class accuracy (mean over repeats) at each severity: rows = classes, columns = levels."""
-    s = summarize(result)
-    z = s["class_mean"].T  # (K, S)
+def class_heatmap(result: Mapping[str, np.ndarray], corruption: str, classes: Sequence[str]) -> alt.LayerChart:
+    """Per-class accuracy (mean over repeats) at each severity: rows = classes (with their image
+    counts), columns = levels; "—" where a class has no image."""
+    z = summarize(result)["class_mean"].T  # (K, S)
     counts = np.asarray(result["class_counts"])
-    ylabels = [f"{c} ({n})" for c, n in zip(classes, counts)]
-    xlabels = [CORRUPTIONS[corruption].label(v) for v in result["levels"]]
-    text = [["—" if not np.isfinite(v) else f"{v:.0%}" for v in row] for row in z]
-    fig = go.Figure(go.Heatmap(z=z, x=xlabels, y=ylabels, text=text, texttemplate="%{text}", zmin=0, zmax=1,
-                               colorscale="RdYlGn", colorbar=dict(title="accuracy", tickformat=".0%"),
-                               hovertemplate="%{y}<br>level %{x}<br>accuracy %{z:.1%}<extra></extra>"))
-    fig.update_layout(height=80 + 34 * len(classes), margin=dict(l=10, r=10, t=40, b=10),
-                      title=f"Per-class accuracy: {CORRUPTIONS[corruption].title}",
-                      xaxis=dict(title=CORRUPTIONS[corruption].param, type="category"),
-                      yaxis=dict(autorange="reversed", title="class (images)"))
-    return fig
+    spec = CORRUPTIONS[corruption]
+    xl = [spec.label(v) for v in result["levels"]]
+    yl = [f"{c} ({n})" for c, n in zip(classes, counts)]
+    df = pd.DataFrame([{"cls": yl[k], "level": xl[j], "accuracy": float(z[k, j]) if np.isfinite(z[k, j]) else None,
+                        "text": f"{z[k, j]:.0%}" if np.isfinite(z[k, j]) else "—"}
+                       for k in range(len(yl)) for j in range(len(xl))])
+    base = alt.Chart(df).encode(x=alt.X("level:N", sort=xl, title=spec.param, axis=alt.Axis(labelAngle=0)),
+                                y=alt.Y("cls:N", sort=yl, title="class (images)"))
+    layer = (base.mark_rect().encode(
+                 color=alt.Color("accuracy:Q", scale=alt.Scale(scheme="redyellowgreen", domain=[0, 1]),
+                                 legend=alt.Legend(format=".0%", title="accuracy")),
+                 tooltip=[alt.Tooltip("cls:N", title="class"), alt.Tooltip("level:N", title=spec.param),
+                          alt.Tooltip("accuracy:Q", format=".1%")])
+             + base.mark_text(fontSize=11).encode(text="text:N"))
+    return _svg(layer.properties(title=f"Per-class accuracy: {spec.title}", height=alt.Step(26)))
 
 
-def repeats_figure(results: Results, models: Sequence[str], corruption: str, level_index: int) -> go.Figure:
-    """Box plot of the accuracy of every repeat at one severity, one box per model (all points shown)."""
-    fig = go.Figure()
-    level = ""
-    for i, m in enumerate(models):
+def repeats_chart(results: Results, models: Sequence[str], corruption: str, level_index: int) -> alt.LayerChart:
+    """The accuracy of every repeat at one severity, one box per model with every repeat as a dot."""
+    rows, level = [], ""
+    for m in models:
         res = results.get((m, corruption))
         if res is None or level_index >= len(res["levels"]):
             continue
         level = CORRUPTIONS[corruption].label(res["levels"][level_index])
-        acc = np.asarray(res["accuracy"])[:, level_index]
-        fig.add_trace(go.Box(y=acc, name=m, boxpoints="all", jitter=0.4, pointpos=0,
-                             marker=dict(color=MODEL_COLORS[i % len(MODEL_COLORS)]),
-                             hovertemplate=f"{m}<br>accuracy %{{y:.2%}}<extra></extra>"))
-    fig.update_layout(height=340, margin=dict(l=10, r=10, t=60, b=10), showlegend=False,
-                      title=f"Accuracy of each repeat<br><sup>{CORRUPTIONS[corruption].title}, "
-                            f"{CORRUPTIONS[corruption].param} {level}</sup>",
-                      yaxis=dict(title="accuracy", tickformat=".1%"))
-    return fig
-
-
-def summary_figure(results: Results, models: Sequence[str]) -> go.Figure:
-    """Mean accuracy over the severities > 0 of each corruption, models side by side, with each
-    model's clean accuracy dashed; attacks are drawn too but, as in ImageNet-C, not averaged
-    into the mCA of :func:`fer_core.robustness.summary_table`."""
-    corr = [c for c in CORRUPTIONS if any((m, c) in results for m in models)]
-    fig = go.Figure()
-    for i, m in enumerate(models):
-        have = [c for c in corr if (m, c) in results]
-        if not have:
-            continue
-        color = MODEL_COLORS[i % len(MODEL_COLORS)]
-        y = [float(np.asarray(results[(m, c)]["accuracy"])[:, 1:].mean()) for c in have]
-        fig.add_trace(go.Bar(x=[CORRUPTIONS[c].title for c in have], y=y, name=m, marker_color=color,
-                             text=[f"{v:.0%}" for v in y], textposition="outside",
-                             hovertemplate=f"{m}<br>%{{x}}: mean accuracy %{{y:.1%}} over the severities > 0"
-                                           "<extra></extra>"))
-        clean = float(np.asarray(results[(m, have[0])]["accuracy"])[:, 0].mean())
-        fig.add_hline(y=clean, line=dict(color=color, dash="dash", width=1.5),
-                      annotation_text=f"{m} clean {clean:.1%}", annotation_position="top right",
-                      annotation_font_color=color)
-    fig.update_layout(barmode="group", height=380, margin=dict(l=10, r=10, t=30, b=10),
-                      yaxis=dict(range=[0, 1.08], tickformat=".0%", title="mean accuracy over severities"),
-                      legend=dict(orientation="h", y=1.08, x=0, yanchor="bottom"))
-    return fig
+        rows += [{"model": m, "repeat": r + 1, "accuracy": float(a)}
+                 for r, a in enumerate(np.asarray(res["accuracy"])[:, level_index])]
+    df = pd.DataFrame(rows, columns=["model", "repeat", "accuracy"])
+    shown = list(dict.fromkeys(df["model"]))
+    color = _model_color(models, shown, legend=False)
+    base = alt.Chart(df).encode(x=alt.X("model:N", sort=shown, title=None, axis=alt.Axis(labelAngle=0)),
+                                y=alt.Y("accuracy:Q", scale=alt.Scale(zero=False), axis=alt.Axis(format=".1%")))
+    layer = (base.mark_boxplot(extent="min-max", opacity=0.5, size=50).encode(color=color)
+             + base.mark_circle(size=50, color="#222").encode(
+                 tooltip=["model:N", "repeat:Q", alt.Tooltip("accuracy:Q", format=".2%")]))
+    spec = CORRUPTIONS[corruption]
+    return _svg(layer.properties(height=300, title=alt.TitleParams(
+        "Accuracy of each repeat", subtitle=f"{spec.title}, {spec.param} {level}")))

@@ -114,10 +114,10 @@ st.title("Dataset")
 dataset = ui.current_dataset()
 st.caption(f"{len(dataset):,} images from `{dataset.source}`. Only the current page of thumbnails is sent "
            "to the browser.")
-tab_browse, tab_dist, tab_pix = st.tabs(["Browse", "Class distribution", "Pixel statistics"])
-with tab_browse:
-    browser(dataset)
-with tab_dist:
-    class_distribution(dataset)
-with tab_pix:
-    pixel_statistics(dataset)
+# Lazy tabs: only the open tab runs and goes to the browser (its charts and images are not built,
+# sent and drawn for nothing; a new tab's first paint has no chart library to load).
+for tab, body in zip(st.tabs(["Browse", "Class distribution", "Pixel statistics"], key="ds_tab", on_change="rerun"),
+                     (browser, class_distribution, pixel_statistics)):
+    if tab.open:
+        with tab:
+            body(dataset)

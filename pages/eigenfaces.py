@@ -10,6 +10,7 @@ import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from fer_core import images as fimg  # noqa: E402
+from fer_core import quick_figures  # noqa: E402
 from fer_core.config import PCAConfig  # noqa: E402
 from fer_core.constants import FER2013_EMOTIONS  # noqa: E402
 from fer_core.eigenfaces import components_for, reconstruct, select_split  # noqa: E402
@@ -53,9 +54,13 @@ present = [c for c in range(len(FER2013_EMOTIONS)) if counts[c] > 0]
 ui.show_grid(np.stack([e["mean"]] + [e["class_means"][c] for c in present]), cols=8, scale=3, font_size=13,
              captions=[f"all ({n_fit:,})"] + [f"{FER2013_EMOTIONS[c]} ({counts[c]:,})" for c in present])
 if present:
-    with st.expander("Difference from the overall mean (red: brighter than average, blue: darker)"):
-        st.plotly_chart(mean_difference_figure([e["class_means"][c] - e["mean"] for c in present],
-                                               [FER2013_EMOTIONS[c] for c in present]), key="eig_diff")
+    # Lazy: drawn only while open, so the page's first paint does not wait for Plotly's bundle.
+    diff = st.expander("Difference from the overall mean (red: brighter than average, blue: darker)",
+                       key="eig_diff_open", on_change="rerun")
+    if diff.open:
+        with diff:
+            st.plotly_chart(mean_difference_figure([e["class_means"][c] - e["mean"] for c in present],
+                                                   [FER2013_EMOTIONS[c] for c in present]), key="eig_diff")
 
 st.subheader("Eigenfaces")
 left, right = st.columns([1, 3])
@@ -78,20 +83,10 @@ with right:
 
 st.subheader("Explained variance")
 cum = np.cumsum(e["explained_variance_ratio"])
-fig = go.Figure(go.Scatter(x=np.arange(1, K + 1), y=cum, mode="lines", name="all emotions",
-                           hovertemplate="%{x} components: %{y:.1%}<extra></extra>"))
+curves = {"all emotions": e["explained_variance_ratio"]}
 if who != "all emotions" and evr.any():
-    fig.add_scatter(x=np.arange(1, len(evr) + 1), y=np.cumsum(evr), mode="lines+markers", name=who,
-                    hovertemplate="%{x} components: %{y:.1%}<extra>" + who + "</extra>")
-fig.add_hline(y=0.9, line_dash="dot", line_color="grey")
-if k90:
-    fig.add_vline(x=k90, line_dash="dot", line_color="grey")
-    fig.add_annotation(x=k90, y=0.9, text=f"<b>{k90}</b> components reach 90%", showarrow=True,
-                       ax=70, ay=60, xanchor="left", bgcolor="rgba(255,255,255,0.8)")
-fig.update_layout(height=340, margin=dict(l=0, r=0, t=10, b=0), xaxis_title="number of components",
-                  yaxis=dict(title="cumulative explained variance", tickformat=".0%", range=[0, 1]),
-                  legend=dict(orientation="h", y=1.08))
-st.plotly_chart(fig, key="eig_cum")
+    curves[who] = evr
+st.altair_chart(quick_figures.explained_variance_chart(curves, target=0.9, k_target=k90), key="eig_cum")
 if not k90:
     st.caption(f"The {K} kept components explain {cum[-1]:.1%}: fewer than needed for 90%.")
 

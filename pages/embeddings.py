@@ -7,7 +7,7 @@ import ui  # noqa: E402
 
 import streamlit as st  # noqa: E402
 
-from fer_core import embed, figures  # noqa: E402
+from fer_core import embed, figures, quick_figures  # noqa: E402
 from fer_core.config import ProjectionConfig  # noqa: E402
 from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS  # noqa: E402
 
@@ -50,12 +50,10 @@ def side_panel(ds, pred, i) -> None:
                         f"({pred['probs'][i, k]:.0%})" + (f"  \nFER+ **{d['FER+ majority']}** ({d['FER+ vs FER2013']})"
                                                          if ds.ferplus is not None else ""))
         lab = int(ds.labels[i]) if tuple(pred["classes"]) == FER2013_EMOTIONS else -1
-        st.plotly_chart(figures.class_probs_figure(pred["probs"][i], pred["classes"], label=lab, height=200),
+        st.altair_chart(quick_figures.class_probs_chart(pred["probs"][i], pred["classes"], label=lab, step=18),
                         key=f"emb_probs_{i}")
         if ds.ferplus is not None:
-            fig = ui.votes_figure(ds.ferplus.votes[i], int(ds.ferplus.majority[i]), int(ds.labels[i]))
-            fig.update_layout(height=230)
-            st.plotly_chart(fig, key=f"emb_votes_{i}")
+            st.altair_chart(ui.votes_chart(ds, i), key=f"emb_votes_{i}")
         st.markdown(f"**{N_NEIGHBOURS} nearest neighbours** in feature space (click one to show it)")
         nbrs = embed.nearest_neighbors(pred["features"], i, k=N_NEIGHBOURS)
         for start in range(0, len(nbrs), 4):
@@ -103,6 +101,42 @@ def explorer(ds, model, cfg, color_by, pred) -> None:
         st.caption(f"Showing the first {len(shown)} of {len(region):,}; the CSV has all of them.")
 
 
+def class_separation(ds, model) -> None:
+    """Silhouettes, kNN label agreement and the neighbour confusion of the model's features."""
+    if len(ds) > AUTO_POINTS and not ui.feature_stats_cached(ds, model) and not st.session_state.get("emb_stats_on"):
+        if st.button("Compute neighbours and silhouettes (about a minute on the full FER2013)"):
+            st.session_state["emb_stats_on"] = True
+            st.rerun()
+        return
+    stats = ui.feature_stats(ds, model)
+    sets = {"FER2013 labels": ("fer2013", ds.labels)}
+    if ds.ferplus is not None:
+        sets["FER+ majority"] = ("ferplus", ds.ferplus.majority)
+    label_set, y = sets[st.radio("Labels", list(sets), horizontal=True, key="emb_stats_labels")]
+    table, agr = embed.class_separation_table(stats, y, label_set=label_set)
+    k = stats["neighbors"].shape[1]
+    m = st.columns(3)
+    m[0].metric("Silhouette (all classes)", f"{float(stats[f'silhouette_{label_set}_overall']):.3f}",
+                help="Mean over images of (b - a) / max(a, b): a = mean distance to the own class, b = to the "
+                     "nearest other class. 1 = tight separate classes, 0 = overlapping.")
+    m[1].metric(f"kNN label agreement (k={k})", f"{float(agr['overall']):.1%}",
+                help=f"Share of each image's {k} nearest neighbours (Euclidean, feature space) with its label.")
+    if top := embed.strongest_confusion(table):
+        m[2].metric("Strongest confusion (classes of 30+ images)", f"{top[0]} → {top[1]}",
+                    f"{top[2]:.1%} of its neighbours", delta_color="off", delta_arrow="off")
+    st.dataframe(table.style.format({"silhouette": "{:.3f}", "kNN agreement": "{:.1%}", "share of neighbours": "{:.1%}",
+                                     "that class overall": "{:.1%}"}, na_rep="—"), width="stretch")
+    left, right = st.columns([1.3, 1])
+    names = FERPLUS_EMOTIONS if label_set == "ferplus" else FER2013_EMOTIONS
+    left.plotly_chart(figures.neighbour_confusion_figure(agr["confusion"], names,
+                                                         title=f"How the {k} nearest neighbours are labeled"))
+    right.markdown(f"Each row: how the {k} nearest neighbours (feature space) of that class's images are labeled; "
+                   "the diagonal is the kNN label agreement. *Most confused with* is the row's largest other cell, "
+                   "next to that class's share of all images (chance): the map's \"fear sits inside sad\" becomes "
+                   "\"x % of fear's neighbours are sad, against y % sad images overall\". Silhouettes use a "
+                   "stratified sample of up to 10,000 labeled images; kNN agreement uses all of them.")
+
+
 st.title("Embeddings")
 st.caption("Every image's penultimate-layer features, mapped to 2-D or 3-D. Neighbouring points look alike "
            "to the model: mixed colours show which classes it confuses, with the figures below.")
@@ -142,36 +176,10 @@ pred = ui.predictions(ds, model)
 color_by = c[3].selectbox("Color by", embed.available_colorings(ds, pred["classes"]), format_func=embed.COLOR_BY.get)
 explorer(ds, model, cfg, color_by, pred)
 
-st.header("How well the classes separate in feature space")
-if len(ds) > AUTO_POINTS and not ui.feature_stats_cached(ds, model) and not st.session_state.get("emb_stats_on"):
-    if st.button("Compute neighbours and silhouettes (about a minute on the full FER2013)"):
-        st.session_state["emb_stats_on"] = True
-        st.rerun()
-    st.stop()
-stats = ui.feature_stats(ds, model)
-sets = {"FER2013 labels": ("fer2013", ds.labels)}
-if ds.ferplus is not None:
-    sets["FER+ majority"] = ("ferplus", ds.ferplus.majority)
-label_set, y = sets[st.radio("Labels", list(sets), horizontal=True, key="emb_stats_labels")]
-table, agr = embed.class_separation_table(stats, y, label_set=label_set)
-k = stats["neighbors"].shape[1]
-m = st.columns(3)
-m[0].metric("Silhouette (all classes)", f"{float(stats[f'silhouette_{label_set}_overall']):.3f}",
-            help="Mean over images of (b - a) / max(a, b): a = mean distance to the own class, b = to the "
-                 "nearest other class. 1 = tight separate classes, 0 = overlapping.")
-m[1].metric(f"kNN label agreement (k={k})", f"{float(agr['overall']):.1%}",
-            help=f"Share of each image's {k} nearest neighbours (Euclidean, feature space) with its label.")
-if top := embed.strongest_confusion(table):
-    m[2].metric("Strongest confusion (classes of 30+ images)", f"{top[0]} → {top[1]}",
-                f"{top[2]:.1%} of its neighbours", delta_color="off", delta_arrow="off")
-st.dataframe(table.style.format({"silhouette": "{:.3f}", "kNN agreement": "{:.1%}", "share of neighbours": "{:.1%}",
-                                 "that class overall": "{:.1%}"}, na_rep="—"), width="stretch")
-left, right = st.columns([1.3, 1])
-names = FERPLUS_EMOTIONS if label_set == "ferplus" else FER2013_EMOTIONS
-left.plotly_chart(figures.neighbour_confusion_figure(agr["confusion"], names,
-                                                     title=f"How the {k} nearest neighbours are labeled"))
-right.markdown(f"Each row: how the {k} nearest neighbours (feature space) of that class's images are labeled; "
-               "the diagonal is the kNN label agreement. *Most confused with* is the row's largest other cell, "
-               "next to that class's share of all images (chance): the map's \"fear sits inside sad\" becomes "
-               "\"x % of fear's neighbours are sad, against y % sad images overall\". Silhouettes use a "
-               "stratified sample of up to 10,000 labeled images; kNN agreement uses all of them.")
+
+# Lazy: computed, sent and drawn only while open (the map above is what a new tab paints first).
+sep = st.expander("How well the classes separate in feature space: silhouettes, kNN label agreement, "
+                  "neighbour confusion", key="emb_sep_open", on_change="rerun", icon=":material/hub:")
+if sep.open:
+    with sep:
+        class_separation(ds, model)

@@ -9,6 +9,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from fer_core import experiment_figures as xf  # noqa: E402
+from fer_core import quick_figures  # noqa: E402
 from fer_core.experiments import PEERS, SHIPPED_RESULTS, curve_trend, learning_curve, load_results  # noqa: E402
 
 RERUN_DATA = ("python -m fer_core.experiments data-size --data fer2013.csv.gz --model compact "
@@ -50,72 +51,82 @@ def provenance(doc: dict) -> None:
                f"`{doc['command']}`  \nConfig: {cfg}.")
 
 
+def data_size() -> None:
+    """Accuracy vs training-set size: the learning curve."""
+    doc = result_picker("data-size", "ds_path")
+    if doc:
+        cfg = doc["config"]
+        runs = [{"batch_size": cfg["batch_size"], **r} for r in doc["rows"]]
+        c1, c2 = st.columns([1, 2])
+        metric = c1.radio("Metric", list(xf.METRICS), format_func=xf.METRICS.get, horizontal=False)
+        curve = learning_curve(runs, metric=metric)
+        t = curve_trend(curve)
+        seeds = int(curve["n"].max())
+        with c2:
+            src = Path(doc.get("data_source", "?")).name
+            st.markdown(
+                f"**{cfg['model']}** (width {cfg['width']:g}) trained on stratified, seeded subsets of the "
+                f"Training split of *{src}*, {seeds} seed{'s' if seeds > 1 else ''} per size, "
+                + (f"about {cfg['min_steps']:,} optimizer steps each ({curve['epochs'].min():.0f} to "
+                   f"{curve['epochs'].max():.0f} epochs)" if cfg.get("min_steps") else f"{cfg['epochs']} epochs")
+                + "; each run keeps its best PublicTest epoch and is scored on PrivateTest.")
+            if t:
+                noise = (f" (seed noise ±{t['noise'] * 100:.1f})" if t["noise"] is not None
+                         else " (one seed: no noise estimate)")
+                verdict = ("**still rising**: more data should still help" if t["rising"]
+                           else "**flat**: more data alone helps little here")
+                st.markdown(f"From {t['from']:.0%} to {t['to']:.0%} of the data: "
+                            f"{t['gain_per_doubling'] * 100:+.1f} accuracy points per doubling{noise}, {verdict}.")
+            budget = curve["steps"].max() * cfg["batch_size"] / curve["n_train"].max()  # full-data epochs of compute
+            if budget < 10:
+                st.info(f"Short runs ({curve['steps'].min():,.0f} to {curve['steps'].max():,.0f} optimizer steps, at most "
+                        f"{budget:.1f} passes over the full Training split): a CPU budget. Accuracy here is limited by "
+                        "training steps as much as by data, and sits far below a fully trained model's; read the curve as "
+                        "what this budget buys. A GPU rerun with the default 30 epochs measures the data effect.",
+                        icon=":material/info:")
+        st.altair_chart(quick_figures.learning_curve_chart(runs, metric=metric, reference=reference(cfg, metric)),
+                        key=f"curve_{metric}")
+        mean = f"mean {xf.METRICS[metric].split(' (')[0]}"
+        tbl = curve.rename(columns={"n_train": "training images", "mean": mean, "std": "std over seeds", "n": "seeds"})
+        table(tbl.drop(columns="sem"), {"fraction": "%.2f", "training images": "localized", "epochs": "%.0f",
+                                        "steps": "localized", mean: "percent", "std over seeds": "percent"})
+        provenance(doc)
+    st.markdown("Rerun (resumes from the cache; each (model, fraction, seed) run is stored once):")
+    st.code(RERUN_DATA, language="bash", wrap_lines=True)
+
+
+def model_size() -> None:
+    """Accuracy vs cost over model sizes."""
+    doc = result_picker("model-size", "ms_path")
+    if doc:
+        rows = doc["rows"]
+        cost = st.radio("Cost axis", list(xf.COSTS), index=3, horizontal=True, format_func=lambda c: xf.COSTS[c][0])
+        st.altair_chart(xf.cost_accuracy_chart(rows, cost=cost), key=f"pareto_{cost}")
+        peers = ", ".join(f"{p['name']} {p['accuracy']:.1%} at {p['file_kb']} KB" for p in PEERS)
+        st.caption(f"Accuracy only for trained checkpoints (untrained architectures sit in the lower strip, cost only; "
+                   f"no accuracy is estimated). Published peers ({peers}, as given in issue 9) appear on the "
+                   f"file-size axis only: their other costs were not measured here.")
+        df = pd.DataFrame(rows)
+        df["MACs (M)"] = df["macs"] / 1e6
+        df["params (M)"] = df["params"] / 1e6
+        df["file (KB)"] = df["file_bytes"] / 1024
+        df["accuracy"] = [f"{a:.1%}" if pd.notna(a) else "—" for a in df["accuracy"]]
+        show = df[["model", "width", "checkpoint", "params (M)", "MACs (M)", "latency_ms", "file (KB)", "accuracy",
+                   "accuracy_note"]].rename(columns={"latency_ms": "latency (ms)", "accuracy_note": "accuracy from"})
+        table(show, {"params (M)": "%.2f", "MACs (M)": "%.1f", "latency (ms)": "%.2f", "file (KB)": "%.0f"})
+        provenance(doc)
+    st.markdown("Rerun:")
+    st.code(RERUN_SIZE, language="bash", wrap_lines=True)
+    st.caption("Train a missing architecture to give it an accuracy: `python -m fer_core.train --data fer2013.csv.gz "
+               "--model resnet18 --out fer_core/weights/resnet18.pt` (minutes on a GPU); it then appears as trained.")
+
+
 st.title("Experiments")
 st.caption("Read-only views of result files: the dashboard never trains. The shipped results come from the "
            "commands shown under each chart; rerun them (GPU used when present) and open your file here.")
-
-st.header("Accuracy vs training-set size")
-doc = result_picker("data-size", "ds_path")
-if doc:
-    cfg = doc["config"]
-    runs = [{"batch_size": cfg["batch_size"], **r} for r in doc["rows"]]
-    c1, c2 = st.columns([1, 2])
-    metric = c1.radio("Metric", list(xf.METRICS), format_func=xf.METRICS.get, horizontal=False)
-    curve = learning_curve(runs, metric=metric)
-    t = curve_trend(curve)
-    seeds = int(curve["n"].max())
-    with c2:
-        src = Path(doc.get("data_source", "?")).name
-        st.markdown(
-            f"**{cfg['model']}** (width {cfg['width']:g}) trained on stratified, seeded subsets of the "
-            f"Training split of *{src}*, {seeds} seed{'s' if seeds > 1 else ''} per size, "
-            + (f"about {cfg['min_steps']:,} optimizer steps each ({curve['epochs'].min():.0f} to "
-               f"{curve['epochs'].max():.0f} epochs)" if cfg.get("min_steps") else f"{cfg['epochs']} epochs")
-            + "; each run keeps its best PublicTest epoch and is scored on PrivateTest.")
-        if t:
-            noise = (f" (seed noise ±{t['noise'] * 100:.1f})" if t["noise"] is not None
-                     else " (one seed: no noise estimate)")
-            verdict = ("**still rising**: more data should still help" if t["rising"]
-                       else "**flat**: more data alone helps little here")
-            st.markdown(f"From {t['from']:.0%} to {t['to']:.0%} of the data: "
-                        f"{t['gain_per_doubling'] * 100:+.1f} accuracy points per doubling{noise}, {verdict}.")
-        budget = curve["steps"].max() * cfg["batch_size"] / curve["n_train"].max()  # full-data epochs of compute
-        if budget < 10:
-            st.info(f"Short runs ({curve['steps'].min():,.0f} to {curve['steps'].max():,.0f} optimizer steps, at most "
-                    f"{budget:.1f} passes over the full Training split): a CPU budget. Accuracy here is limited by "
-                    "training steps as much as by data, and sits far below a fully trained model's; read the curve as "
-                    "what this budget buys. A GPU rerun with the default 30 epochs measures the data effect.",
-                    icon=":material/info:")
-    st.plotly_chart(xf.learning_curve_figure(runs, metric=metric, reference=reference(cfg, metric)),
-                    key=f"curve_{metric}")
-    mean = f"mean {xf.METRICS[metric].split(' (')[0]}"
-    tbl = curve.rename(columns={"n_train": "training images", "mean": mean, "std": "std over seeds", "n": "seeds"})
-    table(tbl.drop(columns="sem"), {"fraction": "%.2f", "training images": "localized", "epochs": "%.0f",
-                                    "steps": "localized", mean: "percent", "std over seeds": "percent"})
-    provenance(doc)
-st.markdown("Rerun (resumes from the cache; each (model, fraction, seed) run is stored once):")
-st.code(RERUN_DATA, language="bash", wrap_lines=True)
-
-st.header("Accuracy vs cost")
-doc = result_picker("model-size", "ms_path")
-if doc:
-    rows = doc["rows"]
-    cost = st.radio("Cost axis", list(xf.COSTS), index=3, horizontal=True, format_func=lambda c: xf.COSTS[c][0])
-    st.plotly_chart(xf.cost_accuracy_figure(rows, cost=cost), key=f"pareto_{cost}")
-    peers = ", ".join(f"{p['name']} {p['accuracy']:.1%} at {p['file_kb']} KB" for p in PEERS)
-    st.caption(f"Accuracy only for trained checkpoints (untrained architectures sit in the lower strip, cost only; "
-               f"no accuracy is estimated). Published peers ({peers}, as given in issue 9) appear on the "
-               f"file-size axis only: their other costs were not measured here.")
-    df = pd.DataFrame(rows)
-    df["MACs (M)"] = df["macs"] / 1e6
-    df["params (M)"] = df["params"] / 1e6
-    df["file (KB)"] = df["file_bytes"] / 1024
-    df["accuracy"] = [f"{a:.1%}" if pd.notna(a) else "—" for a in df["accuracy"]]
-    show = df[["model", "width", "checkpoint", "params (M)", "MACs (M)", "latency_ms", "file (KB)", "accuracy",
-               "accuracy_note"]].rename(columns={"latency_ms": "latency (ms)", "accuracy_note": "accuracy from"})
-    table(show, {"params (M)": "%.2f", "MACs (M)": "%.1f", "latency (ms)": "%.2f", "file (KB)": "%.0f"})
-    provenance(doc)
-st.markdown("Rerun:")
-st.code(RERUN_SIZE, language="bash", wrap_lines=True)
-st.caption("Train a missing architecture to give it an accuracy: `python -m fer_core.train --data fer2013.csv.gz "
-           "--model resnet18 --out fer_core/weights/resnet18.pt` (minutes on a GPU); it then appears as trained.")
+# Lazy tabs: only the open one runs and is drawn.
+SECTIONS = {"Accuracy vs training-set size": data_size, "Accuracy vs cost": model_size}
+for tab, section in zip(st.tabs(list(SECTIONS), key="xp_tab", on_change="rerun"), SECTIONS.values()):
+    if tab.open:
+        with tab:
+            section()

@@ -10,6 +10,7 @@ import streamlit as st  # noqa: E402
 
 from fer_core import figures  # noqa: E402
 from fer_core import label_errors as le  # noqa: E402
+from fer_core import quick_figures  # noqa: E402
 from fer_core.constants import FER2013_EMOTIONS  # noqa: E402
 from fer_core.flags import DECISIONS, FlagError  # noqa: E402
 
@@ -44,13 +45,17 @@ if c[3].button("Undo last decision", icon=":material/undo:", disabled=counts["re
     st.toast(f"Undid '{gone['decision']}' on row {gone['row']}" if gone else "Nothing to undo")
     st.rerun()
 if ds.ferplus is not None:
-    with st.expander("How good are the rankings? Precision@k against FER+ (validation only, never an input)"):
-        v = le.validate_rankings(ds, res, ks=tuple(k for k in le.PRECISION_KS if k <= len(ds) // 4) or (50,))
-        found, total = le.nonfaces_in_top(ds, res, k=min(500, len(ds) // 10))
-        st.plotly_chart(figures.precision_at_k_figure(v), key="le_pak")
-        st.caption(f"Error = the FER2013 label differs from the FER+ plurality label. The base rate is a "
-                   f"random ranking's precision. Non-face ranking: {found} of the {total} FER+ non-faces are "
-                   f"among the {min(500, len(ds) // 10)} least face-like images.")
+    # Lazy: computed, sent and drawn only while open.
+    pak = st.expander("How good are the rankings? Precision@k against FER+ (validation only, never an input)",
+                      key="le_pak_open", on_change="rerun")
+    if pak.open:
+        with pak:
+            v = le.validate_rankings(ds, res, ks=tuple(k for k in le.PRECISION_KS if k <= len(ds) // 4) or (50,))
+            found, total = le.nonfaces_in_top(ds, res, k=min(500, len(ds) // 10))
+            st.plotly_chart(figures.precision_at_k_figure(v), key="le_pak")
+            st.caption(f"Error = the FER2013 label differs from the FER+ plurality label. The base rate is a "
+                       f"random ranking's precision. Non-face ranking: {found} of the {total} FER+ non-faces are "
+                       f"among the {min(500, len(ds) // 10)} least face-like images.")
 
 
 def decision_of(row: int) -> str:
@@ -65,11 +70,10 @@ def review_panel(i: int, key: str) -> None:
                 f"given **{ui.label_name(lab)}** · suggested **{ui.label_name(sug)}**"
                 + (f"  \ncurrent decision: **{DECISION_TEXT[decision_of(row)]}**" if decision_of(row) else ""))
     ui.show_face(ds.images[i], scale=4)
-    st.plotly_chart(figures.class_probs_figure(res["pred_probs"][i], FER2013_EMOTIONS, label=lab, height=210),
+    st.altair_chart(quick_figures.class_probs_chart(res["pred_probs"][i], FER2013_EMOTIONS, label=lab, step=18),
                     key=f"{key}_probs_{i}")
     if ds.ferplus is not None:
-        fig = ui.votes_figure(ds.ferplus.votes[i], int(ds.ferplus.majority[i]), lab)
-        st.plotly_chart(fig.update_layout(height=230), key=f"{key}_votes_{i}")
+        st.altair_chart(ui.votes_chart(ds, i), key=f"{key}_votes_{i}")
     corr = st.selectbox("Corrected label", FER2013_EMOTIONS, index=max(sug, 0), key=f"{key}_corr_{i}")
     note = st.text_input("Note (optional)", key=f"{key}_note_{i}", max_chars=500)
     cols = st.columns(2)
@@ -118,8 +122,7 @@ def mark(i: int) -> str:
     return {"mislabeled": "✎ ", "not_error": "✓ ", "not_face": "∅ ", "duplicate": "⧉ "}.get(d, "")
 
 
-tab_err, tab_out, tab_dup, tab_flags = st.tabs(["Likely mislabeled", "Not faces / outliers", "Duplicates", "Flags"])
-with tab_err:
+def mislabeled_tab() -> None:
     f = st.columns([1.3, 1.4, 1.4, 1.2, 1])
     method = f[0].selectbox("Ranking", le.METHODS, key="le_method", help="\n".join(
         f"- **{m}**: {t}" for m, t in le.METHOD_HELP.items()))
@@ -143,8 +146,10 @@ with tab_err:
         f"{mark(i)}{g[:3]}→{s[:3]} {sc:.2f}" for i, g, s, sc in
         zip(*(t[c].to_numpy()[pos] for c in ("index", "given_label", "suggested_label", "score")))], "le_pick")
 
-with tab_out:
+
+def outliers_tab() -> None:
     o = le.outlier_table(ds, res)
+    hide = st.toggle("Hide reviewed", key="le_out_hide")
     if hide:
         o = o[~o["row"].isin(latest.index)]
     st.caption("Least face-like first: the rank maximum of four signals: blank frame, saturated pixels (text, "
@@ -153,8 +158,12 @@ with tab_out:
     ranked_gallery(o["index"].to_numpy(), lambda pos: [
         f"{mark(i)}#{i} {s:.3f}" for i, s in zip(o["index"].to_numpy()[pos], o["score"].to_numpy()[pos])], "le_out_pick")
 
-with tab_dup:
-    ui.duplicates_panel(ds)
 
-with tab_flags:
-    ui.flags_panel(ds, flags, latest.reset_index(), counts)
+# Lazy tabs: only the open tab is computed and sent to the browser.
+TABS = {"Likely mislabeled": mislabeled_tab, "Not faces / outliers": outliers_tab,
+        "Duplicates": lambda: ui.duplicates_panel(ds),
+        "Flags": lambda: ui.flags_panel(ds, flags, latest.reset_index(), counts)}
+for tab, body in zip(st.tabs(list(TABS), key="le_tab", on_change="rerun"), TABS.values()):
+    if tab.open:
+        with tab:
+            body()

@@ -7,13 +7,14 @@ import ui  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from fer_core import figures  # noqa: E402
+from fer_core import quick_figures  # noqa: E402
 from fer_core.baselines import BASELINES  # noqa: E402
 from fer_core.constants import FER2013_EMOTIONS  # noqa: E402
 from fer_core.report import score_split  # noqa: E402
+
+SCORES = ("accuracy", "accuracy_dedup", "macro_f1", "top3_accuracy", "ece")  # the side-by-side table's
 
 st.title("Model")
 ds = ui.current_dataset()
@@ -51,16 +52,13 @@ left, right = st.columns([1.1, 1])
 with left:
     st.subheader("Confusion matrix")
     norm = st.toggle("Row-normalised (recall per true class)", value=True)
-    ev = st.plotly_chart(figures.confusion_figure(m["confusion"], FER2013_EMOTIONS, normalize=norm),
-                         on_select="rerun", selection_mode="points", key=f"cm_{model}_{split}_{tkey}_{norm}")
-    pts = ev.selection.points if ev and ev.selection else []
-    cell = figures.confusion_cell(pts[0], len(FER2013_EMOTIONS)) if pts else None
+    ev = st.altair_chart(quick_figures.confusion_chart(m["confusion"], FER2013_EMOTIONS, normalize=norm),
+                         on_select="rerun", key=f"cm_{model}_{split}_{tkey}_{norm}")
+    cell = quick_figures.confusion_cell(ev.selection if ev else None)
 with right:
     st.subheader("Per-class scores")
     pc = pd.DataFrame(m["per_class"]).T
-    fig = go.Figure([go.Bar(x=pc.index, y=pc[c], name=c) for c in ("precision", "recall", "f1")])
-    fig.update_layout(height=330, barmode="group", yaxis=dict(range=[0, 1]), margin=dict(l=10, r=10, t=10, b=10))
-    st.plotly_chart(fig)
+    st.altair_chart(quick_figures.per_class_chart(pc, height=260))
     st.dataframe(pc.style.format({"precision": "{:.3f}", "recall": "{:.3f}", "f1": "{:.3f}", "support": "{:.0f}"}),
                  width="stretch")
 
@@ -78,42 +76,46 @@ st.write(f"**{len(rows)}** images labeled *{t_sel}* predicted *{p_sel}* (most co
 ui.show_grid(ds.images[rows[order]], cols=12, scale=2,
              captions=[f"{r} {c:.0%}" for r, c in zip(rows[order], conf[order])])
 
-c1, c2 = st.columns(2)
-with c1:
-    st.plotly_chart(figures.reliability_figure(m["reliability"], m["ece"]))
-with c2:
-    topk = m["topk"]
-    fig = go.Figure(go.Scatter(x=np.arange(1, len(topk) + 1), y=topk, mode="lines+markers+text",
-                               text=[f"{v:.1%}" for v in topk], textposition="top center"))
-    fig.update_layout(height=360, title="Top-k accuracy", xaxis=dict(title="k", dtick=1, range=[0.5, len(topk) + 0.5]),
-                      yaxis=dict(range=[0, 1.05]), margin=dict(l=10, r=10, t=40, b=10))
-    st.plotly_chart(fig)
 
-info = ui.checkpoint_info(model)
-st.subheader("Training")
-if info.get("history"):
-    st.plotly_chart(figures.history_figure(info["history"]))
-cfg = info.get("train_config", {})
-st.caption(f"`{model}`: {info.get('model_name')} {info.get('model_kwargs')}, {info.get('n_params', 0):,} parameters, "
-           f"label set {info.get('label_set')}, trained {cfg.get('epochs')} epochs, seed {cfg.get('seed')}.")
+def calibration() -> None:
+    c1, c2 = st.columns(2)
+    c1.altair_chart(quick_figures.reliability_chart(m["reliability"], m["ece"]))
+    c2.altair_chart(quick_figures.topk_chart(m["topk"]))
 
-st.subheader("Models and baselines side by side")
-rows_tbl = []
-for name in models:
-    s = score_split(ds, ui.predictions(ds, name)["probs"], split=split, target=tkey)
-    rows_tbl.append({"model": name, "kind": "CNN", **{x: s[x] for x in ("accuracy", "accuracy_dedup", "macro_f1",
-                                                                          "top3_accuracy", "ece")}})
-base = ui.baselines(ds) if st.session_state.get("baselines_on") or ui.baselines_cached(ds) else None
-if base is None:
-    if st.button("Fit PCA baselines (logistic regression, linear/RBF SVM, random forest)",
-                 help="Seconds on the sample; several minutes on the full FER2013 (or run python -m fer_core.prepare)."):
-        st.session_state["baselines_on"] = True
-        st.rerun()
-elif split != "Training":
-    for name in BASELINES:
-        s = score_split(ds, base[f"probs_{name}"], split=split, target=tkey, rows=base["rows"])
-        rows_tbl.append({"model": f"PCA + {name}", "kind": "baseline", **{x: s[x] for x in (
-            "accuracy", "accuracy_dedup", "macro_f1", "top3_accuracy", "ece")}})
-st.dataframe(pd.DataFrame(rows_tbl).style.format({c: "{:.3f}" for c in ("accuracy", "accuracy_dedup", "macro_f1",
-                                                                        "top3_accuracy", "ece")}, na_rep="n/a"),
-             width="stretch", hide_index=True)
+
+def training() -> None:
+    info = ui.checkpoint_info(model)
+    if info.get("history"):
+        st.altair_chart(quick_figures.history_chart(info["history"]))
+    cfg = info.get("train_config", {})
+    st.caption(f"`{model}`: {info.get('model_name')} {info.get('model_kwargs')}, {info.get('n_params', 0):,} "
+               f"parameters, label set {info.get('label_set')}, trained {cfg.get('epochs')} epochs, seed {cfg.get('seed')}.")
+
+
+def side_by_side() -> None:
+    rows_tbl = []
+    for name in models:
+        s = score_split(ds, ui.predictions(ds, name)["probs"], split=split, target=tkey)
+        rows_tbl.append({"model": name, "kind": "CNN", **{x: s[x] for x in SCORES}})
+    base = ui.baselines(ds) if st.session_state.get("baselines_on") or ui.baselines_cached(ds) else None
+    if base is None:
+        if st.button("Fit PCA baselines (logistic regression, linear/RBF SVM, random forest)",
+                     help="Seconds on the sample; several minutes on the full FER2013 (or run python -m fer_core.prepare)."):
+            st.session_state["baselines_on"] = True
+            st.rerun()
+    elif split != "Training":
+        for name in BASELINES:
+            s = score_split(ds, base[f"probs_{name}"], split=split, target=tkey, rows=base["rows"])
+            rows_tbl.append({"model": f"PCA + {name}", "kind": "baseline", **{x: s[x] for x in SCORES}})
+    st.dataframe(pd.DataFrame(rows_tbl).style.format({c: "{:.3f}" for c in SCORES}, na_rep="n/a"),
+                 width="stretch", hide_index=True)
+
+
+# Lazy tabs: only the open one is computed and sent (a new tab's first paint draws the confusion
+# matrix, not five charts and two tables at once). Every chart here is Vega-Lite (quick_figures):
+# one Plotly chart would hold the whole first paint until Plotly's 4.7 MB bundle has run.
+MORE = {"Calibration and top-k": calibration, "Training": training, "Models and baselines side by side": side_by_side}
+for tab, body in zip(st.tabs(list(MORE), key="model_more", on_change="rerun"), MORE.values()):
+    if tab.open:
+        with tab:
+            body()

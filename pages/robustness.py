@@ -105,38 +105,46 @@ for j, (m, row) in enumerate(table.iterrows()):
 if len(table) > 1:
     st.caption("mCE (ImageNet-C style, relative to the first model): "
                + ", ".join(f"{m} **{v:.2f}**" for m, v in table["mCE"].items()) + " (below 1 = more robust).")
-st.plotly_chart(rf.summary_figure(res, chosen), key="rb_summary")
+st.altair_chart(rf.summary_chart(res, chosen), key="rb_summary")
 
 st.subheader("Accuracy against severity")
-st.plotly_chart(rf.severity_figure(res, chosen, corrs), key="rb_curves")
+st.altair_chart(rf.severity_chart(res, chosen, corrs), key="rb_curves")
 st.caption("Line: mean over the repeats; band: ± one standard deviation (none for a deterministic corruption); "
            "dotted: the share of the most frequent class.")
 
-st.subheader("One corruption in detail")
-have = [k for k in corrs if any((m, k) in res for m in chosen)]
-d = st.columns([1.2, 1, 2])
-corr = d[0].selectbox("Corruption", have, format_func=lambda n: rb.CORRUPTIONS[n].title, key="rb_detail_corr")
-model = d[1].selectbox("Model", [m for m in chosen if (m, corr) in res], key="rb_detail_model")
-r, spec = res[(model, corr)], rb.CORRUPTIONS[corr]
-lv = d[2].select_slider(f"Severity ({spec.param})", options=list(range(len(r["levels"]))),
-                        value=min(len(r["levels"]) - 1, 4 if corr == "gaussian_noise" else 2),
-                        format_func=lambda i: spec.label(r["levels"][i]), key=f"rb_lv_{corr}")
-left, right = st.columns([1.3, 1])
-net = ui.load_model(model)
-classes, y_all = list(net.classes), ds.labels_in(net.label_set)
-left.plotly_chart(rf.class_heatmap(r, corr, classes), key="rb_heat")
-right.plotly_chart(rf.repeats_figure(res, chosen, corr, lv), key="rb_box")
-if not spec.random:
-    right.caption("A deterministic corruption: every repeat gives the same accuracy.")
 
-st.markdown(f"**Example faces at each severity** ({model}; repeat 1; caption: prediction and confidence, "
-            "red when wrong)")
-pick = pd.Series(r["rows"]).groupby(y_all[r["rows"]]).first().to_numpy()[:8]  # first face of each class
-ex = example_faces(ds, ds.data_hash, model, corr, tuple(int(i) for i in pick), cfg.to_dict())
-y = y_all[pick]
-imgs = ex["images"].transpose(1, 0, 2, 3).reshape(-1, 48, 48)  # one row per face, one column per level
-preds, conf = ex["preds"].T.ravel(), ex["confidence"].T.ravel()
-ok = preds == np.repeat(y, len(r["levels"]))
-ui.show_grid(imgs, cols=len(r["levels"]), scale=2, captions=[f"{classes[p]} {c:.0%}" for p, c in zip(preds, conf)],
-             caption_colors=[ui.OK_RGB if o else ui.BAD_RGB for o in ok], font_size=10)
-st.caption("Columns: " + " · ".join(spec.label(v) for v in r["levels"]) + f" ({spec.param}). One face per class.")
+@st.fragment
+def detail(res: dict, chosen: list, corrs: list, cfg: RobustnessConfig) -> None:
+    """One corruption in detail. A fragment: changing its corruption, model or severity reruns only
+    this section, not the summary and severity charts above."""
+    st.subheader("One corruption in detail")
+    have = [k for k in corrs if any((m, k) in res for m in chosen)]
+    d = st.columns([1.2, 1, 2])
+    corr = d[0].selectbox("Corruption", have, format_func=lambda n: rb.CORRUPTIONS[n].title, key="rb_detail_corr")
+    model = d[1].selectbox("Model", [m for m in chosen if (m, corr) in res], key="rb_detail_model")
+    r, spec = res[(model, corr)], rb.CORRUPTIONS[corr]
+    lv = d[2].select_slider(f"Severity ({spec.param})", options=list(range(len(r["levels"]))),
+                            value=min(len(r["levels"]) - 1, 4 if corr == "gaussian_noise" else 2),
+                            format_func=lambda i: spec.label(r["levels"][i]), key=f"rb_lv_{corr}")
+    left, right = st.columns([1.3, 1])
+    net = ui.load_model(model)
+    classes, y_all = list(net.classes), ds.labels_in(net.label_set)
+    left.altair_chart(rf.class_heatmap(r, corr, classes), key="rb_heat")
+    right.altair_chart(rf.repeats_chart(res, chosen, corr, lv), key="rb_box")
+    if not spec.random:
+        right.caption("A deterministic corruption: every repeat gives the same accuracy.")
+
+    st.markdown(f"**Example faces at each severity** ({model}; repeat 1; caption: prediction and confidence, "
+                "red when wrong)")
+    pick = pd.Series(r["rows"]).groupby(y_all[r["rows"]]).first().to_numpy()[:8]  # first face of each class
+    ex = example_faces(ds, ds.data_hash, model, corr, tuple(int(i) for i in pick), cfg.to_dict())
+    y = y_all[pick]
+    imgs = ex["images"].transpose(1, 0, 2, 3).reshape(-1, 48, 48)  # one row per face, one column per level
+    preds, conf = ex["preds"].T.ravel(), ex["confidence"].T.ravel()
+    ok = preds == np.repeat(y, len(r["levels"]))
+    ui.show_grid(imgs, cols=len(r["levels"]), scale=2, captions=[f"{classes[p]} {c:.0%}" for p, c in zip(preds, conf)],
+                 caption_colors=[ui.OK_RGB if o else ui.BAD_RGB for o in ok], font_size=10)
+    st.caption("Columns: " + " · ".join(spec.label(v) for v in r["levels"]) + f" ({spec.param}). One face per class.")
+
+
+detail(res, chosen, corrs, cfg)

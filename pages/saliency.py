@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from fer_core import figures  # noqa: E402
+from fer_core import quick_figures  # noqa: E402
 from fer_core.attribute import METHOD_COST, METHODS, overlay, randomization_summary  # noqa: E402
 from fer_core.constants import FER2013_EMOTIONS, SPLITS  # noqa: E402
 
@@ -113,7 +113,7 @@ if sanity is None:
     st.caption("Or build it ahead with `python -m fer_core.prepare --only sanity`.")
 else:
     rows = randomization_summary(sanity)
-    st.plotly_chart(figures.randomization_figure(sanity, METHODS, flags), key=f"sanity_{model}")
+    st.altair_chart(quick_figures.randomization_chart(sanity, METHODS, flags), key=f"sanity_{model}")
     df = pd.DataFrame(rows).set_index("name").drop(columns="method")
     df["verdict"] = np.where(df["flagged"], "⚠ not to be trusted", "changes with the weights")
     st.dataframe(df.drop(columns="flagged").style.format({c: "{:.2f}" for c in ("after_head", "top_half", "mean_rho",

@@ -8,7 +8,7 @@ import ui  # noqa: E402
 import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from fer_core import figures  # noqa: E402
+from fer_core import quick_figures  # noqa: E402
 from fer_core.attribute import METHODS, overlay  # noqa: E402
 from fer_core.faces import MAX_PIXELS, UPLOAD_TYPES, draw_boxes  # noqa: E402
 
@@ -71,7 +71,7 @@ for k, f in enumerate(faces, 1):
     a.image(overlay(f["crop"], np.zeros((48, 48)), alpha=0, scale=4), caption=f"48×48 crop, box {f['box']}")
     top = np.argsort(-f["probs"])[:3]
     a.markdown("**Top 3:** " + " · ".join(f"{net_classes[j]} {f['probs'][j]:.0%}" for j in top))
-    b.plotly_chart(figures.class_probs_figure(f["probs"], net_classes, height=260), key=f"taf_probs_{k}")
+    b.altair_chart(quick_figures.class_probs_chart(f["probs"], net_classes, step=24), key=f"taf_probs_{k}")
     with c, st.spinner(f"{METHODS[method]}..."):
         amap = ui.attribution(model, f["crop"][None], method, int(f["label"]))[0]
         c.image(overlay(f["crop"], amap, scale=4), caption=f"{METHODS[method]} for {labels[k - 1]}")

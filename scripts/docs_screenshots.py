@@ -9,12 +9,8 @@ takes a full-page screenshot at 1440 px wide and stores it as a palette PNG (< 3
 """
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -22,16 +18,17 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from browser_helpers import (CHROMIUM, CHROMIUM_ARGS, RUN_COUNTER_JS, _free_port,  # noqa: E402
-                      full_page_screenshot, runs_done, wait_idle, wait_images)
+from browser_helpers import (CHROMIUM, CHROMIUM_ARGS, FIND_POINT_JS, RUN_COUNTER_JS,  # noqa: E402
+                             full_page_screenshot, runs_done, serve_dashboard, wait_idle, wait_images)
 
+#: Screenshot name -> url path.
 PAGES = {"home": "", "dataset": "dataset", "eigenfaces": "eigenfaces", "embeddings": "embeddings", "model": "model",
-         "saliency": "saliency", "try_a_face": "try_a_face", "experiments": "experiments"}
+         "saliency": "saliency", "label_errors": "label_errors", "try_a_face": "try_a_face",
+         "robustness": "robustness", "experiments": "experiments"}
 
 
 def click_isolated_point(page) -> None:
     """Embeddings: click the map's most isolated point so the side panel shows a face."""
-    from test_browser_embeddings import FIND_POINT_JS
     page.locator(".js-plotly-plot >> visible=true").first.wait_for()
     page.wait_for_timeout(1000)  # the WebGL scatter draws after the element appears
     pt = page.evaluate(FIND_POINT_JS)
@@ -53,10 +50,7 @@ def run_quick_sweep(page) -> None:
 
 
 #: What to do on a page before its screenshot.
-ACTIONS = {"embeddings": click_isolated_point}
-PAGES["robustness"] = "robustness"
-ACTIONS["robustness"] = run_quick_sweep
-PAGES["label_errors"] = "label_errors"
+ACTIONS = {"embeddings": click_isolated_point, "robustness": run_quick_sweep}
 
 
 def shrink(src: Path, dst: Path, colors: int = 112) -> int:
@@ -94,41 +88,25 @@ def main(argv=None) -> int:
         if a.data:
             (Path(cache) / "settings.json").write_text(json.dumps(
                 {"data_source": {"kind": "path", "path": a.data, "ferplus": a.ferplus or ""}}))
-        port = _free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.port",
-                                 str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
-                                cwd=ROOT, env={**os.environ, "FER_CACHE_DIR": cache},
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                    break
-                except OSError:
-                    time.sleep(0.3)
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                ctx = browser.new_context(viewport={"width": a.width, "height": 900})
-                ctx.add_init_script(RUN_COUNTER_JS)
-                page = ctx.new_page()
-                for name, path in ((n, PAGES[n]) for n in a.pages):
-                    page.goto(f"{url}/{path}")
-                    wait_idle(page, 0, 180)
-                    wait_images(page)
-                    if name in ACTIONS:
-                        ACTIONS[name](page)
-                    if page.locator('[data-testid="stException"]').count():
-                        print(f"{name}: the page shows an exception", file=sys.stderr)
-                        return 1
-                    raw = Path(cache) / f"{name}.png"
-                    full_page_screenshot(page, raw)
-                    size = shrink(raw, out / f"{name}.png")
-                    print(f"{out / f'{name}.png'}: {size // 1024} KB")
-                browser.close()
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+        with serve_dashboard(cache, timeout_s=120) as url, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            ctx = browser.new_context(viewport={"width": a.width, "height": 900})
+            ctx.add_init_script(RUN_COUNTER_JS)
+            page = ctx.new_page()
+            for name, path in ((n, PAGES[n]) for n in a.pages):
+                page.goto(f"{url}/{path}")
+                wait_idle(page, 0, 180)
+                wait_images(page)
+                if name in ACTIONS:
+                    ACTIONS[name](page)
+                if page.locator('[data-testid="stException"]').count():
+                    print(f"{name}: the page shows an exception", file=sys.stderr)
+                    return 1
+                raw = Path(cache) / f"{name}.png"
+                full_page_screenshot(page, raw)
+                size = shrink(raw, out / f"{name}.png")
+                print(f"{out / f'{name}.png'}: {size // 1024} KB")
+            browser.close()
     return 0
 
 

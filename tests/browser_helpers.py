@@ -22,16 +22,38 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 VIEWPORT = {"width": 1500, "height": 1000}
 EXCEPTION = '[data-testid="stException"]'
 
-#: Pixel centre of a confusion-matrix cell ([true, predicted]), from Plotly's own axes (Model page).
+#: Pixel centre of a confusion-matrix cell ([true, predicted]) of the Model page's Vega-Lite chart
+#: (SVG: one <path> per cell, in row-major order, each labelled "predicted: ..; true: ..").
 CELL_JS = """([t, p]) => {
-  const gd = [...document.querySelectorAll('.js-plotly-plot')].find(
-      g => g._fullData && g._fullData[0] && g._fullData[0].customdata);
-  gd.scrollIntoView({block: 'center'});
-  const cd = gd.calcdata[0];
-  const i = gd._fullData[0].customdata.findIndex(c => c[0] === t && c[1] === p);
-  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-  const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
-  return {px: r.left + xa.l2p(cd[i].x), py: r.top + ya.l2p(cd[i].y)};
+  const cells = () => [...document.querySelectorAll('[data-testid="stVegaLiteChart"] g.mark-rect path')]
+                        .filter(e => (e.getAttribute('aria-label') || '').startsWith('predicted:'));
+  cells()[0].scrollIntoView({block: 'center'});
+  const all = cells(), k = Math.round(Math.sqrt(all.length));
+  const r = all[t * k + p].getBoundingClientRect();
+  return {px: r.left + r.width / 2, py: r.top + r.height / 2, label: all[t * k + p].getAttribute('aria-label')};
+}"""
+
+#: An isolated point of the first Plotly chart (the map), inside the viewport: its row (customdata),
+#: trace, and page coordinates; "isolated" = farthest in pixels from any other point, so the click
+#: is unambiguous.
+FIND_POINT_JS = """() => {
+  const gd = document.querySelectorAll('.js-plotly-plot')[0];
+  const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, box = gd.getBoundingClientRect();
+  const pts = [];
+  gd._fullData.forEach((t, c) => { if (!t.customdata) return;  // the density heatmap of a sampled map
+    for (let i = 0; i < t.x.length; i++)
+      pts.push({c, i, row: Number(t.customdata[i]), x: Number(t.x[i]), y: Number(t.y[i]),
+                px: box.left + xa._offset + xa.l2p(t.x[i]), py: box.top + ya._offset + ya.l2p(t.y[i])}); });
+  let best = null, bestD = -1;
+  for (const p of pts) {
+    if (p.px < box.left + xa._offset + 15 || p.px > box.left + xa._offset + xa._length - 15 ||
+        p.py < box.top + ya._offset + 15 || p.py > box.top + ya._offset + ya._length - 15 ||
+        p.py > window.innerHeight - 15) continue;  // clicks land only inside the viewport
+    let d = Infinity;
+    for (const q of pts) if (q !== p) d = Math.min(d, Math.hypot(q.px - p.px, q.py - p.py));
+    if (d > bestD) { bestD = d; best = p; }
+  }
+  return {...best, gap: bestD, n: pts.length, traces: gd._fullData.length};
 }"""
 
 
@@ -64,6 +86,7 @@ def wait_idle(page, after: int = 0, timeout_s: float = 60) -> None:
 
     Example:
         n = runs_done(page); page.get_by_role("tab", name="Pixel statistics").click(); wait_idle(page, n)
+        (the dashboard's tabs are lazy: opening one reruns the page)
     """
     page.wait_for_function("n => (window.__stRunsDone || 0) > n", arg=after, timeout=timeout_s * 1000)
     page.wait_for_selector(DONE, timeout=timeout_s * 1000)

@@ -174,17 +174,31 @@ def test_shipped_results_are_well_formed():
 
 
 def test_figures():
-    from fer_core.experiment_figures import cost_accuracy_figure, learning_curve_figure
+    from fer_core.experiment_figures import cost_accuracy_chart
+    from fer_core.quick_figures import learning_curve_chart
     rows = [{"model": "compact", "width": 1.0, "checkpoint": "compact", "params": 420000, "macs": 2.3e7,
              "latency_ms": 2.5, "file_bytes": 880_000, "accuracy": 0.62},
             {"model": "resnet18", "width": 1.0, "checkpoint": "", "params": 1.1e7, "macs": 1.2e9,
              "latency_ms": 90.0, "file_bytes": 2.2e7, "accuracy": None}]
-    by_file = cost_accuracy_figure(rows, cost="file_bytes")
-    assert "published peer" in [t.name for t in by_file.data]
-    assert "published peer" not in [t.name for t in cost_accuracy_figure(rows, cost="params").data]
-    strip = by_file.data[-1]
-    assert list(strip.y) == ["trained", "untrained"]  # the untrained one shows its cost, no accuracy
+
+    def frames(chart):
+        return [pd.DataFrame(v) for v in chart.to_dict()["datasets"].values()]
+    by_file = frames(cost_accuracy_chart(rows, cost="file_bytes"))
+    points = next(d for d in by_file if "kind" in d and "series" not in d)
+    assert points["kind"].tolist() == ["this project", "published peer", "published peer"]
+    assert points["x"].iloc[0] == 880_000 / 1024  # KB
+    by_params = frames(cost_accuracy_chart(rows, cost="params"))
+    assert next(d for d in by_params if "kind" in d and "series" not in d)["kind"].tolist() == ["this project"]
+    strip = next(d for d in by_params if "status" in d)
+    assert strip["status"].tolist() == ["trained", "untrained"]  # the untrained one shows its cost, no accuracy
+    assert strip["x"].tolist() == [0.42, 11.0]  # millions of parameters
     with pytest.raises(ValueError):
-        cost_accuracy_figure(rows, cost="weight")
-    fig = learning_curve_figure(_runs({0.25: [0.40, 0.41], 1.0: [0.60, 0.61]}))
-    assert "still rising" in fig.layout.annotations[0].text
+        cost_accuracy_chart(rows, cost="weight")
+    spec = learning_curve_chart(_runs({0.25: [0.40, 0.41], 1.0: [0.60, 0.61]}), reference=("shipped", 0.63)).to_dict()
+    data = [pd.DataFrame(v) for v in spec["datasets"].values()]
+    note = next(d for d in data if "text" in d and d["text"].str.contains("per doubling").any())
+    assert note["text"][0] == "still rising: +10.0 points per doubling"  # +20 points over two doublings
+    means = next(d for d in data if "lo" in d)
+    assert means["value"].round(3).tolist() == [0.405, 0.605] and (means["hi"] > means["lo"]).all()
+    assert next(d for d in data if "seed" in d)["value"].tolist() == [0.40, 0.41, 0.60, 0.61]
+    assert any(d.get("text", pd.Series(dtype=object)).eq("shipped").any() for d in data)  # the reference level

@@ -28,12 +28,14 @@ def _run(**state):
 def test_page_builds_the_map_and_shows_the_engine_numbers(sample):
     at = _run()
     assert at.title[0].value == "Embeddings"
+    assert not at.metric  # the class-separation expander is lazy: closed, nothing computed or sent
+    assert any("Click a point" in i.value for i in at.info)
+    at = _run(emb_sep_open=True)
     stats = embed.get_feature_stats(sample, default_model())
     _, agr = embed.class_separation_table(stats, sample.labels)
     shown = {m.label: m.value for m in at.metric}
     assert shown["kNN label agreement (k=10)"] == f"{float(agr['overall']):.1%}"
     assert shown["Silhouette (all classes)"] == f"{float(stats['silhouette_fer2013_overall']):.3f}"
-    assert any("Click a point" in i.value for i in at.info)
 
 
 def test_selected_row_fills_the_panel_and_neighbours_are_clickable(sample):

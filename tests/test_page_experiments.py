@@ -30,8 +30,16 @@ def planted(tmp_path) -> tuple[Path, Path]:
     return ds, ms
 
 
-def run(**inputs) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+COST = "Accuracy vs cost"  # the second tab (lazy: its section runs only when open)
+
+
+def run(at: AppTest | None = None, tab: str | None = None, **inputs) -> AppTest:
+    """Run the page (or rerun `at`), open `tab`, then type each input (text_input key -> value)."""
+    if at is None:
+        at = AppTest.from_file(PAGE, default_timeout=60)
+    if tab:
+        at.session_state["xp_tab"] = tab
+    at.run()
     for key, value in inputs.items():
         at.text_input(key=key).set_value(value).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -41,22 +49,28 @@ def run(**inputs) -> AppTest:
 def test_shipped_results_render():
     at = run()
     t = texts(at)
-    assert "python -m fer_core.experiments data-size" in t and "python -m fer_core.experiments model-size" in t
-    for kind in ("data-size", "model-size"):
-        if experiments.load_results(kind) is not None:
-            assert experiments.load_results(kind)["command"] in t  # provenance is shown
+    assert "python -m fer_core.experiments data-size" in t and "python -m fer_core.experiments model-size" not in t
+    if experiments.load_results("data-size") is not None:
+        assert experiments.load_results("data-size")["command"] in t  # provenance is shown
+    t = texts(run(at, tab=COST))
+    assert "python -m fer_core.experiments model-size" in t and "python -m fer_core.experiments data-size" not in t
+    if experiments.load_results("model-size") is not None:
+        assert experiments.load_results("model-size")["command"] in t
 
 
 def test_user_result_files(tmp_path):
     ds, ms = planted(tmp_path)
-    at = run(ds_path=str(ds), ms_path=str(ms))
+    at = run(ds_path=str(ds))
     t = texts(at)
     assert "planted" in t and "--planted" in t
     assert "+8.0 accuracy points per doubling (seed noise ±2.8)" in t and "still rising" in t  # 52% -> 60%
-    assert len(at.get("plotly_chart")) == 2
-    # switching metric and cost axis keeps the page alive
-    at.radio[0].set_value("public_acc").run()
-    at.radio[1].set_value("params").run()
+    assert len(at.get("vega_lite_chart")) == 1 and not at.get("plotly_chart")  # the learning curve
+    at.radio[0].set_value("public_acc").run()  # switching the metric keeps the page alive
+    assert not at.exception, [e.value for e in at.exception]
+    at = run(at, tab=COST, ms_path=str(ms))
+    assert "python -m fer_core.experiments model-size --planted" in texts(at)
+    assert len(at.get("vega_lite_chart")) == 1 and not at.get("plotly_chart")  # accuracy vs cost
+    at.radio[0].set_value("params").run()  # the cost axis
     assert not at.exception, [e.value for e in at.exception]
 
 
@@ -66,6 +80,7 @@ def test_bad_and_missing_files(tmp_path, monkeypatch):
     assert any("not a readable data-size result file" in str(e.value) for e in at.error)
     monkeypatch.setitem(experiments.SHIPPED_RESULTS, "data-size", tmp_path / "none.json")
     monkeypatch.setitem(experiments.SHIPPED_RESULTS, "model-size", tmp_path / "none.json")
-    at = run()
-    assert sum("No shipped" in str(i.value) for i in at.info) == 2
-    assert len(at.get("plotly_chart")) == 0
+    for tab in (None, COST):
+        at = run(tab=tab)
+        assert sum("No shipped" in str(i.value) for i in at.info) == 1
+        assert len(at.get("plotly_chart")) == 0 and len(at.get("vega_lite_chart")) == 0

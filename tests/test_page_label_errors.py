@@ -63,7 +63,9 @@ def test_flag_undo_and_export(sample):
     next(b for b in at.button if b.label == "Undo last decision").click()
     at = _run(at)
     assert FlagStore().latest(sample.data_hash)["row"].tolist() == [int(sample.row[first])]
-    # the Flags tab exports CSV with original and corrected labels
+    # the Flags tab (lazy: runs only when open) exports CSV with original and corrected labels
+    assert not at.get("download_button")
+    at = _run(at, le_tab="Flags")
     dl = at.get("download_button")
     assert dl, "no export button"
     csv_text = FlagStore().export_csv(sample.data_hash, sample.labels, rows=sample.row)
@@ -79,9 +81,20 @@ def test_filters_narrow_the_gallery(sample):
 
 
 def test_outlier_and_duplicate_tabs_render(sample):
-    at = _run(dup_kind="near-identical (re-encoded, shifted, re-lit copies)")
+    at = _run()  # lazy tabs: only the open one runs
+    assert not [b for b in at.button if b.key and b.key.startswith("le_out_pick_btn_")]
+    at = _run(at, le_tab="Not faces / outliers")
     res = le.get_label_errors(sample)
     top = np.argsort(-res["outlier_score"], kind="stable")[:24]
     picks = [int(b.key.removeprefix("le_out_pick_btn_")) for b in at.button if b.key and b.key.startswith("le_out_pick_btn_")]
     assert picks == top.tolist()
+    assert not [b for b in at.button if b.key and b.key.startswith("le_pick_btn_")]
+    at = _run(at, le_tab="Duplicates", dup_kind="near-identical (re-encoded, shifted, re-lit copies)")
     assert any("Groups" == m.label for m in at.metric) or any("No duplicates" in i.value for i in at.info)
+
+
+def test_validation_expander_is_lazy(sample):
+    at = _run()
+    assert not any("FER+ non-faces are among" in c.value for c in at.caption)
+    at = _run(at, le_pak_open=True)
+    assert any("FER+ non-faces are among" in c.value for c in at.caption)

@@ -40,8 +40,21 @@ def test_cell_gallery_count_and_ferplus_target():
     assert not at.exception
 
 
+def test_lower_sections_are_lazy_tabs():
+    at = AppTest.from_file(MODEL, default_timeout=120).run()
+    assert not any("parameters, label set" in c.value for c in at.caption)  # the Training tab is closed
+    assert len(at.get("vega_lite_chart")) == 4 and not at.get("plotly_chart")  # confusion, per class, reliability, top-k
+    at.session_state["model_more"] = "Training"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("parameters, label set" in c.value for c in at.caption)
+    assert len(at.get("vega_lite_chart")) == 3  # reliability and top-k out, training curves in
+
+
 def test_baselines_button_adds_rows():
-    at = AppTest.from_file(MODEL, default_timeout=300).run()
+    at = AppTest.from_file(MODEL, default_timeout=300)
+    at.session_state["model_more"] = "Models and baselines side by side"
+    at.run()
     before = len(at.dataframe[-1].value)
     at.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]

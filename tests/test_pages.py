@@ -191,11 +191,18 @@ def test_dataset_sort_and_tabs():
     at = run(DATASET)
     next(s for s in at.selectbox if s.label == "Order").set_value("contrast, lowest first").run()
     assert not at.exception
+    assert not [r for r in at.radio if r.label == "Labels"]  # lazy tabs: only the open one runs
+    at.session_state["ds_tab"] = "Class distribution"
+    at.run()
     dist = next(r for r in at.radio if r.label == "Labels")
     dist.set_value("FER+ majority").run()
     assert not at.exception
     next(r for r in at.radio if r.label == "Bars").set_value("share of split").run()
     assert not at.exception
+    at.session_state["ds_tab"] = "Pixel statistics"
+    at.run()
+    assert not at.exception and any("Lowest-contrast images" in m.value for m in at.markdown)
+    assert not [r for r in at.radio if r.label == "Labels"]
 
 
 # ---- Eigenfaces page ---------------------------------------------------------------------

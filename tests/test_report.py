@@ -48,12 +48,3 @@ def test_ferplus_target_and_rows_subset():
     assert m["n"] == int((ds.ferplus.majority_fer2013[rows] >= 0).sum())
     with pytest.raises(ValueError, match="rows"):
         score_split(ds, probs[:-1], split="PublicTest", rows=rows)
-
-
-def test_confusion_click_maps_to_cell():
-    from fer_core.figures import confusion_cell, confusion_figure
-    fig = confusion_figure(np.arange(49).reshape(7, 7), [str(i) for i in range(7)])
-    cd = fig.data[0].customdata
-    for i in (0, 1, 8, 23, 48):  # the point index Streamlit reports for a click
-        assert confusion_cell({"point_index": i}, 7) == tuple(cd[i]) == (i // 7, i % 7)
-    assert confusion_cell({"customdata": [2, 4]}, 7) == (2, 4)

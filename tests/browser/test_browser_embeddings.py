@@ -8,30 +8,9 @@ import re
 
 import pytest
 
-pytestmark = pytest.mark.browser
+from browser_helpers import FIND_POINT_JS
 
-#: An isolated point of the first Plotly chart (the map), inside the viewport: its row (customdata),
-#: trace, and page coordinates; "isolated" = farthest in pixels from any other point, so the click
-#: is unambiguous.
-FIND_POINT_JS = """() => {
-  const gd = document.querySelectorAll('.js-plotly-plot')[0];
-  const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, box = gd.getBoundingClientRect();
-  const pts = [];
-  gd._fullData.forEach((t, c) => { if (!t.customdata) return;  // the density heatmap of a sampled map
-    for (let i = 0; i < t.x.length; i++)
-      pts.push({c, i, row: Number(t.customdata[i]), x: Number(t.x[i]), y: Number(t.y[i]),
-                px: box.left + xa._offset + xa.l2p(t.x[i]), py: box.top + ya._offset + ya.l2p(t.y[i])}); });
-  let best = null, bestD = -1;
-  for (const p of pts) {
-    if (p.px < box.left + xa._offset + 15 || p.px > box.left + xa._offset + xa._length - 15 ||
-        p.py < box.top + ya._offset + 15 || p.py > box.top + ya._offset + ya._length - 15 ||
-        p.py > window.innerHeight - 15) continue;  // clicks land only inside the viewport
-    let d = Infinity;
-    for (const q of pts) if (q !== p) d = Math.min(d, Math.hypot(q.px - p.px, q.py - p.py));
-    if (d > bestD) { bestD = d; best = p; }
-  }
-  return {...best, gap: bestD, n: pts.length, traces: gd._fullData.length};
-}"""
+pytestmark = pytest.mark.browser
 
 #: Rows of the points inside a page-pixel rectangle (the expected lasso result); with w, h > 0
 #: instead, the rectangle of that size (inside the plot area) holding the most points.

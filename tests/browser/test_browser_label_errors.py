@@ -36,19 +36,19 @@ def test_review_flag_undo_and_tabs(streamlit_app):
     streamlit_app.act(lambda: page.get_by_role("button", name="Undo last decision").click())
     assert len(_flags(streamlit_app.cache_dir).latest(ds.data_hash)) == 0
     # the validation chart, then every tab renders without an exception
-    page.get_by_text("How good are the rankings?").click()  # an expander: no rerun
-    page.locator(".js-plotly-plot >> visible=true").first.wait_for()
-    for tab in ("Not faces / outliers", "Duplicates", "Flags"):  # tabs switch in the browser: no rerun
-        page.get_by_role("tab", name=tab).click()
-        page.wait_for_timeout(300)
+    streamlit_app.act(page.get_by_text("How good are the rankings?").click)  # a lazy expander: reruns
+    page.get_by_text("FER+ non-faces are among", exact=False).wait_for()
+    page.locator('[data-testid="stExpander"] .js-plotly-plot').first.wait_for()
+    for tab in ("Not faces / outliers", "Duplicates", "Flags"):  # lazy tabs: each click reruns the page
+        streamlit_app.act(page.get_by_role("tab", name=tab).click)
         assert streamlit_app.exceptions() == []
-    page.get_by_role("tab", name="Duplicates").click()
+    streamlit_app.act(page.get_by_role("tab", name="Duplicates").click)
     page.get_by_text("Train/test leakage", exact=False).wait_for()
     streamlit_app.screenshot("label_errors_duplicates")
     # a malformed flags CSV is refused with the row named, and nothing is imported
     bad = streamlit_app.cache_dir / "bad_flags.csv"
     bad.write_text(f"row,decision\n{int(ds.row[0])},not_face\n{int(ds.row[1])},maybe\n")  # 2nd: bad decision
-    page.get_by_role("tab", name="Flags").click()
+    streamlit_app.act(page.get_by_role("tab", name="Flags").click)
     chooser = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
     streamlit_app.act(lambda: chooser.set_input_files(str(bad)))
     streamlit_app.act(lambda: page.get_by_role("button", name="Import these decisions").click())

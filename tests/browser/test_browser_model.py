@@ -1,4 +1,4 @@
-"""Model page in headless Chromium: clicking a confusion-matrix cell opens that cell's gallery."""
+"""Model page in headless Chromium: clicking a confusion-matrix cell (Vega-Lite, SVG) opens that cell's gallery."""
 import re
 
 import numpy as np
@@ -15,7 +15,7 @@ def test_confusion_cell_click_opens_gallery(streamlit_app):
     from fer_core.report import score_split
     page = streamlit_app.goto("model")
     page.get_by_role("heading", name="Confusion matrix").wait_for()
-    page.locator(".js-plotly-plot >> visible=true").first.wait_for()
+    page.locator('[data-testid="stVegaLiteChart"] g.mark-rect path').first.wait_for()
     assert streamlit_app.exceptions() == []
     # the same numbers the page shows, from the engine
     ds = load_dataset(use_cache=False)
@@ -23,9 +23,16 @@ def test_confusion_cell_click_opens_gallery(streamlit_app):
     cm = np.asarray(m["confusion"])
     t, p = 3, 3  # happy -> happy: the largest cell on any sensible model
     pt = page.evaluate(CELL_JS, [t, p])
+    assert pt["label"].startswith("predicted: happy; true: happy")
     page.mouse.move(pt["px"], pt["py"])
     streamlit_app.act(lambda: page.mouse.click(pt["px"], pt["py"]))
     text = page.get_by_text(re.compile(r"images labeled .* predicted")).first.inner_text()
     assert f"{cm[t, p]} images labeled happy predicted happy" in text
+    # another cell, clicked on its number (the text must not swallow the click)
+    t, p = 2, 4  # fear -> sad
+    pt = page.evaluate(CELL_JS, [t, p])
+    streamlit_app.act(lambda: page.mouse.click(pt["px"], pt["py"]))
+    text = page.get_by_text(re.compile(r"images labeled .* predicted")).first.inner_text()
+    assert f"{cm[t, p]} images labeled fear predicted sad" in text
     assert streamlit_app.exceptions() == []
     streamlit_app.screenshot("model_cell_click")

@@ -8,9 +8,9 @@ from fer_core.checkpoint import shipped_checkpoints
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")]
 
-#: Plotly charts that finished drawing: their SVG holds a data trace (a heatmap draws as an image, .hm).
-DRAWN_JS = """() => [...document.querySelectorAll('.js-plotly-plot')]
-    .filter(gd => gd._fullData && gd._fullData.length && gd.querySelector('.trace, .hm')).length"""
+#: Vega-Lite charts (SVG) that finished drawing: they hold marks.
+DRAWN_JS = """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+    .filter(c => c.querySelector('.role-mark path, .role-mark text')).length"""
 
 
 def run_quick_sweep(streamlit_app, page) -> None:
@@ -28,10 +28,10 @@ def test_robustness_quick_sweep_and_charts(streamlit_app):
     for name in ("Summary", "One corruption in detail"):  # the run may still be drawing the rest
         page.get_by_role("heading", name=name).wait_for(timeout=60_000)
     page.wait_for_function(f"() => ({DRAWN_JS})() >= 4", timeout=60_000)  # summary, curves, heatmap, box plot
-    curves = page.evaluate("""() => { const gd = [...document.querySelectorAll('.js-plotly-plot')]
-        .find(g => (g._fullLayout.annotations || []).some(a => a.text === 'Gaussian noise'));
-        return gd ? gd._fullData.filter(t => t.mode === 'lines+markers').map(t => t.y.length) : null; }""")
-    assert curves and 7 in curves  # the Gaussian-noise curve has the study's 7 variance levels
+    assert page.locator(".js-plotly-plot").count() == 0  # no Plotly: the page paints without loading it
+    # the Gaussian-noise curve (one point per level, labelled with its variance) has the study's 7 levels
+    points = page.locator('[data-testid="stVegaLiteChart"] g.mark-symbol path[aria-label*="variance ([0, 1] pixels)"]')
+    assert points.count() == 7
     sizes = page.locator('[data-testid="stImage"] img').evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
     assert sizes and min(sizes) > 0  # the example faces at each severity
     assert page.get_by_text("Showing 4 sweep(s)", exact=False).is_visible()

@@ -31,7 +31,7 @@ def test_try_a_face_upload_good_then_bad(streamlit_app, photos):
     streamlit_app.act(lambda: chooser.set_input_files(str(photos / "photo.jpg")), timeout_s=120)
     page.get_by_text("2 faces", exact=False).first.wait_for()
     assert page.get_by_role("heading", name="Face 2", exact=False).is_visible()
-    assert page.locator(".js-plotly-plot >> visible=true").count() == 2  # one probability chart per face
+    assert page.locator('[data-testid="stVegaLiteChart"] >> visible=true').count() == 2  # a probability chart per face
     sizes = page.locator('[data-testid="stImage"] img').evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
     assert len(sizes) >= 5 and min(sizes) > 0  # the photo, and a crop and a saliency map per face
     assert streamlit_app.exceptions() == []
