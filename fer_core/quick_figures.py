@@ -305,15 +305,3 @@ def crosstab_chart(table: pd.DataFrame, *, row_title: str, col_title: str, heigh
                  text=alt.Text("count:Q", format=","),
                  color=alt.condition("datum.dark", alt.value("white"), alt.value("#222"))))
     return _svg(layer.properties(height=height))
-
-
-def group_counts_chart(names, counts, colors, *, title: str = "", step: int = 18) -> alt.LayerChart:
-    """Horizontal bars of how many items each group has, each bar in its group's colour and
-    labelled with its count (e.g. the points of each colour of an embedding map)."""
-    df = pd.DataFrame({"name": [str(n) for n in names], "count": np.asarray(counts, dtype=int), "fill": list(colors)})
-    base = alt.Chart(df).encode(y=alt.Y("name:N", sort=list(df["name"]), title=None,
-                                        axis=alt.Axis(labelLimit=220, labelOverlap=False, labelFlush=False)),
-                                x=alt.X("count:Q", title=None, axis=alt.Axis(format="~s")))
-    layer = (base.mark_bar().encode(fill=alt.Fill("fill:N", scale=None), tooltip=["name:N", alt.Tooltip("count:Q", format=",")])
-             + base.mark_text(align="left", dx=3, fontSize=11).encode(text=alt.Text("count:Q", format=",")))
-    return _svg(layer.properties(title=title, height=alt.Step(step)))

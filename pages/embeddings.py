@@ -5,7 +5,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
 import ui  # noqa: E402
 
-import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from fer_core import embed, figures, quick_figures  # noqa: E402
@@ -33,15 +32,10 @@ def _show_row(i: int) -> None:
     st.session_state["selected_row"] = int(i)
 
 
-def side_panel(ds, pred, i, color_by: str) -> None:
+def side_panel(ds, pred, i) -> None:
     if i is None or not 0 <= i < len(ds):
         st.info("Click a point to see its face, its predicted probabilities, its FER+ votes and its "
                 "nearest neighbours in feature space.", icon=":material/touch_app:")
-        colors = embed.point_colors(ds, color_by, probs=pred["probs"], classes=pred["classes"])
-        if colors["kind"] == "categorical":  # (also loads the charts' code, so the first click is quick)
-            counts = np.bincount(colors["codes"], minlength=len(colors["names"]))
-            st.altair_chart(quick_figures.group_counts_chart(colors["names"], counts, colors["colors"],
-                                                             title=f"Points per colour ({embed.COLOR_BY[color_by]})"))
         return
     with st.container(key="emb_panel"):
         st.subheader(f"Image #{i}")
@@ -89,7 +83,7 @@ def explorer(ds, model, cfg, color_by, pred) -> None:
                       + ("the grey shading counts all of them, and a box or lasso selects every image inside "
                          "it, drawn or not." if cfg.dims == 2 else "in 3-D there is no shading.")))
     with right:
-        side_panel(ds, pred, st.session_state.get("selected_row"), color_by)
+        side_panel(ds, pred, st.session_state.get("selected_row"))
     region = st.session_state.get("emb_region")
     if region is None or not len(region):
         return

@@ -145,8 +145,3 @@ def test_split_counts_and_crosstab_charts():
     assert cells.loc[("angry", "anger"), "share"] == 0.8 and cells.loc[("angry", "anger"), "count"] == 8
     assert cells.loc[("fear", "fear"), "share"] == 0.0  # an empty row: no division by zero
     assert cells["dark"].sum() == 1
-
-
-def test_group_counts_chart():
-    rows = _rows(qf.group_counts_chart(["a", "b"], [3, 40], ["#111111", "#222222"], title="t"))
-    assert rows.to_dict("list") == {"name": ["a", "b"], "count": [3, 40], "fill": ["#111111", "#222222"]}
