@@ -22,7 +22,6 @@ for _p in (str(ROOT), str(DASHBOARD_DIR)):
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from fer_core import images as fimg  # noqa: E402

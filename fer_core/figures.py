@@ -136,19 +136,3 @@ def neighbour_confusion_figure(confusion, classes, *, title: str = "") -> go.Fig
                       title=dict(text=title, y=0.98, yanchor="top"), xaxis=dict(title="neighbour's label", side="top"),
                       yaxis=dict(title="image's label", autorange="reversed"))
     return fig
-
-
-def precision_at_k_figure(table, *, height: int = 300) -> go.Figure:
-    """Grouped bars of precision@k per ranking method (rows of `table`, columns 'P@k'), with the
-    'base rate' row (a random ranking's precision) drawn as a dashed line."""
-    base = table.loc["base rate"].iloc[0] if "base rate" in table.index else None
-    methods = [m for m in table.index if m != "base rate"]
-    fig = go.Figure([go.Bar(name=col, x=methods, y=table.loc[methods, col], text=[f"{v:.2f}" for v in table.loc[methods, col]],
-                            textposition="outside", hovertemplate=f"%{{x}} {col}: %{{y:.3f}}<extra></extra>")
-                     for col in table.columns])
-    if base is not None:
-        fig.add_hline(y=base, line_dash="dash", line_color="#666",
-                      annotation_text=f"base rate {base:.2f} (random ranking)", annotation_position="top left")
-    fig.update_layout(barmode="group", height=height, margin=dict(l=0, r=0, t=30, b=0),
-                      yaxis=dict(range=[0, 1.1], title="precision"), legend=dict(orientation="h", y=1.12))
-    return fig

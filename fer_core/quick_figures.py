@@ -272,17 +272,20 @@ def randomization_chart(result: dict, names: dict | None = None, flagged: dict |
     return _svg(layer.properties(height=height, title="Cascading randomization: map similarity to the trained model"))
 
 
-def split_counts_chart(counts: pd.DataFrame, *, height: int = 300) -> alt.Chart:
+def split_counts_chart(counts: pd.DataFrame, *, height: int = 300, share: bool = False) -> alt.Chart:
     """Images per class (rows of `counts`) and split (its columns; a "total" column is left out),
-    bars grouped by class."""
+    bars grouped by class; with `share`, each split's bars are its share of that split."""
     splits = [c for c in counts.columns if c != "total"]
     df = (counts[splits].rename_axis("class").reset_index()
           .melt(id_vars="class", var_name="split", value_name="images"))
+    df["share"] = df["images"] / df.groupby("split")["images"].transform("sum").clip(lower=1)
+    y = (alt.Y("share:Q", title="share of split", axis=alt.Axis(format=".0%")) if share
+         else alt.Y("images:Q", title="images"))
     chart = alt.Chart(df).mark_bar().encode(
         x=alt.X("class:N", sort=list(counts.index), title=None, axis=alt.Axis(labelAngle=0)),
-        xOffset=alt.XOffset("split:N", sort=splits), y=alt.Y("images:Q", title="images"),
+        xOffset=alt.XOffset("split:N", sort=splits), y=y,
         color=alt.Color("split:N", sort=splits, legend=alt.Legend(orient="top", title=None)),
-        tooltip=["split:N", "class:N", alt.Tooltip("images:Q", format=",")])
+        tooltip=["split:N", "class:N", alt.Tooltip("images:Q", format=","), alt.Tooltip("share:Q", format=".1%")])
     return _svg(chart.properties(height=height))
 
 
@@ -305,3 +308,56 @@ def crosstab_chart(table: pd.DataFrame, *, row_title: str, col_title: str, heigh
                  text=alt.Text("count:Q", format=","),
                  color=alt.condition("datum.dark", alt.value("white"), alt.value("#222"))))
     return _svg(layer.properties(height=height))
+
+
+def box_chart(stats: pd.DataFrame, names, colors, *, title: str, height: int = 300) -> alt.LayerChart:
+    """Box plots drawn from precomputed Tukey numbers (`stats`: one row per box with q1, median,
+    q3, lowerfence, upperfence, mean, n, as :func:`fer_core.images.box_stats` gives), one box per
+    name in its colour; whiskers to the fences, a tick at the median, a dot at the mean."""
+    df = stats[["q1", "median", "q3", "lowerfence", "upperfence", "mean", "n"]].copy()
+    df["name"], df["fill"] = [str(n) for n in names], list(colors)
+    x = alt.X("name:N", sort=list(df["name"]), title=None, axis=alt.Axis(labelAngle=0))
+    base = alt.Chart(df).encode(x=x)
+    tip = ["name:N", alt.Tooltip("n:Q", format=","), alt.Tooltip("median:Q", format=".1f"),
+           alt.Tooltip("q1:Q", format=".1f"), alt.Tooltip("q3:Q", format=".1f"), alt.Tooltip("mean:Q", format=".1f")]
+    layer = (base.mark_rule(color="#555").encode(y=alt.Y("lowerfence:Q", title=None, scale=alt.Scale(zero=False)),
+                                                 y2="upperfence:Q")
+             + base.mark_bar(size=28, opacity=0.8).encode(y="q1:Q", y2="q3:Q", fill=alt.Fill("fill:N", scale=None),
+                                                          tooltip=tip)
+             + base.mark_tick(color="white", size=28, thickness=2).encode(y="median:Q")
+             + base.mark_point(color="#222", size=25, filled=True).encode(y="mean:Q", tooltip=tip))
+    return _svg(layer.properties(title=title, height=height))
+
+
+def lines_chart(x, series: dict[str, np.ndarray], colors, *, title: str, x_title: str, y_format: str = ".1%",
+                height: int = 300) -> alt.Chart:
+    """One line per named series over the shared `x` values, in the given colours."""
+    rows = [{"x": float(xv), "series": name, "y": float(yv)} for name, ys in series.items() for xv, yv in zip(x, ys)]
+    names = list(series)
+    return _svg(alt.Chart(pd.DataFrame(rows)).mark_line().encode(
+        x=alt.X("x:Q", title=x_title), y=alt.Y("y:Q", title=None, axis=alt.Axis(format=y_format)),
+        color=alt.Color("series:N", sort=names, scale=alt.Scale(domain=names, range=list(colors)),
+                        legend=alt.Legend(orient="top", title=None)),
+        tooltip=["series:N", alt.Tooltip("x:Q", format=".0f", title=x_title), alt.Tooltip("y:Q", format=y_format)]
+    ).properties(title=title, height=height))
+
+
+def precision_at_k_chart(table: pd.DataFrame, *, height: int = 280) -> alt.LayerChart:
+    """Grouped bars of precision@k per ranking method (rows of `table`, columns 'P@k'), with the
+    'base rate' row (a random ranking's precision) as a dashed rule."""
+    methods = [m for m in table.index if m != "base rate"]
+    cols = [str(c) for c in table.columns]
+    df = (table.loc[methods].rename_axis("method").reset_index().melt(id_vars="method", var_name="k", value_name="p"))
+    df["k"], df["text"] = df["k"].astype(str), [f"{v:.2f}" for v in df["p"]]
+    base = alt.Chart(df).encode(x=alt.X("method:N", sort=methods, title=None, axis=alt.Axis(labelAngle=0)),
+                                xOffset=alt.XOffset("k:N", sort=cols),
+                                y=alt.Y("p:Q", title="precision", scale=alt.Scale(domain=[0, 1.1])))
+    layer = (base.mark_bar().encode(color=alt.Color("k:N", sort=cols, legend=alt.Legend(orient="top", title=None)),
+                                    tooltip=["method:N", "k:N", alt.Tooltip("p:Q", format=".3f")])
+             + base.mark_text(dy=-6, fontSize=10).encode(text="text:N"))
+    title = ""
+    if "base rate" in table.index:  # named in the title: a label on the rule would sit on the bars
+        b = float(table.loc["base rate"].iloc[0])
+        title = f"dashed: base rate {b:.2f} (a random ranking's precision)"
+        layer += alt.Chart(pd.DataFrame({"p": [b]})).mark_rule(strokeDash=[5, 4], color="#444").encode(y="p:Q")
+    return _svg(layer.properties(height=height, title=title))

@@ -6,10 +6,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
 import ui  # noqa: E402
 
 import numpy as np  # noqa: E402
-import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from fer_core import images as fimg  # noqa: E402
+from fer_core import quick_figures  # noqa: E402
 from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS, SPLITS  # noqa: E402
 
 FACES = {"all": "all images", "faces": "faces only", "not_face": "not a face only"}
@@ -73,13 +73,7 @@ def class_distribution(ds):
     else:
         counts = fimg.split_class_counts(ds.split, ds.ferplus.majority, FERPLUS_EMOTIONS)
         counts = counts.rename(index={"none": "no majority"})
-    splits = [s for s in counts.columns if s != "total"]
-    y = counts[splits] / counts[splits].sum() if norm != "images" else counts[splits]
-    fig = go.Figure([go.Bar(name=s, x=y.index, y=y[s], customdata=counts[s],
-                            hovertemplate=f"{s} · %{{x}}: %{{customdata}} images<extra></extra>") for s in splits])
-    fig.update_layout(barmode="group", height=380, margin=dict(l=0, r=0, t=30, b=0), legend=dict(orientation="h"),
-                      yaxis=dict(title=norm, tickformat=".0%" if norm != "images" else ","))
-    st.plotly_chart(fig, key="ds_dist")
+    st.altair_chart(quick_figures.split_counts_chart(counts, height=340, share=norm != "images"), key="ds_dist")
     ui.show_counts(counts)
 
 
@@ -90,19 +84,14 @@ def pixel_statistics(ds):
     for col, name, where in (("brightness", "Brightness (mean pixel, 0–255)", left),
                              ("contrast", "Contrast (pixel std)", right)):
         b = fimg.box_stats(stats[col].to_numpy(), ds.labels, 7).iloc[present]
-        names = [FER2013_EMOTIONS[c] for c in present]
-        fig = go.Figure([go.Box(name=n, x=[n], q1=[r.q1], median=[r.median], q3=[r.q3], lowerfence=[r.lowerfence],
-                                upperfence=[r.upperfence], mean=[r.mean], marker_color=ui.CLASS_COLORS[c],
-                                boxpoints=False) for n, c, r in zip(names, present, b.itertuples())])
-        fig.update_layout(title=name, height=340, showlegend=False, margin=dict(l=0, r=0, t=40, b=0))
-        where.plotly_chart(fig, key=f"ds_box_{col}")
+        where.altair_chart(quick_figures.box_chart(b, [FER2013_EMOTIONS[c] for c in present],
+                                                   [ui.CLASS_COLORS[c] for c in present], title=name), key=f"ds_box_{col}")
     hist = ui.class_histograms(ds, ds.data_hash)
     centers = (np.arange(hist.shape[1]) + 0.5) * 256 / hist.shape[1]
-    fig = go.Figure([go.Scatter(x=centers, y=hist[c], name=FER2013_EMOTIONS[c], mode="lines",
-                                line=dict(color=ui.CLASS_COLORS[c])) for c in present])
-    fig.update_layout(title="Pixel-intensity histogram per FER2013 class (share of pixels)", height=340,
-                      margin=dict(l=0, r=0, t=40, b=0), xaxis_title="intensity", yaxis_tickformat=".1%")
-    st.plotly_chart(fig, key="ds_hist")
+    st.altair_chart(quick_figures.lines_chart(centers, {FER2013_EMOTIONS[c]: hist[c] for c in present},
+                                              [ui.CLASS_COLORS[c] for c in present], x_title="intensity",
+                                              title="Pixel-intensity histogram per FER2013 class (share of pixels)"),
+                    key="ds_hist")
     contrast = stats["contrast"].to_numpy()
     st.markdown(f"**Lowest-contrast images**: {(contrast < 1).sum():,} images are uniform (std < 1), "
                 "usually blank rows worth dropping")

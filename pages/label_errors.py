@@ -8,7 +8,6 @@ import ui  # noqa: E402
 import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from fer_core import figures  # noqa: E402
 from fer_core import label_errors as le  # noqa: E402
 from fer_core import quick_figures  # noqa: E402
 from fer_core.constants import FER2013_EMOTIONS  # noqa: E402
@@ -52,7 +51,7 @@ if ds.ferplus is not None:
         with pak:
             v = le.validate_rankings(ds, res, ks=tuple(k for k in le.PRECISION_KS if k <= len(ds) // 4) or (50,))
             found, total = le.nonfaces_in_top(ds, res, k=min(500, len(ds) // 10))
-            st.plotly_chart(figures.precision_at_k_figure(v), key="le_pak")
+            st.altair_chart(quick_figures.precision_at_k_chart(v), key="le_pak")
             st.caption(f"Error = the FER2013 label differs from the FER+ plurality label. The base rate is a "
                        f"random ranking's precision. Non-face ranking: {found} of the {total} FER+ non-faces are "
                        f"among the {min(500, len(ds) // 10)} least face-like images.")

@@ -126,16 +126,16 @@ def full_page_screenshot(page, path: Path) -> Path:
 
 
 @contextmanager
-def serve_dashboard(cache_dir, *, log=subprocess.DEVNULL, timeout_s: float = 60):
-    """Run `streamlit run dashboard/Home.py` on a free loopback port with FER_CACHE_DIR=cache_dir;
-    yields the base URL once the server answers, and stops it afterwards.
+def serve_dashboard(cache_dir, *, log=subprocess.DEVNULL, timeout_s: float = 60, app="dashboard/Home.py"):
+    """Run `streamlit run dashboard/Home.py` (or another `app` script) on a free loopback port with
+    FER_CACHE_DIR=cache_dir; yields the base URL once the server answers, and stops it afterwards.
 
     Raises:
         RuntimeError: the server exited or did not answer within `timeout_s`.
     """
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=ROOT, env={**os.environ, "FER_CACHE_DIR": str(cache_dir)}, stdout=log, stderr=subprocess.STDOUT)

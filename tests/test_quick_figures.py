@@ -145,3 +145,24 @@ def test_split_counts_and_crosstab_charts():
     assert cells.loc[("angry", "anger"), "share"] == 0.8 and cells.loc[("angry", "anger"), "count"] == 8
     assert cells.loc[("fear", "fear"), "share"] == 0.0  # an empty row: no division by zero
     assert cells["dark"].sum() == 1
+
+
+def test_split_share_box_lines_and_precision_charts():
+    counts = pd.DataFrame({"Training": [1, 3], "PublicTest": [2, 2], "total": [3, 5]}, index=["angry", "happy"])
+    shares = _rows(qf.split_counts_chart(counts, share=True)).set_index(["class", "split"])["share"]
+    assert shares[("happy", "Training")] == 0.75 and shares[("angry", "PublicTest")] == 0.5
+    from fer_core.images import box_stats
+    v = np.r_[np.arange(1, 6), np.arange(10, 15)].astype(float)
+    stats = box_stats(v, np.repeat([0, 1], 5), 2)
+    box = _rows(qf.box_chart(stats, ["a", "b"], ["#111111", "#222222"], title="t"))
+    assert box["median"].tolist() == [3.0, 12.0] and box["q1"].tolist() == [2.0, 11.0] and box["n"].tolist() == [5, 5]
+    lines = _rows(qf.lines_chart([0.5, 1.5], {"a": np.array([0.2, 0.8]), "b": np.array([0.5, 0.5])}, ["#111", "#222"],
+                                 title="t", x_title="x"))
+    assert lines.set_index(["series", "x"]).loc[("a", 1.5), "y"] == 0.8 and len(lines) == 4
+    table = pd.DataFrame({"P@100": [0.9, 0.5, 0.37], "P@500": [0.8, 0.45, 0.37]}, index=["ensemble", "loss", "base rate"])
+    spec = qf.precision_at_k_chart(table).to_dict()
+    data = [pd.DataFrame(d) for d in spec["datasets"].values()]
+    bars = next(d for d in data if "method" in d).set_index(["method", "k"])
+    assert len(bars) == 4 and bars.loc[("ensemble", "P@500"), "p"] == 0.8  # the base rate is a rule, not bars
+    assert next(d for d in data if "method" not in d)["p"].tolist() == [0.37]
+    assert "base rate 0.37" in spec["title"]

@@ -38,7 +38,7 @@ def test_review_flag_undo_and_tabs(streamlit_app):
     # the validation chart, then every tab renders without an exception
     streamlit_app.act(page.get_by_text("How good are the rankings?").click)  # a lazy expander: reruns
     page.get_by_text("FER+ non-faces are among", exact=False).wait_for()
-    page.locator('[data-testid="stExpander"] .js-plotly-plot').first.wait_for()
+    page.locator('[data-testid="stExpander"] [data-testid="stVegaLiteChart"] .role-mark path').first.wait_for()
     for tab in ("Not faces / outliers", "Duplicates", "Flags"):  # lazy tabs: each click reruns the page
         streamlit_app.act(page.get_by_role("tab", name=tab).click)
         assert streamlit_app.exceptions() == []

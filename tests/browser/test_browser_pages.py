@@ -47,7 +47,8 @@ def test_dataset_browse_and_filter(streamlit_app):
     streamlit_app.screenshot("dataset")
     streamlit_app.act(page.get_by_role("tab", name="Pixel statistics").click)  # a lazy tab: reruns
     page.get_by_text("Lowest-contrast images").wait_for()
-    page.locator(".js-plotly-plot >> visible=true").first.wait_for()
+    page.locator('[data-testid="stVegaLiteChart"] .role-mark path >> visible=true').first.wait_for()
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() == 3  # brightness, contrast, histogram
     assert streamlit_app.exceptions() == []
 
 
