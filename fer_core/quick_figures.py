@@ -183,8 +183,8 @@ def reliability_chart(bins: list[dict], ece: float, *, height: int = 300) -> alt
         size=alt.Size("count:Q", legend=None, scale=alt.Scale(range=[30, 600])),
         tooltip=[alt.Tooltip("confidence:Q", format=".2f"), alt.Tooltip("accuracy:Q", format=".2f"),
                  alt.Tooltip("count:Q", title="images")])
-    return _svg(layer.properties(height=height, title=f"Reliability (ECE {ece:.3f}; point area = images in bin; "
-                                                      "dotted: perfect calibration)"))
+    return _svg(layer.properties(height=height, title=alt.TitleParams(
+        f"Reliability (ECE {ece:.3f})", subtitle="point area = images in the bin; dotted: perfect calibration")))
 
 
 def topk_chart(topk, *, height: int = 300) -> alt.LayerChart:

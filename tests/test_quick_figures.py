@@ -85,7 +85,7 @@ def test_reliability_topk_and_history_charts_carry_their_numbers():
     data = [pd.DataFrame(v) for v in spec["datasets"].values()]
     model = next(d for d in data if "count" in d)
     assert model["count"].tolist() == [5, 40]  # the empty bin is left out
-    assert "ECE 0.071" in str(spec["title"])
+    assert spec["title"]["text"] == "Reliability (ECE 0.071)"
     top = _rows(qf.topk_chart([0.6, 0.8, 0.9]))
     assert top["k"].tolist() == [1, 2, 3] and top["text"].tolist() == ["60.0%", "80.0%", "90.0%"]
     hist = [{"epoch": 1, "train_loss": 1.5, "val_loss": 1.6, "train_acc": 0.4, "val_acc": 0.38},
