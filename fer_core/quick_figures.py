@@ -264,11 +264,13 @@ def randomization_chart(result: dict, names: dict | None = None, flagged: dict |
     x = alt.X("layer:N", sort=layers, title="layers randomized so far (from the top)", axis=alt.Axis(labelAngle=-30))
     y = alt.Scale(domain=[-0.2, 1.05])
     base = alt.Chart(df).encode(x=x, color=color)
-    layer = (base.mark_area(opacity=0.12).encode(y=alt.Y("lo:Q", scale=y), y2="hi:Q")
-             + base.mark_line(point=True).encode(
-                 y=alt.Y("rho:Q", scale=y, title="Spearman ρ (mean over images)"),
-                 strokeDash=alt.condition("datum.flagged", alt.value([6, 3]), alt.value([1, 0])),
-                 tooltip=["method:N", "layer:N", alt.Tooltip("rho:Q", format=".2f", title="ρ")]))
+    lines = base.mark_line(point=True).encode(
+        y=alt.Y("rho:Q", scale=y, title="Spearman ρ (mean over images)"),
+        strokeDash=alt.condition("datum.flagged", alt.value([6, 3]), alt.value([1, 0])),
+        tooltip=["method:N", "layer:N", alt.Tooltip("rho:Q", format=".2f", title="ρ")])
+    # the lines first: the shared legend is taken from them (the bands' faint fill would make pale swatches)
+    layer = lines + base.mark_area(opacity=0.12).encode(y=alt.Y("lo:Q", scale=y), y2="hi:Q",
+                                                        color=alt.Color("method:N", sort=methods, legend=None))
     return _svg(layer.properties(height=height, title="Cascading randomization: map similarity to the trained model"))
 
 

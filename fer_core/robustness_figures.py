@@ -98,12 +98,13 @@ def severity_chart(results: Results, models: Sequence[str], corruptions: Sequenc
         counts = next(np.asarray(results[(m, c)]["class_counts"]) for m in models if (m, c) in results)
         majority = alt.Chart(pd.DataFrame({"mean": [counts.max() / max(counts.sum(), 1)]})).mark_rule(
             strokeDash=[2, 3], color="grey").encode(y=y)
-        panels.append((base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", scale=alt.Scale(domain=[0, 1])), y2="hi:Q",
-                                                          color=_model_color(models, present, legend=False))
-                       + base.mark_line(point=True).encode(
-                           y=y, tooltip=["model:N", alt.Tooltip("label:N", title=CORRUPTIONS[c].param),
-                                         alt.Tooltip("mean:Q", format=".1%", title="accuracy"),
-                                         alt.Tooltip("std:Q", format=".1%", title="± std"), "repeats:Q"])
+        line = base.mark_line(point=True).encode(
+            y=y, tooltip=["model:N", alt.Tooltip("label:N", title=CORRUPTIONS[c].param),
+                          alt.Tooltip("mean:Q", format=".1%", title="accuracy"),
+                          alt.Tooltip("std:Q", format=".1%", title="± std"), "repeats:Q"])
+        band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", scale=alt.Scale(domain=[0, 1])), y2="hi:Q",
+                                                  color=_model_color(models, present, legend=False))
+        panels.append((line + band  # the line first: the shared legend is taken from it, not the faint band
                        + majority).properties(title=CORRUPTIONS[c].title, height=height, width=width))
     rows = [alt.hconcat(*panels[i:i + cols]) for i in range(0, len(panels), cols)]
     return _svg(alt.vconcat(*rows).resolve_scale(color="shared"))
