@@ -8,7 +8,7 @@ import pandas as pd
 import altair as alt
 
 from .experiments import PEERS, pareto_front
-from .quick_figures import _svg
+from .quick_figures import svg
 
 #: cost axes of the model-size table: column -> (axis title, scale to the shown unit)
 COSTS = {"params": ("parameters (millions)", 1e-6), "macs": ("multiply-accumulates per image (millions)", 1e-6),
@@ -58,5 +58,5 @@ def cost_accuracy_chart(rows: list[dict], *, cost: str = "params", peers=PEERS, 
         color=alt.Color("status:N", scale=alt.Scale(domain=["trained", "untrained"], range=["#1f77b4", "#bbb"]),
                         legend=None),
         tooltip=["label:N", alt.Tooltip("x:Q", format=",.3g", title=title)])
-    return _svg(alt.vconcat(layer.properties(height=height, width=width), strip.properties(height=70, width=width))
+    return svg(alt.vconcat(layer.properties(height=height, width=width), strip.properties(height=70, width=width))
                 .resolve_scale(x="shared", color="independent"))

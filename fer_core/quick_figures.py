@@ -16,9 +16,14 @@ import pandas as pd
 TOP, OTHER, LABEL_EDGE = "#1f77b4", "#aec7e8", "#d62728"
 
 
-def _svg(chart):
-    """Small charts draw as SVG: crisp text, and each mark is an element a browser test can click."""
+def svg(chart):
+    """`chart` drawn as SVG (Streamlit switches charts of many marks to canvas): crisp text, and
+    each mark is an element a browser test can find and click. Every chart here goes through it."""
     return chart.properties(usermeta={"embedOptions": {"renderer": "svg"}})
+
+
+#: Text colour of an annotated heatmap cell: white on cells whose row "dark" is true, else near-black.
+CELL_TEXT = alt.condition("datum.dark", alt.value("white"), alt.value("#222"))
 
 
 def confusion_chart(confusion, classes, *, normalize: bool = False) -> alt.LayerChart:
@@ -50,8 +55,8 @@ def confusion_chart(confusion, classes, *, normalize: bool = False) -> alt.Layer
     # No tooltip on the numbers: Vega-Lite then makes them non-interactive, so a click on a
     # number goes through to its cell.
     text = base.mark_text(fontSize=13).encode(
-        text="text:N", color=alt.condition("datum.dark", alt.value("white"), alt.value("#222")))
-    return _svg((rect + text).properties(width=62 * k, height=46 * k))
+        text="text:N", color=CELL_TEXT)
+    return svg((rect + text).properties(width=62 * k, height=46 * k))
 
 
 def confusion_cell(selection) -> tuple[int, int] | None:
@@ -76,7 +81,7 @@ def per_class_chart(per_class: pd.DataFrame, *, height: int = 300) -> alt.Chart:
         y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title=None),
         color=alt.Color("score:N", sort=scores, legend=alt.Legend(orient="top", title=None)),
         tooltip=["class:N", "score:N", alt.Tooltip("value:Q", format=".3f")])
-    return _svg(chart.properties(height=height))
+    return svg(chart.properties(height=height))
 
 
 def _hbars(names: list[str], values, *, highlight: int, outlined: int, fmt: str, title: str, step: int,
@@ -96,7 +101,7 @@ def _hbars(names: list[str], values, *, highlight: int, outlined: int, fmt: str,
     bars = base.mark_bar(strokeWidth=2).encode(fill=alt.Fill("fill:N", scale=None),
                                                 stroke=alt.Stroke("edge:N", scale=None))
     layers = bars + base.mark_text(align="left", dx=3).encode(text="text:N") if text is not None else bars
-    return _svg(layers.properties(title=title, height=alt.Step(step)))
+    return svg(layers.properties(title=title, height=alt.Step(step)))
 
 
 def class_probs_chart(probs, classes, *, label: int = -1, step: int = 20) -> alt.LayerChart:
@@ -167,7 +172,7 @@ def learning_curve_chart(runs: list[dict], *, metric: str = "private_acc", refer
         ref = alt.Chart(pd.DataFrame([{"value": reference[1], "text": reference[0]}]))
         layer += (ref.mark_rule(strokeDash=[6, 4], color="#2ca02c").encode(y=y)
                   + ref.mark_text(align="left", x=5, dy=-7, color="#2ca02c", fontSize=11).encode(y=y, text="text:N"))
-    return _svg(layer.properties(height=height))
+    return svg(layer.properties(height=height))
 
 
 def reliability_chart(bins: list[dict], ece: float, *, height: int = 300) -> alt.LayerChart:
@@ -183,7 +188,7 @@ def reliability_chart(bins: list[dict], ece: float, *, height: int = 300) -> alt
         size=alt.Size("count:Q", legend=None, scale=alt.Scale(range=[30, 600])),
         tooltip=[alt.Tooltip("confidence:Q", format=".2f"), alt.Tooltip("accuracy:Q", format=".2f"),
                  alt.Tooltip("count:Q", title="images")])
-    return _svg(layer.properties(height=height, title=alt.TitleParams(
+    return svg(layer.properties(height=height, title=alt.TitleParams(
         f"Reliability (ECE {ece:.3f})", subtitle="point area = images in the bin; dotted: perfect calibration")))
 
 
@@ -195,7 +200,7 @@ def topk_chart(topk, *, height: int = 300) -> alt.LayerChart:
                                 y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1.05]), axis=alt.Axis(format=".0%")))
     layer = (base.mark_line(point=True, color=TOP).encode(tooltip=["k:O", alt.Tooltip("accuracy:Q", format=".1%")])
              + base.mark_text(dy=-10, fontSize=11).encode(text="text:N"))
-    return _svg(layer.properties(height=height, title="Top-k accuracy"))
+    return svg(layer.properties(height=height, title="Top-k accuracy"))
 
 
 def history_chart(history: list[dict], *, height: int = 260) -> alt.HConcatChart:
@@ -218,7 +223,7 @@ def history_chart(history: list[dict], *, height: int = 260) -> alt.HConcatChart
                                                       scale=alt.Scale(zero=False)),
             color=color, strokeDash=dash, tooltip=["series:N", "epoch:Q", alt.Tooltip("value:Q", format=".3f")]
         ).properties(height=height, width=360)
-    return _svg(alt.hconcat(panel("loss", ".2f"), panel("accuracy", ".0%")))
+    return svg(alt.hconcat(panel("loss", ".2f"), panel("accuracy", ".0%")))
 
 
 def explained_variance_chart(curves: dict[str, np.ndarray], *, target: float = 0.9, k_target: int | None = None,
@@ -240,7 +245,7 @@ def explained_variance_chart(curves: dict[str, np.ndarray], *, target: float = 0
                              "text": [f"{k_target} components reach {target:.0%}"]})
         layer += (alt.Chart(mark).mark_rule(strokeDash=[2, 3], color="grey").encode(x=x)
                   + alt.Chart(mark).mark_text(align="left", dx=8, dy=24, fontWeight="bold").encode(x=x, y=y, text="text:N"))
-    return _svg(layer.properties(height=height))
+    return svg(layer.properties(height=height))
 
 
 def randomization_chart(result: dict, names: dict | None = None, flagged: dict | None = None, *,
@@ -271,7 +276,7 @@ def randomization_chart(result: dict, names: dict | None = None, flagged: dict |
     # the lines first: the shared legend is taken from them (the bands' faint fill would make pale swatches)
     layer = lines + base.mark_area(opacity=0.12).encode(y=alt.Y("lo:Q", scale=y), y2="hi:Q",
                                                         color=alt.Color("method:N", sort=methods, legend=None))
-    return _svg(layer.properties(height=height, title="Cascading randomization: map similarity to the trained model"))
+    return svg(layer.properties(height=height, title="Cascading randomization: map similarity to the trained model"))
 
 
 def split_counts_chart(counts: pd.DataFrame, *, height: int = 300, share: bool = False) -> alt.Chart:
@@ -288,7 +293,7 @@ def split_counts_chart(counts: pd.DataFrame, *, height: int = 300, share: bool =
         xOffset=alt.XOffset("split:N", sort=splits), y=y,
         color=alt.Color("split:N", sort=splits, legend=alt.Legend(orient="top", title=None)),
         tooltip=["split:N", "class:N", alt.Tooltip("images:Q", format=","), alt.Tooltip("share:Q", format=".1%")])
-    return _svg(chart.properties(height=height))
+    return svg(chart.properties(height=height))
 
 
 def crosstab_chart(table: pd.DataFrame, *, row_title: str, col_title: str, height: int = 300) -> alt.LayerChart:
@@ -308,8 +313,8 @@ def crosstab_chart(table: pd.DataFrame, *, row_title: str, col_title: str, heigh
                           alt.Tooltip("count:Q", format=",", title="images"), alt.Tooltip("share:Q", format=".1%")])
              + base.mark_text(fontSize=11).encode(
                  text=alt.Text("count:Q", format=","),
-                 color=alt.condition("datum.dark", alt.value("white"), alt.value("#222"))))
-    return _svg(layer.properties(height=height))
+                 color=CELL_TEXT))
+    return svg(layer.properties(height=height))
 
 
 def box_chart(stats: pd.DataFrame, names, colors, *, title: str, height: int = 300) -> alt.LayerChart:
@@ -328,7 +333,7 @@ def box_chart(stats: pd.DataFrame, names, colors, *, title: str, height: int = 3
                                                           tooltip=tip)
              + base.mark_tick(color="white", size=28, thickness=2).encode(y="median:Q")
              + base.mark_point(color="#222", size=25, filled=True).encode(y="mean:Q", tooltip=tip))
-    return _svg(layer.properties(title=title, height=height))
+    return svg(layer.properties(title=title, height=height))
 
 
 def lines_chart(x, series: dict[str, np.ndarray], colors, *, title: str, x_title: str, y_format: str = ".1%",
@@ -336,7 +341,7 @@ def lines_chart(x, series: dict[str, np.ndarray], colors, *, title: str, x_title
     """One line per named series over the shared `x` values, in the given colours."""
     rows = [{"x": float(xv), "series": name, "y": float(yv)} for name, ys in series.items() for xv, yv in zip(x, ys)]
     names = list(series)
-    return _svg(alt.Chart(pd.DataFrame(rows)).mark_line().encode(
+    return svg(alt.Chart(pd.DataFrame(rows)).mark_line().encode(
         x=alt.X("x:Q", title=x_title), y=alt.Y("y:Q", title=None, axis=alt.Axis(format=y_format)),
         color=alt.Color("series:N", sort=names, scale=alt.Scale(domain=names, range=list(colors)),
                         legend=alt.Legend(orient="top", title=None)),
@@ -362,4 +367,4 @@ def precision_at_k_chart(table: pd.DataFrame, *, height: int = 280) -> alt.Layer
         b = float(table.loc["base rate"].iloc[0])
         title = f"dashed: base rate {b:.2f} (a random ranking's precision)"
         layer += alt.Chart(pd.DataFrame({"p": [b]})).mark_rule(strokeDash=[5, 4], color="#444").encode(y="p:Q")
-    return _svg(layer.properties(height=height, title=title))
+    return svg(layer.properties(height=height, title=title))

@@ -13,7 +13,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .quick_figures import _svg
+from .quick_figures import svg
 from .robustness import CORRUPTIONS, summarize
 
 #: One colour per model, in the order the models are given (the first is the default model).
@@ -58,7 +58,7 @@ def summary_chart(results: Results, models: Sequence[str], *, height: int = 340)
         layer = (layer + rules.mark_rule(strokeDash=[6, 4], strokeWidth=1.5).encode(y="clean:Q", color=color)
                  + rules.mark_text(align="right", dy=-6, x="width", fontSize=11).encode(y="clean:Q", text="text:N",
                                                                                         color=color))
-    return _svg(layer.properties(height=height))
+    return svg(layer.properties(height=height))
 
 
 def severity_frame(results: Results, models: Sequence[str], corruption: str) -> pd.DataFrame:
@@ -107,7 +107,7 @@ def severity_chart(results: Results, models: Sequence[str], corruptions: Sequenc
         panels.append((line + band  # the line first: the shared legend is taken from it, not the faint band
                        + majority).properties(title=CORRUPTIONS[c].title, height=height, width=width))
     rows = [alt.hconcat(*panels[i:i + cols]) for i in range(0, len(panels), cols)]
-    return _svg(alt.vconcat(*rows).resolve_scale(color="shared"))
+    return svg(alt.vconcat(*rows).resolve_scale(color="shared"))
 
 
 def class_heatmap(result: Mapping[str, np.ndarray], corruption: str, classes: Sequence[str]) -> alt.LayerChart:
@@ -129,7 +129,7 @@ def class_heatmap(result: Mapping[str, np.ndarray], corruption: str, classes: Se
                  tooltip=[alt.Tooltip("cls:N", title="class"), alt.Tooltip("level:N", title=spec.param),
                           alt.Tooltip("accuracy:Q", format=".1%")])
              + base.mark_text(fontSize=11).encode(text="text:N"))
-    return _svg(layer.properties(title=f"Per-class accuracy: {spec.title}", height=alt.Step(26)))
+    return svg(layer.properties(title=f"Per-class accuracy: {spec.title}", height=alt.Step(26)))
 
 
 def repeats_chart(results: Results, models: Sequence[str], corruption: str, level_index: int) -> alt.LayerChart:
@@ -151,5 +151,5 @@ def repeats_chart(results: Results, models: Sequence[str], corruption: str, leve
              + base.mark_circle(size=50, color="#222").encode(
                  tooltip=["model:N", "repeat:Q", alt.Tooltip("accuracy:Q", format=".2%")]))
     spec = CORRUPTIONS[corruption]
-    return _svg(layer.properties(height=300, title=alt.TitleParams(
+    return svg(layer.properties(height=300, title=alt.TitleParams(
         "Accuracy of each repeat", subtitle=f"{spec.title}, {spec.param} {level}")))

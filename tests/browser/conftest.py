@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from browser_helpers import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DONE, EXCEPTION, ROOT, RUN_COUNTER_JS,  # noqa: F401
-                             VIEWPORT, full_page_screenshot, runs_done, serve_dashboard, wait_idle, wait_images)
+from browser_helpers import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, EXCEPTION, RUN_COUNTER_JS, VIEWPORT,
+                             full_page_screenshot, runs_done, serve_dashboard, wait_idle, wait_images)
 
 
 def pytest_configure(config):
