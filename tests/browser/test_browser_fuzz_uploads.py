@@ -40,6 +40,7 @@ def test_bad_uploads_in_a_row_then_a_good_one(streamlit_app, files, _browser):
     for name, words in BAD_IN_A_ROW.items():
         path = files[name]
         streamlit_app.act(lambda: chooser.set_input_files(str(path)), timeout_s=120)
+        err.filter(has_text=path.name).first.wait_for(timeout=60_000)  # not the previous file's message
         text = err.first.inner_text()
         assert path.name in text and words in text, (name, text)
         assert err.count() == 1 and streamlit_app.exceptions() == [], name

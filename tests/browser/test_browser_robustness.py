@@ -4,6 +4,7 @@ Screenshot: test-artifacts/robustness.png.
 """
 import pytest
 
+from browser_helpers import wait_images
 from fer_core.checkpoint import shipped_checkpoints
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")]
@@ -32,6 +33,8 @@ def test_robustness_quick_sweep_and_charts(streamlit_app):
     # the Gaussian-noise curve (one point per level, labelled with its variance) has the study's 7 levels
     points = page.locator('[data-testid="stVegaLiteChart"] g.mark-symbol path[aria-label*="variance ([0, 1] pixels)"]')
     assert points.count() == 7
+    page.locator('[data-testid="stImage"] img').first.wait_for(timeout=60_000)  # the detail fragment's faces
+    wait_images(page)
     sizes = page.locator('[data-testid="stImage"] img').evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
     assert sizes and min(sizes) > 0  # the example faces at each severity
     assert page.get_by_text("Showing 4 sweep(s)", exact=False).is_visible()
