@@ -9,7 +9,7 @@ import tempfile
 
 from common import DEFAULT_DATA, DEFAULT_FERPLUS, Timer, header
 
-from fer_core.data import load_dataset
+from fer_core.data.dataset import load_dataset
 from fer_core.store import Store
 
 

@@ -10,8 +10,8 @@ import argparse
 import numpy as np
 from common import DEFAULT_DATA, Timer, header
 
-from fer_core.data import load_dataset
-from fer_core.duplicates import (NEAR_THRESHOLD, duplicate_table, exact_groups, groups_from_pairs, leakage,
+from fer_core.data.dataset import load_dataset
+from fer_core.analysis.duplicates import (NEAR_THRESHOLD, duplicate_table, exact_groups, groups_from_pairs, leakage,
                                  near_duplicate_pairs)
 
 

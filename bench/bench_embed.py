@@ -16,11 +16,11 @@ import warnings
 import numpy as np
 from common import DEFAULT_DATA, DEFAULT_FERPLUS, Timer, header
 
-from fer_core import embed
-from fer_core.checkpoint import load_checkpoint
+from fer_core.analysis import embed
+from fer_core.models.checkpoint import load_checkpoint
 from fer_core.config import ProjectionConfig
-from fer_core.data import load_dataset
-from fer_core.predictions import features_and_probs
+from fer_core.data.dataset import load_dataset
+from fer_core.analysis.predictions import features_and_probs
 
 K = 10
 

@@ -10,10 +10,11 @@ import time
 
 import numpy as np
 
-from common import header  # noqa: E402  (also puts the repo on sys.path)
-from fer_core import embed, figures  # noqa: E402
+from common import header  # noqa: E402
+from fer_core.analysis import embed
+from fer_core.figures import embeddings as figures  # noqa: E402
 from fer_core.constants import FER2013_EMOTIONS  # noqa: E402
-from fer_core.data import Dataset  # noqa: E402
+from fer_core.data.dataset import Dataset  # noqa: E402
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 rng = np.random.default_rng(0)

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from common import ROOT, spread, timed  # bench/common.py: imports torch only in machine(), not used here
 
-SAMPLE_CSV = ROOT / "fer_core" / "sample" / "fer2013_sample.csv.gz"
+SAMPLE_CSV = ROOT / "fer_core" / "data" / "sample" / "fer2013_sample.csv.gz"
 
 
 def faces_64(n: int) -> np.ndarray:

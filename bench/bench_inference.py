@@ -10,8 +10,8 @@ batch 1 (latency):
 * ``eager channels-last``: the same with model and input in ``channels_last`` memory format,
 * ``torchscript``: ``torch.jit.trace`` + ``torch.jit.freeze`` (folds BatchNorm into the convs),
 * ``torchscript channels-last``: the frozen trace of the channels-last model, channels-last input,
-* ``onnxruntime``: the ONNX export (:func:`fer_core.export.export_onnx_bytes`) run by
-  :class:`fer_core.export.OnnxModel`'s session on the same float32 input,
+* ``onnxruntime``: the ONNX export (:func:`fer_core.models.export.export_onnx_bytes`) run by
+  :class:`fer_core.models.export.OnnxModel`'s session on the same float32 input,
 * ``onnxruntime, uint8 API``: ``OnnxModel.predict_logits(images)`` from (N, 48, 48) uint8, i.e.
   including the normalisation in numpy: what a caller of the package gets.
 
@@ -29,10 +29,10 @@ import numpy as np
 import torch
 from common import header, spread, timed
 
-from fer_core.checkpoint import load_checkpoint, shipped_checkpoints
-from fer_core.data import load_dataset
-from fer_core.export import OnnxModel, export_onnx_bytes
-from fer_core.inference import model_normalization, to_input
+from fer_core.models.checkpoint import load_checkpoint, shipped_checkpoints
+from fer_core.data.dataset import load_dataset
+from fer_core.models.export import OnnxModel, export_onnx_bytes
+from fer_core.models.inference import model_normalization, to_input
 
 warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")  # trace/freeze deprecation notes
 
@@ -84,7 +84,7 @@ def main():
         net.eval()
         try:
             onnx_bytes = export_onnx_bytes(net, info=info)
-        except Exception as e:  # noqa: BLE001 - fer_core.export.ExportError or a missing onnx/onnxscript
+        except Exception as e:  # noqa: BLE001 - fer_core.models.export.ExportError or a missing onnx/onnxscript
             onnx_bytes = None
             print(f"  {name}: no ONNX Runtime variant: {type(e).__name__}: {e}")
         for threads in a.threads:

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from common import header
 
-from fer_core.checkpoint import load_checkpoint
-from fer_core.data import load_dataset
-from fer_core.export import OnnxModel, export_onnx
-from fer_core.inference import model_normalization, to_input
+from fer_core.models.checkpoint import load_checkpoint
+from fer_core.data.dataset import load_dataset
+from fer_core.models.export import OnnxModel, export_onnx
+from fer_core.models.inference import model_normalization, to_input
 
 
 def timed(fn, repeats: int) -> float:

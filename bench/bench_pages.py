@@ -41,7 +41,7 @@ from browser_helpers import (CELL_JS, CHROMIUM, CHROMIUM_ARGS, DONE, EXCEPTION, 
                              VIEWPORT, serve_dashboard)
 from browser_helpers import runs_done as runs  # noqa: E402
 
-#: A Vega-Lite chart (what a page draws first: fer_core.quick_figures) has drawn its marks.
+#: A Vega-Lite chart (what a page draws first: fer_core.figures.charts) has drawn its marks.
 VEGA_DRAWN = """() => !!document.querySelector('[data-testid="stVegaLiteChart"] .role-mark path')"""
 #: Every chart of the page drawn (Plotly and Vega-Lite) and no element still loading its code.
 ALL_DRAWN = """() => !document.querySelector('[data-testid="stSkeleton"]') &&
@@ -297,7 +297,7 @@ def visit(browser, context, url: str, path: str, ready, action, ctx, timeout_s: 
 def photo(path: Path, data) -> str:
     from PIL import Image
 
-    from fer_core.faces import demo_photo
+    from fer_core.analysis.faces import demo_photo
     rgb, _, _ = demo_photo(data.images, data.labels, n=2, seed=1)
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, "JPEG", quality=90)
@@ -320,7 +320,7 @@ def main(argv=None) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    from fer_core.data import load_dataset
+    from fer_core.data.dataset import load_dataset
     header("page render times, headless Chromium, full data")
     args.cache.mkdir(parents=True, exist_ok=True)
     (args.cache / "settings.json").write_text(json.dumps(

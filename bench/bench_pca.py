@@ -9,8 +9,8 @@ import argparse
 from common import DEFAULT_DATA, Timer, header
 
 from fer_core.config import PCAConfig
-from fer_core.data import load_dataset
-from fer_core.eigenfaces import components_for, eigenfaces, fit_pca
+from fer_core.data.dataset import load_dataset
+from fer_core.analysis.eigenfaces import components_for, eigenfaces, fit_pca
 
 
 def main():

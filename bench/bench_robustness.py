@@ -95,10 +95,10 @@ def main():
         torch.set_num_threads(a.threads)
     cache = a.cache or tempfile.mkdtemp(prefix="fer-bench-robustness-")
     os.environ["FER_CACHE_DIR"] = cache
-    from fer_core import robustness as rb
+    from fer_core.analysis import robustness as rb
     from fer_core.config import RobustnessConfig
-    from fer_core.data import load_dataset
-    from fer_core.evaluate import evaluate
+    from fer_core.data.dataset import load_dataset
+    from fer_core.training.evaluate import evaluate
     from fer_core.store import Store
 
     header("Robustness")

@@ -1,7 +1,7 @@
 """Training throughput of the registry models on the CPU (or a GPU: --device cuda), img/s of one full step.
 
 One step = batch indexing from the in-memory uint8 tensor, the batched augmentation of
-`fer_core.train` (affine grid_sample, brightness/contrast, random erasing), forward, soft
+`fer_core.training.train` (affine grid_sample, brightness/contrast, random erasing), forward, soft
 cross-entropy, backward and an SGD-Nesterov step: exactly what `train()` does per batch.
 Shared machines are noisy, so configurations are interleaved over several rounds and the
 median step time of each is reported (plus the best round).
@@ -24,14 +24,12 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import header  # noqa: E402
 
 from fer_core.config import TrainConfig  # noqa: E402
-from fer_core.inference import default_device  # noqa: E402
-from fer_core.models import count_params, create_model  # noqa: E402
-from fer_core.train import augment_batch, channels_last_safe, random_erasing, soft_cross_entropy  # noqa: E402
+from fer_core.models.inference import default_device  # noqa: E402
+from fer_core.models.registry import count_params, create_model  # noqa: E402
+from fer_core.training.train import augment_batch, channels_last_safe, random_erasing, soft_cross_entropy  # noqa: E402
 
 N_TRAIN = 28709  # FER2013 Training images
 N_VAL = 3589

@@ -4,7 +4,7 @@
                                      [--rate-images 1000] [--threads N]
 
 Prints, per detector, the median over `repeats` runs of each step on a 640x480 photo with
-three faces (bundled-sample faces pasted at 150 px, fer_core.faces.demo_photo), then the
+three faces (bundled-sample faces pasted at 150 px, fer_core.analysis.faces.demo_photo), then the
 detection rate on every face of the bundled sample pasted alone (at 96 and 192 px on a
 neutral canvas) and the false detections on 20 face-free 640x480 backgrounds. MTCNN is
 measured only when facenet-pytorch is importable (e.g. `pip install --no-deps facenet-pytorch`
@@ -18,12 +18,12 @@ import time
 import numpy as np
 from common import header
 
-from fer_core import faces as F
-from fer_core.attribute import attribute
-from fer_core.checkpoint import load_checkpoint
-from fer_core.data import load_dataset
-from fer_core.inference import predict_probs
-from fer_core.predictions import default_model
+from fer_core.analysis import faces as F
+from fer_core.analysis.attribute import attribute
+from fer_core.models.checkpoint import load_checkpoint
+from fer_core.data.dataset import load_dataset
+from fer_core.models.inference import predict_probs
+from fer_core.analysis.predictions import default_model
 
 
 def median_ms(fn, repeats: int) -> float:

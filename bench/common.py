@@ -4,12 +4,10 @@ from __future__ import annotations
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013.csv.gz"
 DEFAULT_FERPLUS = ROOT.parent / "shared" / "datasets" / "fer2013" / "fer2013new.csv"
 

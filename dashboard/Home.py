@@ -4,18 +4,16 @@
 
 Adding a page: put `pages/<name>.py` next to the others and add one line to PAGES.
 """
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import ui  # noqa: E402  (puts the repo root on sys.path too)
+from dashboard import ui
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
-from fer_core import images as fimg  # noqa: E402
-from fer_core import prepare, quick_figures  # noqa: E402
-from fer_core.constants import FER2013_EMOTIONS  # noqa: E402
+from fer_core.data import images as fimg
+from fer_core.pipeline import prepare
+from fer_core.figures import charts
+from fer_core.constants import FER2013_EMOTIONS
 
 #: (file in pages/, title, icon, one-line description). One line per page.
 PAGES = [
@@ -54,14 +52,14 @@ def overview() -> None:
     left, right = st.columns([1, 1.4])
     with left:
         ui.show_counts(counts)
-    right.altair_chart(quick_figures.split_counts_chart(counts, height=260), key="home_counts")
+    right.altair_chart(charts.split_counts_chart(counts, height=260), key="home_counts")
 
     if fp:
         st.subheader("FER+ crowd labels")
         st.caption(f"{fp['no_majority']:,} images have no FER+ majority (split votes or 'unknown'); "
                    f"{fp['not_face']:,} were judged not a face. Rows: FER2013 label; columns: FER+ majority.")
         xt = fimg.ferplus_crosstab(ds.labels, ds.ferplus.majority)
-        st.altair_chart(quick_figures.crosstab_chart(xt, row_title="FER2013 label", col_title="FER+ majority"),
+        st.altair_chart(charts.crosstab_chart(xt, row_title="FER2013 label", col_title="FER+ majority"),
                         key="home_crosstab")
 
     st.subheader("Artifacts")

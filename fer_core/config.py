@@ -95,7 +95,7 @@ class TrainConfig(JobConfig):
                                 "corrected label, in --label-corrections")
     max_train_images: int = opt(0, "use at most this many Training images (0 = all; for tests)")
     # model
-    model: str = opt("compact", "registered model name (fer_core.models.list_models())")
+    model: str = opt("compact", "registered model name (fer_core.models.registry.list_models())")
     width: float = opt(1.0, "channel width multiplier")
     dropout: float = opt(-1.0, "dropout before the classifier (-1 = the model's default)")
     # optimisation
@@ -117,7 +117,7 @@ class TrainConfig(JobConfig):
     erasing: float = opt(0.25, "probability of random erasing (one rectangle, 2-25%% of the image)")
     mixup: float = opt(0.0, "mixup Beta(alpha, alpha) parameter (0 = off)")
     noise: float = opt(0.0, "Gaussian-noise augmentation: each image gets noise of a variance drawn from [0, noise] "
-                       "on [0, 1] pixels (0 = off; 0.1 is the robustness study's fix, see fer_core.robustness)")
+                       "on [0, 1] pixels (0 = off; 0.1 is the robustness study's fix, see fer_core.analysis.robustness)")
     imbalance: str = opt("none", "class imbalance handling: loss weights, or re-sampling each epoch",
                          ("none", "class_weights", "oversample", "undersample"))
     # run
@@ -176,7 +176,7 @@ class ProjectionConfig(JobConfig):
 
 @dataclass(frozen=True)
 class AttributionConfig(JobConfig):
-    """Per-class average saliency maps over correctly classified test images (fer_core.attribute)."""
+    """Per-class average saliency maps over correctly classified test images (fer_core.analysis.attribute)."""
 
     model: str = opt("", "shipped checkpoint name or path (empty: the default model)")
     method: str = opt("gradcam", "attribution method", ("saliency", "integrated_gradients", "smoothgrad", "gradcam",
@@ -219,7 +219,7 @@ class DataSizeConfig(JobConfig):
     """Learning curve over training-set size (python -m fer_core.experiments data-size)."""
 
     data: str = opt("", "fer2013.csv[.gz] (empty: the bundled 1000-image sample)")
-    model: str = opt("compact", "registered model name (fer_core.models.list_models())")
+    model: str = opt("compact", "registered model name (fer_core.models.registry.list_models())")
     width: float = opt(1.0, "channel width multiplier")
     fractions: tuple[float, ...] = opt((0.05, 0.1, 0.25, 0.5, 1.0), "shares of the Training split to train on")
     seeds: int = opt(3, "repeats per fraction (seeds 0..seeds-1: subset, weights, augmentation)")
@@ -247,7 +247,7 @@ class RobustnessConfig(JobConfig):
 
     corruptions: tuple[str, ...] = opt(("gaussian_noise", "gaussian_blur", "jpeg", "contrast", "occlusion_eyes",
                                         "occlusion_mouth", "fgsm"),
-                                       "corruptions to sweep (fer_core.robustness.CORRUPTIONS); the default is what "
+                                       "corruptions to sweep (fer_core.analysis.robustness.CORRUPTIONS); the default is what "
                                        "`python -m fer_core.prepare` builds (7.4 min on full PrivateTest, 2-core CPU)")
     split: str = opt("PrivateTest", "split whose labeled images are corrupted",
                      ("Training", "PublicTest", "PrivateTest"))

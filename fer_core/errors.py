@@ -1,6 +1,6 @@
 """Error messages that say where the problem is: '<file name>, <place>, field 'x': <problem>'.
 
-Shared by the data readers (fer_core.data.DataError) and the flag store (fer_core.flags.FlagError).
+Shared by the data readers (fer_core.data.dataset.DataError) and the flag store (fer_core.data.flags.FlagError).
 """
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from . import __version__
+from fer_core import __version__
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Environment variable that moves the cache (tests point it at a temporary folder).

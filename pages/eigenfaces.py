@@ -1,19 +1,16 @@
 """Eigenfaces: mean faces, principal components overall and per emotion, reconstructions."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
-import ui  # noqa: E402
+from dashboard import ui
 
-import numpy as np  # noqa: E402
-import plotly.graph_objects as go  # noqa: E402
-import streamlit as st  # noqa: E402
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
 
-from fer_core import images as fimg  # noqa: E402
-from fer_core import quick_figures  # noqa: E402
-from fer_core.config import PCAConfig  # noqa: E402
-from fer_core.constants import FER2013_EMOTIONS  # noqa: E402
-from fer_core.eigenfaces import components_for, reconstruct, select_split  # noqa: E402
+from fer_core.data import images as fimg
+from fer_core.figures import charts
+from fer_core.config import PCAConfig
+from fer_core.constants import FER2013_EMOTIONS
+from fer_core.analysis.eigenfaces import components_for, reconstruct, select_split
 
 
 def mean_difference_figure(diffs, names) -> go.Figure:
@@ -86,7 +83,7 @@ cum = np.cumsum(e["explained_variance_ratio"])
 curves = {"all emotions": e["explained_variance_ratio"]}
 if who != "all emotions" and evr.any():
     curves[who] = evr
-st.altair_chart(quick_figures.explained_variance_chart(curves, target=0.9, k_target=k90), key="eig_cum")
+st.altair_chart(charts.explained_variance_chart(curves, target=0.9, k_target=k90), key="eig_cum")
 if not k90:
     st.caption(f"The {K} kept components explain {cum[-1]:.1%}: fewer than needed for 90%.")
 

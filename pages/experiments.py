@@ -1,16 +1,14 @@
 """Experiments: accuracy vs training-set size (learning curve), accuracy vs cost over model sizes."""
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
-import ui  # noqa: E402
+from dashboard import ui
 
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
+import pandas as pd
+import streamlit as st
 
-from fer_core import experiment_figures as xf  # noqa: E402
-from fer_core import quick_figures  # noqa: E402
-from fer_core.experiments import PEERS, SHIPPED_RESULTS, curve_trend, learning_curve, load_results  # noqa: E402
+from fer_core.figures import experiments as xf
+from fer_core.figures import charts
+from fer_core.training.experiments import PEERS, SHIPPED_RESULTS, curve_trend, learning_curve, load_results
 
 RERUN_DATA = ("python -m fer_core.experiments data-size --data fer2013.csv.gz --model compact "
               "--fractions 0.05,0.1,0.25,0.5,1.0 --seeds 3 --out my_curve.json")
@@ -25,7 +23,7 @@ def result_picker(kind: str, key: str) -> dict | None:
     if doc is None and path.strip():
         st.error(f"`{path.strip()}` is not a readable {kind} result file (missing, not JSON, or another kind).")
     elif doc is None:
-        st.info(f"No shipped {kind} result in `fer_core/results/`: run the command below.")
+        st.info(f"No shipped {kind} result in `fer_core/training/results/`: run the command below.")
     return doc
 
 
@@ -84,7 +82,7 @@ def data_size() -> None:
                         "training steps as much as by data, and sits far below a fully trained model's; read the curve as "
                         "what this budget buys. A GPU rerun with the default 30 epochs measures the data effect.",
                         icon=":material/info:")
-        st.altair_chart(quick_figures.learning_curve_chart(runs, metric=metric, reference=reference(cfg, metric)),
+        st.altair_chart(xf.learning_curve_chart(runs, metric=metric, reference=reference(cfg, metric)),
                         key=f"curve_{metric}")
         mean = f"mean {xf.METRICS[metric].split(' (')[0]}"
         tbl = curve.rename(columns={"n_train": "training images", "mean": mean, "std": "std over seeds", "n": "seeds"})
@@ -118,7 +116,7 @@ def model_size() -> None:
     st.markdown("Rerun:")
     st.code(RERUN_SIZE, language="bash", wrap_lines=True)
     st.caption("Train a missing architecture to give it an accuracy: `python -m fer_core.train --data fer2013.csv.gz "
-               "--model resnet18 --out fer_core/weights/resnet18.pt` (minutes on a GPU); it then appears as trained.")
+               "--model resnet18 --out fer_core/models/weights/resnet18.pt` (minutes on a GPU); it then appears as trained.")
 
 
 st.title("Experiments")

@@ -1,18 +1,15 @@
 """Model: metrics, clickable confusion matrix, per-class scores, calibration, curves, baselines."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
-import ui  # noqa: E402
+from dashboard import ui
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
+import numpy as np
+import pandas as pd
+import streamlit as st
 
-from fer_core import quick_figures  # noqa: E402
-from fer_core.baselines import BASELINES  # noqa: E402
-from fer_core.constants import FER2013_EMOTIONS  # noqa: E402
-from fer_core.report import score_split  # noqa: E402
+from fer_core.figures import charts
+from fer_core.training.baselines import BASELINES
+from fer_core.constants import FER2013_EMOTIONS
+from fer_core.training.report import score_split
 
 SCORES = ("accuracy", "accuracy_dedup", "macro_f1", "top3_accuracy", "ece")  # the side-by-side table's
 
@@ -25,7 +22,7 @@ if not splits:
     st.stop()
 
 c1, c2, c3 = st.columns([1.2, 1, 1])
-model = c1.selectbox("Model", models, help="Shipped checkpoints in fer_core/weights/ (flip test-time augmentation on).")
+model = c1.selectbox("Model", models, help="Shipped checkpoints in fer_core/models/weights/ (flip test-time augmentation on).")
 split = c2.selectbox("Split", splits, help="PrivateTest is the held-out test; PublicTest was used for model selection.")
 targets = ["FER2013 labels"] + (["FER+ majority"] if ds.ferplus is not None else [])
 target = c3.radio("Score against", targets, horizontal=True)
@@ -52,13 +49,13 @@ left, right = st.columns([1.1, 1])
 with left:
     st.subheader("Confusion matrix")
     norm = st.toggle("Row-normalised (recall per true class)", value=True)
-    ev = st.altair_chart(quick_figures.confusion_chart(m["confusion"], FER2013_EMOTIONS, normalize=norm),
+    ev = st.altair_chart(charts.confusion_chart(m["confusion"], FER2013_EMOTIONS, normalize=norm),
                          on_select="rerun", key=f"cm_{model}_{split}_{tkey}_{norm}")
-    cell = quick_figures.confusion_cell(ev.selection if ev else None)
+    cell = charts.confusion_cell(ev.selection if ev else None)
 with right:
     st.subheader("Per-class scores")
     pc = pd.DataFrame(m["per_class"]).T
-    st.altair_chart(quick_figures.per_class_chart(pc, height=260))
+    st.altair_chart(charts.per_class_chart(pc, height=260))
     st.dataframe(pc.style.format({"precision": "{:.3f}", "recall": "{:.3f}", "f1": "{:.3f}", "support": "{:.0f}"}),
                  width="stretch")
 
@@ -79,14 +76,14 @@ ui.show_grid(ds.images[rows[order]], cols=12, scale=2,
 
 def calibration() -> None:
     c1, c2 = st.columns(2)
-    c1.altair_chart(quick_figures.reliability_chart(m["reliability"], m["ece"]))
-    c2.altair_chart(quick_figures.topk_chart(m["topk"]))
+    c1.altair_chart(charts.reliability_chart(m["reliability"], m["ece"]))
+    c2.altair_chart(charts.topk_chart(m["topk"]))
 
 
 def training() -> None:
     info = ui.checkpoint_info(model)
     if info.get("history"):
-        st.altair_chart(quick_figures.history_chart(info["history"]))
+        st.altair_chart(charts.history_chart(info["history"]))
     cfg = info.get("train_config", {})
     st.caption(f"`{model}`: {info.get('model_name')} {info.get('model_kwargs')}, {info.get('n_params', 0):,} "
                f"parameters, label set {info.get('label_set')}, trained {cfg.get('epochs')} epochs, seed {cfg.get('seed')}.")

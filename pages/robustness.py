@@ -1,18 +1,15 @@
 """Robustness: accuracy under noise, blur, JPEG, lighting, occlusion, geometry and attacks, over seeds."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
-import ui  # noqa: E402
+from dashboard import ui
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
+import numpy as np
+import pandas as pd
+import streamlit as st
 
-from fer_core import robustness as rb  # noqa: E402
-from fer_core import robustness_figures as rf  # noqa: E402
-from fer_core.config import RobustnessConfig  # noqa: E402
-from fer_core.store import Store  # noqa: E402
+from fer_core.analysis import robustness as rb
+from fer_core.figures import robustness as rf
+from fer_core.config import RobustnessConfig
+from fer_core.store import Store
 
 DEFAULT_CORRUPTIONS = ["gaussian_noise", "gaussian_blur", "occlusion_eyes", "fgsm"]
 
@@ -58,7 +55,7 @@ corrs = c[1].multiselect("Corruptions", list(rb.CORRUPTIONS), default=DEFAULT_CO
 if not noisy:
     st.caption("No shipped model was trained with noise augmentation (the fix the source study proposed). Train one "
                "with `python -m fer_core.train --data fer2013.csv.gz --model compact --noise 0.1 --out "
-               "fer_core/weights/compact-noise.pt` and it appears here beside the others.")
+               "fer_core/models/weights/compact-noise.pt` and it appears here beside the others.")
 if not chosen or not corrs:
     st.info("Choose at least one model and one corruption.")
     st.stop()

@@ -1,17 +1,14 @@
 """Saliency: which pixels drive the prediction, per image and per class, and which methods to trust."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
-import ui  # noqa: E402
+from dashboard import ui
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
+import numpy as np
+import pandas as pd
+import streamlit as st
 
-from fer_core import quick_figures  # noqa: E402
-from fer_core.attribute import METHOD_COST, METHODS, overlay, randomization_summary  # noqa: E402
-from fer_core.constants import FER2013_EMOTIONS, SPLITS  # noqa: E402
+from fer_core.figures import charts
+from fer_core.analysis.attribute import METHOD_COST, METHODS, overlay, randomization_summary
+from fer_core.constants import FER2013_EMOTIONS, SPLITS
 
 DEFAULT_METHODS = ["saliency", "integrated_gradients", "gradcam", "guided_backprop"]
 
@@ -113,7 +110,7 @@ if sanity is None:
     st.caption("Or build it ahead with `python -m fer_core.prepare --only sanity`.")
 else:
     rows = randomization_summary(sanity)
-    st.altair_chart(quick_figures.randomization_chart(sanity, METHODS, flags), key=f"sanity_{model}")
+    st.altair_chart(charts.randomization_chart(sanity, METHODS, flags), key=f"sanity_{model}")
     df = pd.DataFrame(rows).set_index("name").drop(columns="method")
     df["verdict"] = np.where(df["flagged"], "⚠ not to be trusted", "changes with the weights")
     st.dataframe(df.drop(columns="flagged").style.format({c: "{:.2f}" for c in ("after_head", "top_half", "mean_rho",

@@ -1,16 +1,13 @@
 """Try a face: upload or take a photo; every face found, its expression and a saliency map."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
-import ui  # noqa: E402
+from dashboard import ui
 
-import numpy as np  # noqa: E402
-import streamlit as st  # noqa: E402
+import numpy as np
+import streamlit as st
 
-from fer_core import quick_figures  # noqa: E402
-from fer_core.attribute import METHODS, overlay  # noqa: E402
-from fer_core.faces import MAX_PIXELS, UPLOAD_TYPES, draw_boxes  # noqa: E402
+from fer_core.figures import charts
+from fer_core.analysis.attribute import METHODS, overlay
+from fer_core.analysis.faces import MAX_PIXELS, UPLOAD_TYPES, draw_boxes
 
 st.title("Try a face")
 models = ui.require_models()
@@ -71,7 +68,7 @@ for k, f in enumerate(faces, 1):
     a.image(overlay(f["crop"], np.zeros((48, 48)), alpha=0, scale=4), caption=f"48×48 crop, box {f['box']}")
     top = np.argsort(-f["probs"])[:3]
     a.markdown("**Top 3:** " + " · ".join(f"{net_classes[j]} {f['probs'][j]:.0%}" for j in top))
-    b.altair_chart(quick_figures.class_probs_chart(f["probs"], net_classes, step=24), key=f"taf_probs_{k}")
+    b.altair_chart(charts.class_probs_chart(f["probs"], net_classes, step=24), key=f"taf_probs_{k}")
     with c, st.spinner(f"{METHODS[method]}..."):
         amap = ui.attribution(model, f["crop"][None], method, int(f["label"]))[0]
         c.image(overlay(f["crop"], amap, scale=4), caption=f"{METHODS[method]} for {labels[k - 1]}")

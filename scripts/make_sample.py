@@ -1,4 +1,4 @@
-"""Build the bundled demo sample `fer_core/sample/` from the full FER2013 + FER+ files.
+"""Build the bundled demo sample `fer_core/data/sample/` from the full FER2013 + FER+ files.
 
     python scripts/make_sample.py ../shared/datasets/fer2013/fer2013.csv.gz \
         ../shared/datasets/fer2013/fer2013new.csv [--seed 0]
@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fer_core.data import SAMPLE_CSV, SAMPLE_FERPLUS  # noqa: E402
+from fer_core.data.dataset import SAMPLE_CSV, SAMPLE_FERPLUS  # noqa: E402
 
 PER_SPLIT = {"Training": 640, "PublicTest": 180, "PrivateTest": 180}
 MIN_PER_CELL = 10

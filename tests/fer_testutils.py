@@ -18,7 +18,7 @@ def write_fer_csv(path: Path, rows: list[tuple], *, header="emotion,pixels,Usage
     return path
 
 
-# ---- photos for fer_core.faces / fer_core.predict / the Try-a-face page --------------------
+# ---- photos for fer_core.analysis.faces / fer_core.pipeline.predict / the Try-a-face page --------------------
 def png_bomb(width: int = 20000, height: int = 20000) -> bytes:
     """A real, valid 1-bit PNG of width x height black pixels (a "decompression bomb": ~50 KB
     on disk, 400 megapixels once decoded), written row by row without holding the pixels."""

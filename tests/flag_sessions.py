@@ -1,6 +1,6 @@
 """Reviewer sessions for the flag load test (tests/test_load.py), in a module that imports only
-fer_core.flags, so that the worker processes start in milliseconds (no torch)."""
-from fer_core.flags import DECISIONS, FlagStore
+fer_core.data.flags, so that the worker processes start in milliseconds (no torch)."""
+from fer_core.data.flags import DECISIONS, FlagStore
 
 #: The dataset hash the sessions flag.
 DATA_HASH = "load-test-dataset"

@@ -53,7 +53,7 @@ def fuzz_uploads(rgb: np.ndarray, *, seed: int = 0, per_format: int = 26) -> dic
     """{file name: (bytes, OK | BAD | EITHER)}: damaged, disguised and unusual photo files.
 
     Args:
-        rgb: a colour photo (H, W, 3) uint8, e.g. :func:`fer_core.faces.demo_photo`'s.
+        rgb: a colour photo (H, W, 3) uint8, e.g. :func:`fer_core.analysis.faces.demo_photo`'s.
         per_format: damaged copies per format (half truncations at spread offsets, half random
             byte changes, every other one inside the first 64 bytes where the header is).
 

@@ -1,10 +1,10 @@
-"""fer_core.aligner: the shipped alignment checker separates faces from misaligned copies;
+"""fer_core.models.aligner: the shipped alignment checker separates faces from misaligned copies;
 training runs end to end and learns; clear errors."""
 import numpy as np
 import pytest
 
-from fer_core import aligner
-from fer_core.data import load_dataset
+from fer_core.models import aligner
+from fer_core.data.dataset import load_dataset
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
-"""Saliency maps (fer_core.attribute) on tiny models whose attributions can be worked out by hand."""
+"""Saliency maps (fer_core.analysis.attribute) on tiny models whose attributions can be worked out by hand."""
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from fer_core import attribute as A
-from fer_core.models import FERModel, create_model
+from fer_core.analysis import attribute as A
+from fer_core.models.registry import FERModel, create_model
 
 NORM = {"mean": 0.5, "std": 0.25}
 REGION = (slice(6, 18), slice(28, 42))  # rows, cols the region model looks at
@@ -116,7 +116,16 @@ def test_region_model_attributions_stay_in_its_region(method, reach):
            max(0, REGION[1].start - reach):REGION[1].stop + reach] = True
     total = maps.sum((1, 2))
     assert (total > 0).all()
-    np.testing.assert_allclose(maps[:, inside].sum(1) / total, 1.0, atol=1e-5)
+    # Outside the reach the exact attribution is 0. Gradient methods give exact zeros (the mask
+    # multiplies the gradient by 0), but occlusion subtracts two float32 forward passes whose
+    # sums run in an order that depends on the CPU's vector width and the batch size (oneDNN
+    # picks the kernel), so each outside pixel carries rounding noise of about 1e-7 of the
+    # score: a share-of-total tolerance of 1e-5 failed on some x86 CPUs (0.999984). So bound
+    # each outside pixel against the map's largest pixel instead: noise is ~1e-6 of it, one
+    # pixel too little reach leaves ~1e-1 of it outside, so 1e-4 separates them on any CPU.
+    outside = np.abs(maps[:, ~inside]).max(1)
+    assert (outside <= 1e-4 * maps.max((1, 2))).all(), outside / maps.max((1, 2))
+    np.testing.assert_allclose(maps[:, inside].sum(1) / total, 1.0, atol=1e-3)
 
 
 def test_blob_model_looks_at_the_blob(blob_model):

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-import fer_core.checkpoint as ck
-from fer_core.checkpoint import load_checkpoint, model_hash, save_checkpoint, shipped_checkpoints
-from fer_core.data import load_dataset
-from fer_core.inference import predict_probs
-from fer_core.models import count_params, create_model
+import fer_core.models.checkpoint as ck
+from fer_core.models.checkpoint import load_checkpoint, model_hash, save_checkpoint, shipped_checkpoints
+from fer_core.data.dataset import load_dataset
+from fer_core.models.inference import predict_probs
+from fer_core.models.registry import count_params, create_model
 
 NORM = {"mean": 0.5, "std": 0.25}
 
@@ -120,8 +120,8 @@ def test_predict_probs_rows_tta_and_batches(sample):
 def test_for_inference_eval_channels_last_same_outputs():
     import torch
 
-    from fer_core.inference import for_inference
-    from fer_core.models import create_model
+    from fer_core.models.inference import for_inference
+    from fer_core.models.registry import create_model
     torch.manual_seed(0)
     net = create_model("compact", width=0.25, blocks=(1, 1, 1))
     x = np.random.default_rng(0).integers(0, 256, (16, 48, 48), dtype=np.uint8)
@@ -138,8 +138,8 @@ def test_for_inference_keeps_resnet_contiguous_on_cpu():
     (Grad-CAM, attacks) corrupts the heap in torch 2.14."""
     import torch
 
-    from fer_core.inference import channels_last_safe, for_inference
-    from fer_core.models import create_model
+    from fer_core.models.inference import channels_last_safe, for_inference
+    from fer_core.models.registry import create_model
     net = for_inference(create_model("resnet18"), "cpu")
     assert not channels_last_safe(net)
     conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1 and m.kernel_size == (3, 3))

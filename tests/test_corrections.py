@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 import torch
 
-from fer_core.corrections import apply_corrections, compare_checkpoints, excluded_mask
-from fer_core.corrections import main as corrections_main
-from fer_core.data import load_dataset
-from fer_core.evaluate import evaluate
-from fer_core.flags import FlagError, FlagStore, read_corrections
-from fer_core.train import main as train_main
+from fer_core.training.corrections import apply_corrections, compare_checkpoints, excluded_mask
+from fer_core.training.corrections import main as corrections_main
+from fer_core.data.dataset import load_dataset
+from fer_core.training.evaluate import evaluate
+from fer_core.data.flags import FlagError, FlagStore, read_corrections
+from fer_core.training.train import main as train_main
 
 TINY_ARGS = ["--epochs", "1", "--width", "0.25", "--max-train-images", "128", "--batch-size", "64",
              "--threads", "1", "--no-progress"]

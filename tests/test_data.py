@@ -1,4 +1,4 @@
-"""fer_core.data: readers, FER+ rules, label sets, every bad-input case names file/row/field."""
+"""fer_core.data.dataset: readers, FER+ rules, label sets, every bad-input case names file/row/field."""
 import json
 from pathlib import Path
 
@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 from fer_testutils import make_pixels, write_fer_csv
-from fer_core import data as D
+from fer_core.data import dataset as D
 from fer_core.constants import FER2013_TO_FER6, FERPLUS_VOTE_COLUMNS
-from fer_core.data import DataError, load_dataset, read_fer2013_csv, read_ferplus_csv
+from fer_core.data.dataset import DataError, load_dataset, read_fer2013_csv, read_ferplus_csv
 
 
 def test_reads_plain_and_gz_identically(tmp_path, rng):

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_core.train import dist_env, shard
+from fer_core.training.train import dist_env, shard
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +36,7 @@ def test_dist_env(monkeypatch):
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_torchrun_two_cpu_processes_train_one_epoch(tmp_path):
-    from fer_core.checkpoint import load_checkpoint
+    from fer_core.models.checkpoint import load_checkpoint
 
     out = tmp_path / "ddp.pt"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "FER_CACHE_DIR": str(tmp_path / "cache"),

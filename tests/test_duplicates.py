@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_core.data import load_dataset
-from fer_core.duplicates import (duplicate_groups, duplicate_table, exact_groups, groups_from_pairs,
+from fer_core.data.dataset import load_dataset
+from fer_core.analysis.duplicates import (duplicate_groups, duplicate_table, exact_groups, groups_from_pairs,
                                  has_training_twin, leakage, near_duplicate_groups, near_duplicate_pairs)
 from fer_core.store import Store
 
@@ -141,7 +141,7 @@ def test_groups_from_pairs_chains_and_numbers_by_first_appearance():
 
 
 def test_near_groups_are_cached_per_images(sample, monkeypatch, tmp_path):
-    import fer_core.duplicates as dup
+    import fer_core.analysis.duplicates as dup
     store = Store(tmp_path / "cache")
     sub = sample.subset(np.arange(300))
     g1 = duplicate_groups(sub, kind="near", store=store)
@@ -154,9 +154,9 @@ def test_near_groups_are_cached_per_images(sample, monkeypatch, tmp_path):
 
 
 def test_prepare_stage_caches_the_near_groups(monkeypatch):
-    from fer_core import duplicates as dup
-    from fer_core import prepare
-    from fer_core.data import load_dataset
+    from fer_core.analysis import duplicates as dup
+    from fer_core.pipeline import prepare
+    from fer_core.data.dataset import load_dataset
     from fer_core.store import Store
     ds = load_dataset()
     assert not Store().exists("duplicates", dup.near_duplicates_key(ds))

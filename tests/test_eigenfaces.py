@@ -1,11 +1,11 @@
-"""fer_core.eigenfaces: shapes, monotone explained variance, reconstruction, planted structure."""
+"""fer_core.analysis.eigenfaces: shapes, monotone explained variance, reconstruction, planted structure."""
 import numpy as np
 import pytest
 
 from fer_core.config import PCAConfig
-from fer_core.data import load_dataset
-from fer_core.eigenfaces import components_for, eigenfaces, fit_pca, project, reconstruct
-from fer_core.prepare import get_eigenfaces, stage_status
+from fer_core.data.dataset import load_dataset
+from fer_core.analysis.eigenfaces import components_for, eigenfaces, fit_pca, project, reconstruct
+from fer_core.pipeline.prepare import get_eigenfaces, stage_status
 
 
 def test_shapes_and_monotone_variance():

@@ -1,13 +1,14 @@
-"""fer_core.embed: features, maps, cache keys, numbers on planted clusters, selection mapping."""
+"""fer_core.analysis.embed: features, maps, cache keys, numbers on planted clusters, selection mapping."""
 import numpy as np
 import pytest
 import torch
 
-from fer_core import embed, figures
-from fer_core.checkpoint import save_checkpoint
+from fer_core.analysis import embed
+from fer_core.figures import embeddings as figures
+from fer_core.models.checkpoint import save_checkpoint
 from fer_core.config import ProjectionConfig as P
-from fer_core.data import Dataset, load_dataset
-from fer_core.models import create_model
+from fer_core.data.dataset import Dataset, load_dataset
+from fer_core.models.registry import create_model
 from fer_core.store import Store
 
 
@@ -346,8 +347,8 @@ def test_selection_table(sample):
 
 # ---- prepare stages -------------------------------------------------------------------------
 def test_prepare_builds_the_default_maps(sample, tiny_models, monkeypatch):
-    import fer_core.predictions as fp
-    from fer_core import prepare
+    import fer_core.analysis.predictions as fp
+    from fer_core.pipeline import prepare
     monkeypatch.setattr(fp, "default_model", lambda: tiny_models[0])
     store = Store()
     for name in ("projection_umap", "projection_tsne", "embedding_stats"):

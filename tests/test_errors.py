@@ -1,7 +1,7 @@
 """fer_core.errors: located messages, and the two error types that use them."""
-from fer_core.data import DataError
+from fer_core.data.dataset import DataError
 from fer_core.errors import located
-from fer_core.flags import FlagError
+from fer_core.data.flags import FlagError
 
 
 def test_located_parts():

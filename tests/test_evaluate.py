@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from fer_core.checkpoint import save_checkpoint
-from fer_core.data import load_dataset
-from fer_core.evaluate import calibration, compute_metrics, duplicate_twins, evaluate, main
-from fer_core.models import create_model
+from fer_core.models.checkpoint import save_checkpoint
+from fer_core.data.dataset import load_dataset
+from fer_core.training.evaluate import calibration, compute_metrics, duplicate_twins, evaluate, main
+from fer_core.models.registry import create_model
 
 NORM = {"mean": 0.5, "std": 0.25}
 

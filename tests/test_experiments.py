@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from fer_core import experiments
-from fer_core.checkpoint import load_checkpoint, shipped_checkpoints
-from fer_core.experiments import (count_macs, curve_trend, learning_curve, load_results, measure_model,
+from fer_core.training import experiments
+from fer_core.models.checkpoint import load_checkpoint, shipped_checkpoints
+from fer_core.training.experiments import (count_macs, curve_trend, learning_curve, load_results, measure_model,
                                   pareto_front, stratified_subset)
 from fer_core.store import Store
 
@@ -86,7 +86,7 @@ def test_two_point_learning_curve_on_the_sample_end_to_end(tmp_path, capsys, mon
         assert 0 <= r["private_acc"] <= 1 and 0 <= r["public_acc"] <= 1 and not r["cached"]
     assert len(Store().list("data_size_run")) == 2
     # a second run resumes from the store: nothing is trained again
-    monkeypatch.setattr("fer_core.train.train", lambda *a, **k: pytest.fail("trained again"))
+    monkeypatch.setattr("fer_core.training.train.train", lambda *a, **k: pytest.fail("trained again"))
     assert experiments.main(args[:-2]) == 0
     assert "(cached)" in capsys.readouterr().out
     # --cached-only reports what is stored (here: seed 0) and trains nothing for seed 1
@@ -174,8 +174,8 @@ def test_shipped_results_are_well_formed():
 
 
 def test_figures():
-    from fer_core.experiment_figures import cost_accuracy_chart
-    from fer_core.quick_figures import learning_curve_chart
+    from fer_core.figures.experiments import cost_accuracy_chart
+    from fer_core.figures.experiments import learning_curve_chart
     rows = [{"model": "compact", "width": 1.0, "checkpoint": "compact", "params": 420000, "macs": 2.3e7,
              "latency_ms": 2.5, "file_bytes": 880_000, "accuracy": 0.62},
             {"model": "resnet18", "width": 1.0, "checkpoint": "", "params": 1.1e7, "macs": 1.2e9,

@@ -13,12 +13,14 @@ from torch import nn
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
-from fer_core import export, models, predict  # noqa: E402
-from fer_core.checkpoint import load_checkpoint, save_checkpoint, shipped_checkpoints  # noqa: E402
+from fer_core.models import export
+from fer_core.models import registry as models
+from fer_core.pipeline import predict  # noqa: E402
+from fer_core.models.checkpoint import load_checkpoint, save_checkpoint, shipped_checkpoints  # noqa: E402
 from fer_core.constants import FER2013_EMOTIONS  # noqa: E402
-from fer_core.data import load_dataset  # noqa: E402
-from fer_core.export import ExportError, OnnxModel, export_onnx, export_onnx_bytes  # noqa: E402
-from fer_core.inference import predict_logits, predict_probs  # noqa: E402
+from fer_core.data.dataset import load_dataset  # noqa: E402
+from fer_core.models.export import ExportError, OnnxModel, export_onnx, export_onnx_bytes  # noqa: E402
+from fer_core.models.inference import predict_logits, predict_probs  # noqa: E402
 from fer_testutils import image_bytes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,9 +1,9 @@
-"""Photo decoding, face detection and crops (fer_core.faces) on photos made from the bundled sample."""
+"""Photo decoding, face detection and crops (fer_core.analysis.faces) on photos made from the bundled sample."""
 import numpy as np
 import pytest
 
-from fer_core import faces as F
-from fer_core.data import load_dataset
+from fer_core.analysis import faces as F
+from fer_core.data.dataset import load_dataset
 from fer_testutils import photo_zoo
 
 
@@ -66,7 +66,7 @@ def test_crop_face_frames_and_pads(sample):
 
 
 def test_analyze_photo(demo):
-    from fer_core.checkpoint import load_checkpoint, shipped_checkpoints
+    from fer_core.models.checkpoint import load_checkpoint, shipped_checkpoints
 
     if not shipped_checkpoints():
         pytest.skip("no shipped checkpoint")

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_core.flags import DECISIONS, FlagError, FlagStore, read_corrections
+from fer_core.data.flags import DECISIONS, FlagError, FlagStore, read_corrections
 
 ROOT = Path(__file__).resolve().parent.parent
 H = "data-hash-1"
@@ -219,7 +219,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
 
 KILL_CHILD = """
 import sys
-from fer_core.flags import FlagStore
+from fer_core.data.flags import FlagStore
 fs = FlagStore(sys.argv[1])
 i = 0
 while True:

@@ -8,7 +8,7 @@ test_corrupt_artifact_is_rebuilt.)
 import numpy as np
 import pytest
 
-from fer_core.data import DataError, load_dataset, read_fer2013_csv, read_ferplus_csv
+from fer_core.data.dataset import DataError, load_dataset, read_fer2013_csv, read_ferplus_csv
 from fuzz_files import ANY_FIELD, BAD, OK, fer_rows, fuzz_fer_csv, fuzz_ferplus_csv
 
 N_ROWS = 8
@@ -135,7 +135,7 @@ def test_through_load_dataset_and_its_cache(rows, tmp_path):
 
 
 def test_cli_reports_a_bad_file_without_a_traceback(rows, tmp_path, capsys):
-    from fer_core.data import main
+    from fer_core.data.dataset import main
 
     case = next(c for c in fuzz_fer_csv(rows) if c.name == "blank-lines-then-bad-usage.csv")
     path = tmp_path / case.name

@@ -1,5 +1,5 @@
 """Upload fuzzing: over 200 generated damaged, disguised and unusual files (tests/fuzz_files.py)
-through fer_core.faces.load_photo and analyze_photo, then a sample through the Try-a-face page.
+through fer_core.analysis.faces.load_photo and analyze_photo, then a sample through the Try-a-face page.
 
 Each file must give a usable photo or an ImageError whose message names the file and says what
 is wrong; never another exception, never a hang. The real-browser counterpart is
@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_core import faces as F
-from fer_core.checkpoint import load_checkpoint, shipped_checkpoints
-from fer_core.data import load_dataset
+from fer_core.analysis import faces as F
+from fer_core.models.checkpoint import load_checkpoint, shipped_checkpoints
+from fer_core.data.dataset import load_dataset
 from fuzz_files import BAD, EITHER, OK, fuzz_uploads
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,10 +1,10 @@
-"""fer_core.images: filters, statistics and tiling on planted cases."""
+"""fer_core.data.images: filters, statistics and tiling on planted cases."""
 import numpy as np
 import pytest
 
-from fer_core import images as fimg
+from fer_core.data import images as fimg
 from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS
-from fer_core.data import Dataset, FerPlus, ferplus_distribution, ferplus_majority
+from fer_core.data.dataset import Dataset, FerPlus, ferplus_distribution, ferplus_majority
 
 
 def planted() -> Dataset:

@@ -1,4 +1,4 @@
-"""fer_core.label_errors: rankings on planted flips, precision@k, out-of-fold probabilities,
+"""fer_core.analysis.label_errors: rankings on planted flips, precision@k, out-of-fold probabilities,
 outlier signals on planted non-faces, the cached job and the CLI on the bundled sample."""
 import dataclasses
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_core import label_errors as le
-from fer_core.data import load_dataset
+from fer_core.analysis import label_errors as le
+from fer_core.data.dataset import load_dataset
 
 pytestmark = pytest.mark.usefixtures("module_cache")  # build each sample artifact once per module
 
@@ -113,7 +113,7 @@ def test_outlier_signals_find_planted_non_faces(rng):
 @pytest.fixture(scope="module")
 def flipped_sample():
     """The bundled sample with 20 confidently-classified Training images given a wrong label."""
-    from fer_core.predictions import get_predictions
+    from fer_core.analysis.predictions import get_predictions
     ds = load_dataset()
     p = get_predictions(ds, "compact")["probs"]
     ok = np.flatnonzero((ds.labels >= 0) & (p[np.arange(len(ds)), np.maximum(ds.labels, 0)] > 0.8))
@@ -157,7 +157,20 @@ def test_validation_against_ferplus_on_sample():
     assert 0.2 < base < 0.6
     assert v.loc["ensemble", "P@50"] > base + 0.2  # far better than a random ranking
     found, total = le.nonfaces_in_top(ds, res, k=50)
-    assert total == int(ds.ferplus.not_face.sum()) and found >= 0
+    assert total == int(ds.ferplus.not_face.sum()) == 9
+    # a random ranking puts 9 * 50 / 1000 = 0.45 of them in the top 50; this one finds 8
+    assert found >= 6
+
+
+def test_nonfaces_in_top_counts_planted_nonfaces():
+    ds = load_dataset()
+    nonfaces = np.flatnonzero(ds.ferplus.not_face)
+    score = np.zeros(len(ds))
+    score[nonfaces[:3]] = 2.0  # three non-faces ranked first ...
+    score[np.flatnonzero(~ds.ferplus.not_face)[:5]] = 1.0  # ... then five faces
+    assert le.nonfaces_in_top(ds, {"outlier_score": score}, k=3) == (3, len(nonfaces))
+    assert le.nonfaces_in_top(ds, {"outlier_score": score}, k=8) == (3, len(nonfaces))
+    assert le.nonfaces_in_top(ds, {"outlier_score": -score}, k=len(ds) - 8) == (len(nonfaces) - 3, len(nonfaces))
 
 
 def test_cli_writes_sorted_csvs(tmp_path, capsys):

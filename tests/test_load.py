@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from fer_core.checkpoint import load_checkpoint, shipped_checkpoints
-from fer_core.flags import FlagStore
+from fer_core.models.checkpoint import load_checkpoint, shipped_checkpoints
+from fer_core.data.flags import FlagStore
 from browser_helpers import serve_dashboard
 from flag_sessions import DATA_HASH, flag_process, flag_session
 
@@ -28,8 +28,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def photos():
     """SESSIONS different JPEG photos of 1-3 faces, and the face labels each must get."""
-    from fer_core.data import load_dataset
-    from fer_core.faces import analyze_photo, demo_photo, load_photo
+    from fer_core.data.dataset import load_dataset
+    from fer_core.analysis.faces import analyze_photo, demo_photo, load_photo
     from fer_testutils import image_bytes
 
     if not shipped_checkpoints():

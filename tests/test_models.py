@@ -3,8 +3,8 @@ import pytest
 import torch
 from torch import nn
 
-from fer_core.models import count_params, create_model, list_models, register_model
-from fer_core.train import channels_last_safe
+from fer_core.models.registry import count_params, create_model, list_models, register_model
+from fer_core.training.train import channels_last_safe
 
 ALL = list_models()
 

@@ -4,10 +4,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_core import embed
-from fer_core.checkpoint import shipped_checkpoints
-from fer_core.data import load_dataset
-from fer_core.predictions import default_model
+from fer_core.analysis import embed
+from fer_core.models.checkpoint import shipped_checkpoints
+from fer_core.data.dataset import load_dataset
+from fer_core.analysis.predictions import default_model
 from fer_testutils import run_page
 
 pytest.importorskip("streamlit.testing.v1")
@@ -65,7 +65,7 @@ def test_region_selection_shows_gallery_and_export(sample):
 
 
 def test_every_coloring_and_the_pca_and_3d_maps():
-    from fer_core.embed import COLOR_BY
+    from fer_core.analysis.embed import COLOR_BY
     at = _run()
     color = next(s for s in at.selectbox if s.label == "Color by")
     assert len(color.options) == len(COLOR_BY)  # the sample has FER+ votes

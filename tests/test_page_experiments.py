@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from fer_core import experiments
+from fer_core.training import experiments
 from fer_core.config import DataSizeConfig, ModelSizeConfig
-from fer_core.experiments import save_results
+from fer_core.training.experiments import save_results
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "experiments.py")

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_core import label_errors as le
-from fer_core.checkpoint import shipped_checkpoints
-from fer_core.data import load_dataset
-from fer_core.flags import FlagStore
+from fer_core.analysis import label_errors as le
+from fer_core.models.checkpoint import shipped_checkpoints
+from fer_core.data.dataset import load_dataset
+from fer_core.data.flags import FlagStore
 from fer_testutils import run_page
 
 pytest.importorskip("streamlit.testing.v1")

@@ -4,10 +4,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_core.checkpoint import shipped_checkpoints
-from fer_core.data import load_dataset
-from fer_core.predictions import get_predictions
-from fer_core.report import score_split
+from fer_core.models.checkpoint import shipped_checkpoints
+from fer_core.data.dataset import load_dataset
+from fer_core.analysis.predictions import get_predictions
+from fer_core.training.report import score_split
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 MODEL = str(Path(__file__).resolve().parent.parent / "pages" / "model.py")

@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_core import robustness as rb
-from fer_core.checkpoint import shipped_checkpoints
+from fer_core.analysis import robustness as rb
+from fer_core.models.checkpoint import shipped_checkpoints
 from fer_core.config import RobustnessConfig
-from fer_core.data import load_dataset
-from fer_core.evaluate import evaluate
+from fer_core.data.dataset import load_dataset
+from fer_core.training.evaluate import evaluate
 from fer_testutils import run_page, write_fer_csv
 
 pytest.importorskip("streamlit.testing.v1")

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_core.checkpoint import shipped_checkpoints
-from fer_core.data import load_dataset
-from fer_core.faces import demo_photo
+from fer_core.models.checkpoint import shipped_checkpoints
+from fer_core.data.dataset import load_dataset
+from fer_core.analysis.faces import demo_photo
 from fer_testutils import image_bytes, photo_zoo
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest

@@ -57,7 +57,7 @@ def save_source(cache_dir: Path, path, ferplus="") -> None:
 
 
 def small_csv(tmp_path: Path, n: int = 20, *, corrupt: bool = False) -> Path:
-    from fer_core.data import SAMPLE_CSV
+    from fer_core.data.dataset import SAMPLE_CSV
     df = pd.read_csv(SAMPLE_CSV, dtype=str).head(n)
     if corrupt:
         df.loc[3, "pixels"] = "12 34 oops"
@@ -151,7 +151,7 @@ def test_picker_bad_path_is_not_saved(isolated_cache):
 
 # ---- Dataset page ------------------------------------------------------------------------
 def test_dataset_page_runs_and_filters():
-    from fer_core.data import load_dataset
+    from fer_core.data.dataset import load_dataset
     ds = load_dataset()
     at = run(DATASET)
     assert at.title[0].value == "Dataset"

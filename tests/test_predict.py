@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from fer_core import predict
-from fer_core.checkpoint import shipped_checkpoints
+from fer_core.pipeline import predict
+from fer_core.models.checkpoint import shipped_checkpoints
 from fer_core.constants import FER2013_EMOTIONS
-from fer_core.data import load_dataset
-from fer_core.faces import demo_photo
+from fer_core.data.dataset import load_dataset
+from fer_core.analysis.faces import demo_photo
 from fer_testutils import photo_zoo
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,6 +1,6 @@
-"""fer_core.prepare: builds missing stages, skips finished ones, resumes."""
-from fer_core import prepare
-from fer_core.data import load_dataset
+"""fer_core.pipeline.prepare: builds missing stages, skips finished ones, resumes."""
+from fer_core.pipeline import prepare
+from fer_core.data.dataset import load_dataset
 
 
 def test_run_then_resume(capsys):
@@ -34,9 +34,9 @@ def test_model_option_builds_that_models_artifacts(tmp_path, capsys):
     model's artifacts stay missing; a missing checkpoint is a clear error."""
     import torch
 
-    from fer_core.checkpoint import save_checkpoint
-    from fer_core.models import create_model
-    from fer_core.predictions import get_predictions
+    from fer_core.models.checkpoint import save_checkpoint
+    from fer_core.models.registry import create_model
+    from fer_core.analysis.predictions import get_predictions
 
     torch.manual_seed(0)
     net = create_model("compact", width=0.25, blocks=(1, 1, 1)).eval()

@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from fer_core import quick_figures as qf
+from fer_core.figures import charts as qf
 
 
 def _rows(chart) -> pd.DataFrame:
@@ -62,11 +62,11 @@ def test_per_class_chart_has_three_scores_per_class():
 
 
 def test_robustness_summary_chart_means_over_severities_and_clean_rules():
-    from fer_core.robustness import CORRUPTIONS
+    from fer_core.analysis.robustness import CORRUPTIONS
     acc = {("a", "gaussian_noise"): [[0.8, 0.6, 0.4], [0.8, 0.5, 0.3]],  # 2 repeats x 3 levels (level 0 = clean)
            ("a", "jpeg"): [[0.8, 0.7, 0.7], [0.8, 0.7, 0.7]],
            ("b", "jpeg"): [[0.5, 0.2, 0.0], [0.5, 0.2, 0.0]]}
-    from fer_core.robustness_figures import summary_chart
+    from fer_core.figures.robustness import summary_chart
     chart = summary_chart({k: {"accuracy": np.array(v)} for k, v in acc.items()}, ["a", "b", "c"])
     data = [pd.DataFrame(v) for v in chart.to_dict()["datasets"].values()]
     bars = next(d for d in data if "corruption" in d).set_index(["model", "corruption"])
@@ -106,8 +106,8 @@ def _sweeps():
 
 
 def test_severity_frame_and_chart_panels():
-    from fer_core.robustness import summarize
-    from fer_core.robustness_figures import repeats_chart, severity_chart, severity_frame
+    from fer_core.analysis.robustness import summarize
+    from fer_core.figures.robustness import repeats_chart, severity_chart, severity_frame
     res = _sweeps()
     f = severity_frame(res, ["a", "b"], "gaussian_noise")
     assert f["model"].unique().tolist() == ["a"] and f["level"].tolist() == [0, 1, 2]
@@ -151,7 +151,7 @@ def test_split_share_box_lines_and_precision_charts():
     counts = pd.DataFrame({"Training": [1, 3], "PublicTest": [2, 2], "total": [3, 5]}, index=["angry", "happy"])
     shares = _rows(qf.split_counts_chart(counts, share=True)).set_index(["class", "split"])["share"]
     assert shares[("happy", "Training")] == 0.75 and shares[("angry", "PublicTest")] == 0.5
-    from fer_core.images import box_stats
+    from fer_core.data.images import box_stats
     v = np.r_[np.arange(1, 6), np.arange(10, 15)].astype(float)
     stats = box_stats(v, np.repeat([0, 1], 5), 2)
     box = _rows(qf.box_chart(stats, ["a", "b"], ["#111111", "#222222"], title="t"))

@@ -1,9 +1,9 @@
-"""fer_core.report: split scoring on planted predictions."""
+"""fer_core.training.report: split scoring on planted predictions."""
 import numpy as np
 import pytest
 
-from fer_core.data import load_dataset
-from fer_core.report import score_split, topk_accuracy, training_twins
+from fer_core.data.dataset import load_dataset
+from fer_core.training.report import score_split, topk_accuracy, training_twins
 
 
 def test_topk_hand_case():
@@ -26,7 +26,7 @@ def test_perfect_and_planted_twin():
 
 
 def test_training_twins_kept_per_images_array():
-    from fer_core.evaluate import duplicate_twins
+    from fer_core.training.evaluate import duplicate_twins
     ds = load_dataset()
     ds.images = ds.images.copy()
     train, test = np.flatnonzero(ds.split == "Training"), np.flatnonzero(ds.split != "Training")

@@ -1,4 +1,4 @@
-"""fer_core.robustness: corruptions, attacks, sweeps, the cache and the CLI (bundled sample, planted models)."""
+"""fer_core.analysis.robustness: corruptions, attacks, sweeps, the cache and the CLI (bundled sample, planted models)."""
 from dataclasses import replace
 
 import numpy as np
@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from fer_core import prepare
-from fer_core import robustness as rb
-from fer_core.checkpoint import load_checkpoint, save_checkpoint, shipped_checkpoints
+from fer_core.pipeline import prepare
+from fer_core.analysis import robustness as rb
+from fer_core.models.checkpoint import load_checkpoint, save_checkpoint, shipped_checkpoints
 from fer_core.config import RobustnessConfig
-from fer_core.data import load_dataset
+from fer_core.data.dataset import load_dataset
 from fer_core.store import Store
 
 needs_model = pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")
@@ -151,7 +151,7 @@ def test_attacks_lower_accuracy_and_pgd_beats_fgsm(compact, sample, test_split):
 # ---- sweeps ----------------------------------------------------------------------------------------
 @needs_model
 def test_severity_zero_reproduces_clean_accuracy_exactly(compact, sample, test_split):
-    from fer_core.evaluate import evaluate
+    from fer_core.training.evaluate import evaluate
     rows, y = test_split
     clean = evaluate(compact, sample, split="PrivateTest")["accuracy"]
     for name in ("gaussian_noise", "jpeg", "downscale"):

@@ -6,11 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fer_core.checkpoint import load_checkpoint
+from fer_core.models.checkpoint import load_checkpoint
 from fer_core.config import TrainConfig
-from fer_core.data import load_dataset
-from fer_core.models import create_model
-from fer_core.train import (_class_weights, _epoch_order, apply_label_corrections, augment_batch, main,
+from fer_core.data.dataset import load_dataset
+from fer_core.models.registry import create_model
+from fer_core.training.train import (_class_weights, _epoch_order, apply_label_corrections, augment_batch, main,
                             random_erasing, soft_cross_entropy, train)
 
 NO_AUG = TrainConfig(hflip=False, shift=0, rotation=0, scale=0, brightness=0, contrast=0, erasing=0)

@@ -46,14 +46,14 @@ def _open(streamlit_app):
 
 
 def test_click_point_shows_its_face_and_row(streamlit_app):
-    from fer_core.data import load_dataset
+    from fer_core.data.dataset import load_dataset
     ds = load_dataset(use_cache=False)
     page = _open(streamlit_app)
     pt = page.evaluate(FIND_POINT_JS)
     assert pt["n"] == len(ds) and pt["traces"] >= 5, pt  # one trace per class: trace-local indices differ
     # the row read back from the browser is the row whose map coordinates were drawn there
     from fer_core.config import ProjectionConfig
-    from fer_core.embed import get_projection
+    from fer_core.analysis.embed import get_projection
     from fer_core.store import Store
     coords = get_projection(ds, ProjectionConfig(), store=Store(streamlit_app.cache_dir))["coords"]
     assert abs(coords[pt["row"], 0] - pt["x"]) < 1e-4 and abs(coords[pt["row"], 1] - pt["y"]) < 1e-4, pt

@@ -1,7 +1,7 @@
 """Experiments page in headless Chromium: both charts drawn from the shipped results, no exception."""
 import pytest
 
-from fer_core.experiments import load_results
+from fer_core.training.experiments import load_results
 
 pytestmark = pytest.mark.browser
 

@@ -5,7 +5,7 @@ import urllib.request
 
 import pytest
 
-from fer_core.checkpoint import shipped_checkpoints
+from fer_core.models.checkpoint import shipped_checkpoints
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")]
 
@@ -17,8 +17,8 @@ BAD_IN_A_ROW = {"notes.jpg": "not an image", "empty.jpg": "empty", "random-65536
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    from fer_core.data import load_dataset
-    from fer_core.faces import UPLOAD_TYPES, demo_photo
+    from fer_core.data.dataset import load_dataset
+    from fer_core.analysis.faces import UPLOAD_TYPES, demo_photo
     from fuzz_files import fuzz_uploads
 
     ds = load_dataset(use_cache=False)

@@ -4,18 +4,18 @@ Screenshots land in test-artifacts/ (git-ignored) for a person to look at.
 """
 import pytest
 
-from fer_core.checkpoint import shipped_checkpoints
+from fer_core.models.checkpoint import shipped_checkpoints
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")]
 
 
 def _flags(cache_dir):
-    from fer_core.flags import FlagStore
+    from fer_core.data.flags import FlagStore
     return FlagStore(cache_dir / "flags.sqlite")
 
 
 def test_review_flag_undo_and_tabs(streamlit_app):
-    from fer_core.data import load_dataset
+    from fer_core.data.dataset import load_dataset
     ds = load_dataset()
     page = streamlit_app.goto("label_errors", timeout_s=300)
     assert page.get_by_role("heading", name="Label errors").is_visible()

@@ -10,9 +10,9 @@ pytestmark = pytest.mark.browser
 
 
 def test_confusion_cell_click_opens_gallery(streamlit_app):
-    from fer_core.data import load_dataset
-    from fer_core.predictions import get_predictions
-    from fer_core.report import score_split
+    from fer_core.data.dataset import load_dataset
+    from fer_core.analysis.predictions import get_predictions
+    from fer_core.training.report import score_split
     page = streamlit_app.goto("model")
     page.get_by_role("heading", name="Confusion matrix").wait_for()
     page.locator('[data-testid="stVegaLiteChart"] g.mark-rect path').first.wait_for()

@@ -33,7 +33,7 @@ def test_sidebar_navigation(streamlit_app):
 
 
 def test_dataset_browse_and_filter(streamlit_app):
-    from fer_core.data import load_dataset
+    from fer_core.data.dataset import load_dataset
     n_happy = int((load_dataset(use_cache=False).labels == 3).sum())
     page = streamlit_app.goto("dataset")
     assert page.get_by_text("1,000 of 1,000 images match").is_visible()

@@ -5,7 +5,7 @@ Screenshot: test-artifacts/robustness.png.
 import pytest
 
 from browser_helpers import wait_images
-from fer_core.checkpoint import shipped_checkpoints
+from fer_core.models.checkpoint import shipped_checkpoints
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")]
 

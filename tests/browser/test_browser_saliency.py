@@ -5,15 +5,15 @@ Screenshots land in test-artifacts/ (git-ignored) for a person to look at.
 import numpy as np
 import pytest
 
-from fer_core.checkpoint import shipped_checkpoints
+from fer_core.models.checkpoint import shipped_checkpoints
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")]
 
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
-    from fer_core.data import load_dataset
-    from fer_core.faces import demo_photo
+    from fer_core.data.dataset import load_dataset
+    from fer_core.analysis.faces import demo_photo
     from fer_testutils import photo_zoo
 
     ds = load_dataset()

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.decomposition import PCA
 
-from .config import PCAConfig
-from .constants import FER2013_EMOTIONS, IMAGE_SIZE, N_PIXELS
+from fer_core.config import PCAConfig
+from fer_core.constants import FER2013_EMOTIONS, IMAGE_SIZE, N_PIXELS
 
 
 def _check_images(images: np.ndarray) -> None:

@@ -5,7 +5,7 @@ and kwargs, the label set and its class names, the input normalisation, the trai
 the per-epoch history, the metrics, the data hash, versions, and the weights in float16
 (shipped files stay small; BN statistics and weights are far inside fp16 range).
 
-Shipped checkpoints live in ``fer_core/weights/<name>.pt`` and load by name::
+Shipped checkpoints live in ``fer_core/models/weights/<name>.pt`` and load by name::
 
     model, info = load_checkpoint("compact")
 """
@@ -21,10 +21,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import __version__
-from .constants import get_label_set
-from .models import create_model
-from .store import hash_file
+from fer_core import __version__
+from fer_core.constants import get_label_set
+from fer_core.models.registry import create_model
+from fer_core.store import hash_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 FORMAT = "fer-explorer-checkpoint/1"
@@ -43,12 +43,12 @@ def _plain(obj: Any) -> Any:
 
 
 def shipped_checkpoints() -> list[str]:
-    """Names of the checkpoints shipped in fer_core/weights/ (file stems), sorted."""
+    """Names of the checkpoints shipped in fer_core/models/weights/ (file stems), sorted."""
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
 
 
 def resolve_checkpoint(path_or_name: str | os.PathLike) -> Path:
-    """An existing file path, or a shipped name -> fer_core/weights/<name>.pt.
+    """An existing file path, or a shipped name -> fer_core/models/weights/<name>.pt.
 
     Raises:
         FileNotFoundError: naming the path tried and the shipped names.
@@ -80,7 +80,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, model_name: st
 
     Args:
         model: the trained model (any device); its state_dict is copied to CPU.
-        model_name, model_kwargs: what :func:`fer_core.models.create_model` needs.
+        model_name, model_kwargs: what :func:`fer_core.models.registry.create_model` needs.
         label_set: 'fer2013', 'fer6' or 'ferplus'; the class names are stored with it.
         normalization: {"mean": float, "std": float} of the input in [0,1] pixel units.
         train_config: TrainConfig.to_dict(); history: one dict per epoch; metrics: final metrics.

@@ -5,7 +5,7 @@ Why not Plotly, which draws every other chart: in a new browser tab, Streamlit's
 (4.7 MB of JavaScript) takes about 1 s to evaluate before anything else on the page is drawn,
 against about 0.1 s for its Vega-Lite bundle (bench/RESULTS.md, "Page render times"). Charts a
 page draws before the user does anything are built here; charts behind a tab, an expander or a
-click stay Plotly (`figures.py`). Charts out, nothing drawn; Altair ships with Streamlit.
+click stay Plotly (`figures.embeddings`). Charts out, nothing drawn; Altair ships with Streamlit.
 """
 from __future__ import annotations
 
@@ -13,17 +13,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-TOP, OTHER, LABEL_EDGE = "#1f77b4", "#aec7e8", "#d62728"
+from fer_core.figures.style import CELL_TEXT, LABEL_EDGE, OTHER, TOP, svg
 
-
-def svg(chart):
-    """`chart` drawn as SVG (Streamlit switches charts of many marks to canvas): crisp text, and
-    each mark is an element a browser test can find and click. Every chart here goes through it."""
-    return chart.properties(usermeta={"embedOptions": {"renderer": "svg"}})
-
-
-#: Text colour of an annotated heatmap cell: white on cells whose row "dark" is true, else near-black.
-CELL_TEXT = alt.condition("datum.dark", alt.value("white"), alt.value("#222"))
 
 
 def confusion_chart(confusion, classes, *, normalize: bool = False) -> alt.LayerChart:
@@ -119,60 +110,6 @@ def votes_chart(votes, names, *, majority: int, label_column: int = -1, step: in
     names = [f"{n} (FER2013)" if j == label_column else str(n) for j, n in enumerate(names)]
     return _hbars(names, votes, highlight=majority, outlined=label_column, fmt="d",
                   title="FER+ votes (10 annotators)", step=step)
-
-
-def learning_curve_chart(runs: list[dict], *, metric: str = "private_acc", reference: tuple[str, float] | None = None,
-                         height: int = 380) -> alt.LayerChart:
-    """Mean accuracy vs training images (log x) with ± one standard deviation over seeds, each
-    seed's run as a faint dot, the last segment labelled with its gain per doubling, and an
-    optional reference level (label, value), e.g. a longer-trained model on all the data."""
-    from .experiment_figures import METRICS
-    from .experiments import curve_trend, learning_curve
-    curve = learning_curve(runs, metric=metric)
-    df = pd.DataFrame(runs)
-    seeds = pd.DataFrame({"n_train": df["n_train"], "value": df[metric], "fraction": df["fraction"],
-                          "seed": df["seed"], "series": "one run (seed)"})
-    mean = curve.assign(value=curve["mean"], lo=(curve["mean"] - curve["std"]).clip(0, 1),
-                        hi=(curve["mean"] + curve["std"]).clip(0, 1), series="mean over seeds",
-                        text=[f"{v:.1%}" for v in curve["mean"]])
-    full = float(curve["n_train"].iloc[-1] / curve["fraction"].iloc[-1])  # images in the whole Training split
-    lo, hi = float(np.nanmin(df[metric])), float(np.nanmax(df[metric]))
-    if reference is not None:
-        lo, hi = min(lo, reference[1]), max(hi, reference[1])
-    x = alt.X("n_train:Q", scale=alt.Scale(type="log", nice=False, padding=30),
-              title="training images (log scale; share of the Training split)",
-              axis=alt.Axis(values=[float(v) for v in curve["n_train"]], grid=False,
-                            labelExpr=f"format(datum.value, ',.0f') + ' (' + format(datum.value / {full}, '.0%') + ')'"))
-    y = alt.Y("value:Q", title=METRICS.get(metric, metric), axis=alt.Axis(format=".0%"),
-              scale=alt.Scale(domain=[max(0.0, lo - 0.05), min(1.0, hi + 0.05)], zero=False))
-    color = alt.Color("series:N", legend=alt.Legend(orient="top", title=None),
-                      scale=alt.Scale(domain=["one run (seed)", "mean over seeds"], range=["#9ecae1", "#1f77b4"]))
-    dots = alt.Chart(seeds).mark_circle(size=45, opacity=0.6).encode(
-        x=x, y=y, color=color, tooltip=[alt.Tooltip("n_train:Q", format=",", title="images"), "fraction:Q", "seed:Q",
-                                        alt.Tooltip("value:Q", format=".1%", title=METRICS.get(metric, metric))])
-    line = alt.Chart(mean).encode(x=x)
-    layer = (dots
-             + line.mark_errorbar(ticks=True, color="#1f77b4").encode(y=alt.Y("lo:Q", title=None), y2="hi:Q")
-             + line.mark_line(point=alt.OverlayMarkDef(size=70), strokeWidth=2.5).encode(
-                 y=y, color=color, tooltip=[alt.Tooltip("n_train:Q", format=",.0f", title="images"), "fraction:Q",
-                                            alt.Tooltip("value:Q", format=".1%", title="mean"),
-                                            alt.Tooltip("std:Q", format=".1%", title="std over seeds"),
-                                            alt.Tooltip("n:Q", title="seeds")])
-             + line.mark_text(dx=-8, dy=-12, align="right", fontSize=11).encode(y=y, text="text:N"))
-    t = curve_trend(curve)
-    if t:
-        a, b = curve.iloc[-2], curve.iloc[-1]
-        note = pd.DataFrame([{"n_train": float(np.sqrt(a["n_train"] * b["n_train"])),
-                              "value": float((a["mean"] + b["mean"]) / 2),
-                              "text": f"{'still rising' if t['rising'] else 'flat'}: "
-                                      f"{t['gain_per_doubling'] * 100:+.1f} points per doubling"}])
-        layer += alt.Chart(note).mark_text(dy=40, fontSize=12, color="#d62728" if t["rising"] else "#555").encode(
-            x=x, y=y, text="text:N")
-    if reference is not None:
-        ref = alt.Chart(pd.DataFrame([{"value": reference[1], "text": reference[0]}]))
-        layer += (ref.mark_rule(strokeDash=[6, 4], color="#2ca02c").encode(y=y)
-                  + ref.mark_text(align="left", x=5, dy=-7, color="#2ca02c", fontSize=11).encode(y=y, text="text:N"))
-    return svg(layer.properties(height=height))
 
 
 def reliability_chart(bins: list[dict], ece: float, *, height: int = 300) -> alt.LayerChart:
@@ -319,7 +256,7 @@ def crosstab_chart(table: pd.DataFrame, *, row_title: str, col_title: str, heigh
 
 def box_chart(stats: pd.DataFrame, names, colors, *, title: str, height: int = 300) -> alt.LayerChart:
     """Box plots drawn from precomputed Tukey numbers (`stats`: one row per box with q1, median,
-    q3, lowerfence, upperfence, mean, n, as :func:`fer_core.images.box_stats` gives), one box per
+    q3, lowerfence, upperfence, mean, n, as :func:`fer_core.data.images.box_stats` gives), one box per
     name in its colour; whiskers to the fences, a tick at the median, a dot at the mean."""
     df = stats[["q1", "median", "q3", "lowerfence", "upperfence", "mean", "n"]].copy()
     df["name"], df["fill"] = [str(n) for n in names], list(colors)

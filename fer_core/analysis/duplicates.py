@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .constants import IMAGE_SIZE, SPLITS
+from fer_core.constants import IMAGE_SIZE, SPLITS
 
 #: Default near-duplicate threshold: best Pearson correlation over shifts of <= MAX_SHIFT px.
 NEAR_THRESHOLD = 0.90
@@ -96,7 +96,7 @@ def exact_groups(images: np.ndarray, *, ignore_blank: bool = True) -> np.ndarray
     images = _check_images(images)
     if len(images) == 0:
         return np.zeros(0, np.int64)
-    from .evaluate import image_hashes
+    from fer_core.training.evaluate import image_hashes
     member = ~_blank(images) if ignore_blank else np.ones(len(images), bool)
     return _number_groups(image_hashes(images), member)
 
@@ -227,7 +227,7 @@ def near_duplicate_groups(images: np.ndarray, *, threshold: float = NEAR_THRESHO
 def _images_hash(dataset) -> str:
     """Hash of the dataset's pixels, kept on the dataset object while its `images` array is the
     same object (FER2013's 83 MB take ~0.2 s, and the Home page asks for the key on every rerun)."""
-    from .store import hash_bytes
+    from fer_core.store import hash_bytes
     cached = getattr(dataset, "_images_hash", None)
     if cached is not None and cached[0] is dataset.images:
         return cached[1]
@@ -244,7 +244,7 @@ def _near_config(dataset, threshold: float, max_shift: int) -> dict:
 
 def near_duplicates_key(dataset) -> str:
     """Store key of the default near-duplicate groups of `dataset` (the prepare stage)."""
-    from .store import Store
+    from fer_core.store import Store
     return Store.key("duplicates", _near_config(dataset, NEAR_THRESHOLD, MAX_SHIFT), data_hash=dataset.data_hash)
 
 
@@ -258,7 +258,7 @@ def duplicate_groups(dataset, *, kind: str = "exact", threshold: float = NEAR_TH
     """`exact_groups` or `near_duplicate_groups` of a Dataset's images; near groups are cached.
 
     Args:
-        dataset: a :class:`fer_core.data.Dataset`.
+        dataset: a :class:`fer_core.data.dataset.Dataset`.
         kind: 'exact' or 'near'.
         store: artifact store (default: cache/). The key holds the options, the data hash and a
             hash of the images themselves (so a subset of a dataset gets its own artifact).
@@ -270,7 +270,7 @@ def duplicate_groups(dataset, *, kind: str = "exact", threshold: float = NEAR_TH
         return exact_groups(dataset.images)
     if kind != "near":
         raise ValueError(f"kind must be 'exact' or 'near', got {kind!r}")
-    from .store import Store
+    from fer_core.store import Store
     images = _check_images(dataset.images)
     config = _near_config(dataset, threshold, max_shift)
 

@@ -1,6 +1,6 @@
 """Faces in arbitrary photos: robust decoding, detection, 48x48 crops, predictions.
 
-    >>> from fer_core.faces import load_photo, analyze_photo
+    >>> from fer_core.analysis.faces import load_photo, analyze_photo
     >>> photo = load_photo("group.jpg")                       # any size, colour or grey, EXIF respected
     >>> faces = analyze_photo(photo.rgb, model)               # [{"box": [x, y, w, h], "crop", "probs", "label"}]
 
@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .constants import IMAGE_SIZE
+from fer_core.constants import IMAGE_SIZE
 
 #: Largest photo decoded, in pixels (40 MP; a 20000x20000 "decompression bomb" is refused before
 #: its pixels are read).
@@ -425,7 +425,7 @@ def analyze_photo(image: np.ndarray, model, *, detect: bool = True, detector: st
         One dict per face, left to right: box [x, y, w, h] (ints), crop (48, 48) uint8,
         probs (K,) float32 summing to 1, label (int, the argmax). Empty when no face is found.
     """
-    from .inference import predict_probs
+    from fer_core.models.inference import predict_probs
 
     gray = as_gray(image)
     if detect:

@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .constants import (FER2013_EMOTIONS, FER2013_TO_FER6, FERPLUS_EMOTIONS, FERPLUS_TO_FER2013,
+from fer_core.constants import (FER2013_EMOTIONS, FER2013_TO_FER6, FERPLUS_EMOTIONS, FERPLUS_TO_FER2013,
                         FERPLUS_VOTE_COLUMNS, FOLDER_SPLITS, IMAGE_SIZE, N_PIXELS, SPLITS,
                         get_label_set)
-from .errors import located
-from .store import Store, hash_bytes, hash_file
+from fer_core.errors import located
+from fer_core.store import Store, hash_bytes, hash_file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"

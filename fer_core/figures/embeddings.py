@@ -14,18 +14,18 @@ def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "",
     Args:
         coords: (N, 2) or (N, 3) coordinates of every point of the map.
         rows: (N,) int dataset row of each point; stored as each point's customdata, so a click or
-            lasso maps back with :func:`fer_core.embed.selection_to_rows` whatever the trace.
-        colors: :func:`fer_core.embed.point_colors` output for the N points (categorical groups
+            lasso maps back with :func:`fer_core.analysis.embed.selection_to_rows` whatever the trace.
+        colors: :func:`fer_core.analysis.embed.point_colors` output for the N points (categorical groups
             become traces with a legend; continuous values one trace with a colour bar).
         hover: hover line per point (optional): (N,) str, or (len(sample),) for the drawn points
-            only (:func:`fer_core.embed.hover_texts` with ``rows=sample``).
-        sample: (M,) int positions in 0..N-1 to draw (:func:`fer_core.embed.display_sample`), or
+            only (:func:`fer_core.analysis.embed.hover_texts` with ``rows=sample``).
+        sample: (M,) int positions in 0..N-1 to draw (:func:`fer_core.analysis.embed.display_sample`), or
             None to draw all N. When M < N the figure says so, and a 2-D map gets, under the
             scatter, a greyscale density image of ALL N points (log counts on a grid of about
             `density_bins` square cells across its longer side, over the first view; no hover,
             not selectable), so the regions the sample thins out still show. Box and lasso
             selections on it must be resolved against every point on the server
-            (:func:`fer_core.embed.selection_rows`), not through the drawn points.
+            (:func:`fer_core.analysis.embed.selection_rows`), not through the drawn points.
     """
     xy = np.asarray(coords, dtype=np.float32)
     rows = np.asarray(rows, dtype=np.int32)

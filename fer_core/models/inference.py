@@ -1,8 +1,8 @@
 """Batched inference on uint8 images: the one place that turns pixels into model inputs.
 
 Example:
-    >>> from fer_core.checkpoint import load_checkpoint
-    >>> from fer_core.inference import predict_probs
+    >>> from fer_core.models.checkpoint import load_checkpoint
+    >>> from fer_core.models.inference import predict_probs
     >>> model, info = load_checkpoint("compact")
     >>> probs = predict_probs(model, images)          # (N, K) float32, rows sum to 1
 """
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .constants import IMAGE_SIZE
+from fer_core.constants import IMAGE_SIZE
 
 #: FER2013 Training pixel statistics (/255), used when a model carries no normalisation.
 DEFAULT_NORMALIZATION = {"mean": 0.5077, "std": 0.2550}
@@ -77,7 +77,7 @@ def predict_probs(model: nn.Module, images: np.ndarray, *, batch_size: int = 512
 
     Args:
         model: a registry model (any nn.Module mapping (B,1,48,48) -> (B,K) logits), or an
-            exported one (:class:`fer_core.export.OnnxModel`; `device` and `normalization` do not apply).
+            exported one (:class:`fer_core.models.export.OnnxModel`; `device` and `normalization` do not apply).
         images: (N, 48, 48) uint8.
         batch_size: images per forward pass.
         tta: average the softmax of each image and of its horizontal mirror.
@@ -93,7 +93,7 @@ def predict_probs(model: nn.Module, images: np.ndarray, *, batch_size: int = 512
 
 def _predict(model, images, *, batch_size, tta, device, normalization, probs) -> np.ndarray:
     if not isinstance(model, nn.Module) and hasattr(model, "predict_probs"):
-        # a model with its own runtime (fer_core.export.OnnxModel): it applies its stored normalization
+        # a model with its own runtime (fer_core.models.export.OnnxModel): it applies its stored normalization
         fn = model.predict_probs if probs else model.predict_logits
         return fn(images, batch_size=batch_size, tta=tta)
     images = check_images(images)

@@ -2,38 +2,31 @@
 
 Every page gets its data through :func:`current_dataset`, so a page also runs on its own
 (``AppTest.from_file("pages/dataset.py")``) with the source saved in ``cache/settings.json``.
-Pages import this module after putting ``dashboard/`` on ``sys.path``::
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
-    import ui
+Pages import it as ``from dashboard import ui`` (the package is installed by requirements.txt).
 """
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-DASHBOARD_DIR = Path(__file__).resolve().parent
+DASHBOARD_DIR = Path(__file__).resolve().parent.parent
 ROOT = DASHBOARD_DIR.parent
 PAGES_DIR = ROOT / "pages"
-for _p in (str(ROOT), str(DASHBOARD_DIR)):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
+import numpy as np
+import pandas as pd
+import streamlit as st
 
-from fer_core import images as fimg  # noqa: E402
-from fer_core import quick_figures  # noqa: E402
-from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS, FERPLUS_VOTE_COLUMNS  # noqa: E402
-from fer_core.data import DataError, Dataset, load_dataset  # noqa: E402
-from fer_core.store import Store  # noqa: E402
+from fer_core.data import images as fimg
+from fer_core.figures import charts
+from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS, FERPLUS_VOTE_COLUMNS
+from fer_core.data.dataset import DataError, Dataset, load_dataset
+from fer_core.store import Store
 
 SETTINGS = "settings.json"
 SAMPLE = {"kind": "sample", "path": "", "ferplus": ""}
 #: One colour per FER2013 class, used by every chart so a class keeps its colour across pages.
-CLASS_COLORS = ("#d62728", "#8c564b", "#9467bd", "#2ca02c", "#1f77b4", "#ff7f0e", "#7f7f7f")
+from fer_core.figures.style import CLASS_COLORS  # noqa: F401  (pages colour classes with it)
 OK_RGB, BAD_RGB, NONE_RGB = (40, 40, 40), (200, 30, 30), (120, 120, 120)
 
 
@@ -205,7 +198,7 @@ def votes_chart(ds: Dataset, i: int, *, step: int = 17):
     from fer_core.constants import FERPLUS_TO_FER2013
     lab = int(ds.labels[i])
     col = int(np.flatnonzero(FERPLUS_TO_FER2013 == lab)[0]) if lab >= 0 else -1
-    return quick_figures.votes_chart(ds.ferplus.votes[i], FERPLUS_VOTE_COLUMNS, majority=int(ds.ferplus.majority[i]),
+    return charts.votes_chart(ds.ferplus.votes[i], FERPLUS_VOTE_COLUMNS, majority=int(ds.ferplus.majority[i]),
                                      label_column=col, step=step)
 
 
@@ -236,8 +229,8 @@ def class_histograms(_ds: Dataset, data_hash: str, bins: int = 32):
 @st.cache_data(show_spinner="Computing eigenfaces (about 1 s on the sample, 20 s on the full FER2013; "
                             "cached afterwards)...", max_entries=4)
 def eigenfaces(_ds: Dataset, data_hash: str, cache_root: str) -> dict:
-    """Eigenfaces artifact of `_ds` (built and stored on first use, see fer_core.prepare)."""
-    from fer_core.prepare import get_eigenfaces
+    """Eigenfaces artifact of `_ds` (built and stored on first use, see fer_core.pipeline.prepare)."""
+    from fer_core.pipeline.prepare import get_eigenfaces
     return get_eigenfaces(_ds, Store(cache_root))
 
 
@@ -250,8 +243,8 @@ def show_counts(df: pd.DataFrame, **kw) -> None:
 # ---- models ---------------------------------------------------------------------------------
 def shipped_models() -> list[str]:
     """Shipped checkpoint names, default model first."""
-    from fer_core.checkpoint import shipped_checkpoints
-    from fer_core.predictions import default_model
+    from fer_core.models.checkpoint import shipped_checkpoints
+    from fer_core.analysis.predictions import default_model
     names = shipped_checkpoints()
     d = default_model()
     return ([d] if d else []) + [n for n in names if n != d]
@@ -261,15 +254,15 @@ def require_models() -> list[str]:
     """shipped_models(); when there is none, say how to train one and stop the page."""
     models = shipped_models()
     if not models:
-        st.warning("No trained model is shipped in `fer_core/weights/`. Train one with `python -m fer_core.train "
-                   "--data fer2013.csv.gz --model compact --out fer_core/weights/compact.pt`.")
+        st.warning("No trained model is shipped in `fer_core/models/weights/`. Train one with `python -m fer_core.train "
+                   "--data fer2013.csv.gz --model compact --out fer_core/models/weights/compact.pt`.")
         st.stop()
     return models
 
 
 @st.cache_data(show_spinner="Running the model over every image (cached afterwards)...", max_entries=8)
 def _predictions(_ds: Dataset, data_hash: str, model: str, cache_root: str) -> dict:
-    from fer_core.predictions import get_predictions
+    from fer_core.analysis.predictions import get_predictions
     return get_predictions(_ds, model, store=Store(cache_root))
 
 
@@ -281,15 +274,15 @@ def predictions(ds: Dataset, model: str) -> dict:
 @st.cache_resource(max_entries=8)
 def checkpoint_info(model: str) -> dict:
     """A checkpoint's stored fields (history, config, metrics), without the weights."""
-    from fer_core.checkpoint import load_checkpoint
-    from fer_core.models import count_params
+    from fer_core.models.checkpoint import load_checkpoint
+    from fer_core.models.registry import count_params
     net, info = load_checkpoint(model)
     return {**info, "n_params": count_params(net)}
 
 
 @st.cache_data(show_spinner="Fitting PCA baselines on the Training split (cached afterwards)...", max_entries=4)
 def _baselines(_ds: Dataset, data_hash: str, cache_root: str) -> dict:
-    from fer_core.predictions import get_baseline_predictions
+    from fer_core.analysis.predictions import get_baseline_predictions
     return get_baseline_predictions(_ds, store=Store(cache_root))
 
 
@@ -298,26 +291,26 @@ def baselines(ds: Dataset) -> dict:
 
 
 def baselines_cached(ds: Dataset) -> bool:
-    from fer_core.predictions import baselines_key
+    from fer_core.analysis.predictions import baselines_key
     return store().exists("baselines", baselines_key(ds))
 
 
 # ---- embeddings -----------------------------------------------------------------------------
 def features_cached(ds: Dataset, model: str) -> bool:
     """True when `model`'s features on `ds` are in the artifact store."""
-    from fer_core.predictions import predictions_key
+    from fer_core.analysis.predictions import predictions_key
     return store().exists("predictions", predictions_key(ds, model))
 
 
 def projection_cached(ds: Dataset, model: str, config) -> bool:
-    from fer_core.embed import projection_key, projection_stage
+    from fer_core.analysis.embed import projection_key, projection_stage
     return store().exists(projection_stage(config), projection_key(ds, config, model))
 
 
 @st.cache_data(show_spinner="Loading the map...", max_entries=16)
 def _projection(_ds: Dataset, data_hash: str, model: str, config: dict, cache_root: str) -> np.ndarray:
     from fer_core.config import ProjectionConfig
-    from fer_core.embed import get_projection
+    from fer_core.analysis.embed import get_projection
     return get_projection(_ds, ProjectionConfig.from_dict(config), model=model, store=Store(cache_root))["coords"]
 
 
@@ -329,38 +322,39 @@ def projection(ds: Dataset, model: str, config) -> np.ndarray:
 @st.cache_data(show_spinner="Nearest neighbours and silhouettes in feature space (cached afterwards)...",
                max_entries=8)
 def _feature_stats(_ds: Dataset, data_hash: str, model: str, cache_root: str) -> dict:
-    from fer_core.embed import get_feature_stats
+    from fer_core.analysis.embed import get_feature_stats
     return get_feature_stats(_ds, model, store=Store(cache_root))
 
 
 def feature_stats(ds: Dataset, model: str) -> dict:
-    """Neighbour graph and per-class silhouettes of `model`'s features (fer_core.embed)."""
+    """Neighbour graph and per-class silhouettes of `model`'s features (fer_core.analysis.embed)."""
     return _feature_stats(ds, ds.data_hash, model, str(store().root))
 
 
 def feature_stats_cached(ds: Dataset, model: str) -> bool:
-    from fer_core.embed import stats_key
+    from fer_core.analysis.embed import stats_key
     return store().exists("embedding_stats", stats_key(ds, model))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _drawn_sample(_ds: Dataset, data_hash: str, max_points: int) -> np.ndarray | None:
-    from fer_core import embed
+    from fer_core.analysis import embed
     rows = embed.display_sample(_ds.labels, max_points)
     return None if len(rows) == len(_ds) else rows
 
 
 def drawn_sample(ds: Dataset) -> np.ndarray | None:
     """The rows the map draws when it cannot draw them all (a seeded class-stratified sample of
-    fer_core.embed.MAX_DRAWN_POINTS), or None when every point is drawn."""
-    from fer_core import embed
+    fer_core.analysis.embed.MAX_DRAWN_POINTS), or None when every point is drawn."""
+    from fer_core.analysis import embed
     return _drawn_sample(ds, ds.data_hash, embed.MAX_DRAWN_POINTS)
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)
 def _embedding_figure(_ds: Dataset, data_hash: str, model: str, config: dict, color_by: str, max_points: int,
                       cache_root: str):
-    from fer_core import embed, figures
+    from fer_core.analysis import embed
+    from fer_core.figures import embeddings as figures
     coords = projection(_ds, model, embed.ProjectionConfig.from_dict(config))
     pred = _predictions(_ds, data_hash, model, cache_root)
     colors = embed.point_colors(_ds, color_by, probs=pred["probs"], classes=pred["classes"])
@@ -371,9 +365,9 @@ def _embedding_figure(_ds: Dataset, data_hash: str, model: str, config: dict, co
 
 def embedding_figure(ds: Dataset, model: str, config, color_by: str):
     """The map's scatter (built once per data, model, map and colouring; shared, do not mutate).
-    Over fer_core.embed.MAX_DRAWN_POINTS points it draws :func:`drawn_sample` over a density
+    Over fer_core.analysis.embed.MAX_DRAWN_POINTS points it draws :func:`drawn_sample` over a density
     image of all points."""
-    from fer_core import embed
+    from fer_core.analysis import embed
     return _embedding_figure(ds, ds.data_hash, model, config.to_dict(), color_by, embed.MAX_DRAWN_POINTS,
                              str(store().root))
 
@@ -381,8 +375,8 @@ def embedding_figure(ds: Dataset, model: str, config, color_by: str):
 def embedding_selection(ds: Dataset, model: str, config, selection) -> np.ndarray:
     """Dataset rows of a selection on :func:`embedding_figure`: clicks through the points'
     customdata; a box or lasso on a sampled 2-D map against every point's coordinates, so it
-    selects the rows that were not drawn too (fer_core.embed.selection_rows)."""
-    from fer_core import embed
+    selects the rows that were not drawn too (fer_core.analysis.embed.selection_rows)."""
+    from fer_core.analysis import embed
     coords = None
     if config.dims == 2 and drawn_sample(ds) is not None and embed.selection_kind(selection) == "region":
         coords = projection(ds, model, config)
@@ -393,21 +387,21 @@ def embedding_selection(ds: Dataset, model: str, config, selection) -> np.ndarra
 @st.cache_resource(show_spinner="Loading the model...", max_entries=4)
 def load_model(model: str):
     """A shipped model, loaded once per process (read-only: attribution leaves its weights alone)."""
-    from fer_core.checkpoint import load_checkpoint
+    from fer_core.models.checkpoint import load_checkpoint
     return load_checkpoint(model)[0]
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def attribution(model: str, images: np.ndarray, method: str, target: int | None = None) -> np.ndarray:
-    """(N, 48, 48) importance maps of a shipped model (fer_core.attribute.attribute), cached."""
-    from fer_core.attribute import attribute
+    """(N, 48, 48) importance maps of a shipped model (fer_core.analysis.attribute.attribute), cached."""
+    from fer_core.analysis.attribute import attribute
     return attribute(load_model(model), images, method=method, target=target)
 
 
 @st.cache_data(show_spinner="Averaging maps over the correctly classified test images (cached afterwards)...",
                max_entries=16)
 def _class_maps(_ds: Dataset, data_hash: str, model: str, method: str, cache_root: str) -> dict:
-    from fer_core.attribute import get_class_maps
+    from fer_core.analysis.attribute import get_class_maps
     from fer_core.config import AttributionConfig
     return get_class_maps(_ds, AttributionConfig(model=model, method=method), store=Store(cache_root))
 
@@ -419,7 +413,7 @@ def class_maps(ds: Dataset, model: str, method: str) -> dict:
 
 def sanity_result(ds: Dataset, model: str, *, compute: bool = False, progress=None) -> dict | None:
     """The cached sanity check of `model` on `ds` (None when not built and `compute` is False)."""
-    from fer_core.attribute import get_sanity, sanity_key
+    from fer_core.analysis.attribute import get_sanity, sanity_key
     from fer_core.config import SanityConfig
     cfg = SanityConfig(model=model)
     if not compute:
@@ -430,8 +424,8 @@ def sanity_result(ds: Dataset, model: str, *, compute: bool = False, progress=No
 @st.cache_data(show_spinner="Finding faces...", max_entries=16)
 def analyze_upload(data: bytes, model: str, detect: bool = True) -> tuple:
     """Decode an uploaded photo and classify its faces: (Photo, faces, None) or (None, [], message).
-    Never raises for a bad file (fer_core.faces.ImageError becomes the message)."""
-    from fer_core.faces import ImageError, analyze_photo, load_photo
+    Never raises for a bad file (fer_core.analysis.faces.ImageError becomes the message)."""
+    from fer_core.analysis.faces import ImageError, analyze_photo, load_photo
     try:
         photo = load_photo(data)
     except ImageError as e:
@@ -441,12 +435,12 @@ def analyze_upload(data: bytes, model: str, detect: bool = True) -> tuple:
 
 @st.cache_data(show_spinner=False, max_entries=2)
 def demo_photo_bytes() -> bytes:
-    """A PNG of three faces of the bundled sample pasted on a 640x480 canvas (fer_core.faces.demo_photo)."""
+    """A PNG of three faces of the bundled sample pasted on a 640x480 canvas (fer_core.analysis.faces.demo_photo)."""
     import io
 
     from PIL import Image
 
-    from fer_core.faces import demo_photo
+    from fer_core.analysis.faces import demo_photo
     ds, _ = load_source(SAMPLE)
     rgb, _, _ = demo_photo(ds.images, ds.labels, n=3, seed=0)
     buf = io.BytesIO()
@@ -464,15 +458,15 @@ def run_with_progress(text: str, fn, **kw):
         slot.empty()
 
 
-# ---- label errors (fer_core.label_errors, fer_core.flags) -------------------------------------
+# ---- label errors (fer_core.analysis.label_errors, fer_core.data.flags) -------------------------------------
 def label_errors_cached(ds: Dataset, model: str) -> bool:
-    from fer_core.label_errors import LabelErrorConfig, label_errors_key
+    from fer_core.analysis.label_errors import LabelErrorConfig, label_errors_key
     return store().exists("label_errors", label_errors_key(ds, LabelErrorConfig(model=model)))
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _label_errors(_ds: Dataset, data_hash: str, model: str, cache_root: str) -> dict:
-    from fer_core.label_errors import LabelErrorConfig, get_label_errors
+    from fer_core.analysis.label_errors import LabelErrorConfig, get_label_errors
     return get_label_errors(_ds, LabelErrorConfig(model=model), store=Store(cache_root))
 
 
@@ -480,14 +474,14 @@ def label_errors(ds: Dataset, model: str, progress=None) -> dict:
     """Cached rankings of `model` on `ds` (computed first, reporting to `progress`, when missing;
     the progress bar cannot live inside st.cache_data)."""
     if progress is not None and not label_errors_cached(ds, model):
-        from fer_core.label_errors import LabelErrorConfig, get_label_errors
+        from fer_core.analysis.label_errors import LabelErrorConfig, get_label_errors
         get_label_errors(ds, LabelErrorConfig(model=model), store=store(), progress=progress)
     return _label_errors(ds, ds.data_hash, model, str(store().root))
 
 
 def flag_store():
     """The persistent flag database (cache/flags.sqlite)."""
-    from fer_core.flags import FlagStore
+    from fer_core.data.flags import FlagStore
     return FlagStore()
 
 
@@ -508,7 +502,7 @@ def pick_gallery(images: np.ndarray, idx: np.ndarray, captions: list[str], *, ke
 def flags_panel(ds: Dataset, flags, latest: pd.DataFrame, counts: dict) -> None:
     """Every current decision on `ds` (`latest` = flags.latest(), `counts` = flags.counts(), as
     the page read them) as a table, CSV export and import, and the full history."""
-    from fer_core.flags import FlagError
+    from fer_core.data.flags import FlagError
     st.caption(" · ".join(f"{k.replace('_', ' ')}: {v:,}" for k, v in counts.items()))
     if len(latest):
         pos = {int(r): i for i, r in enumerate(ds.row)}
@@ -547,14 +541,14 @@ def flags_panel(ds: Dataset, flags, latest: pd.DataFrame, counts: dict) -> None:
 
 @st.cache_data(show_spinner="Finding duplicate images...", max_entries=4)
 def _duplicate_groups(_ds: Dataset, data_hash: str, near: bool, cache_root: str) -> np.ndarray:
-    from fer_core import duplicates as dup
+    from fer_core.analysis import duplicates as dup
     return dup.duplicate_groups(_ds, kind="near" if near else "exact", store=Store(cache_root))
 
 
 def duplicates_panel(ds: Dataset) -> None:
     """Exact or near-duplicate groups: train/test leakage per split, the groups (conflicting labels
     first) and the faces of a chosen group."""
-    from fer_core import duplicates as dup
+    from fer_core.analysis import duplicates as dup
     near = st.radio("Duplicates", ["pixel-identical", "near-identical (re-encoded, shifted, re-lit copies)"],
                     horizontal=True, key="dup_kind").startswith("near")
     groups = _duplicate_groups(ds, ds.data_hash, near, str(store().root))

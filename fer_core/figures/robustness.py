@@ -1,8 +1,8 @@
-"""Vega-Lite (Altair) charts of robustness sweeps (fer_core.robustness): charts out, nothing drawn.
+"""Vega-Lite (Altair) charts of robustness sweeps (fer_core.analysis.robustness): charts out, nothing drawn.
 
 Every function takes sweep results as ``{(model, corruption): result}`` (the dicts of
-:func:`fer_core.robustness.get_sweep`). Vega-Lite, not Plotly, for the reason in
-:mod:`fer_core.quick_figures`: the Robustness page draws all of these on its first run, and one
+:func:`fer_core.analysis.robustness.get_sweep`). Vega-Lite, not Plotly, for the reason in
+:mod:`fer_core.figures.charts`: the Robustness page draws all of these on its first run, and one
 Plotly chart would hold the whole page until Plotly's bundle has run (about 1 s in a new tab).
 """
 from __future__ import annotations
@@ -13,11 +13,11 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .quick_figures import svg
-from .robustness import CORRUPTIONS, summarize
+from fer_core.figures.style import MODEL_COLORS, svg
+from fer_core.analysis.robustness import CORRUPTIONS, summarize
 
 #: One colour per model, in the order the models are given (the first is the default model).
-MODEL_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+
 Results = Mapping[tuple[str, str], Mapping[str, np.ndarray]]
 
 
@@ -31,7 +31,7 @@ def _model_color(models: Sequence[str], shown: Sequence[str], *, legend: bool = 
 def summary_chart(results: Results, models: Sequence[str], *, height: int = 340) -> alt.LayerChart:
     """Mean accuracy over the severities > 0 of each corruption, models side by side, each model's
     clean accuracy as a dashed rule. Attacks are drawn too but, as in ImageNet-C, not averaged into
-    the mCA of :func:`fer_core.robustness.summary_table`."""
+    the mCA of :func:`fer_core.analysis.robustness.summary_table`."""
     corr = [c for c in CORRUPTIONS if any((m, c) in results for m in models)]
     bars, clean = [], []
     for m in models:

@@ -12,7 +12,7 @@ No activation is in-place (``ReLU(inplace=False)``, residual sums written ``out 
 and no activation module is used twice, so Captum hooks see every tensor untouched.
 
 Example:
-    >>> from fer_core.models import create_model, list_models
+    >>> from fer_core.models.registry import create_model, list_models
     >>> list_models()
     ['compact', 'mobilenetv2', 'resnet18', 'resnet34', 'vgg13-lite']
     >>> model = create_model("compact", num_classes=7, width=1.0)

@@ -2,7 +2,7 @@
 
 Seven methods, one call (arrays in, arrays out)::
 
-    >>> from fer_core.attribute import attribute, overlay
+    >>> from fer_core.analysis.attribute import attribute, overlay
     >>> maps = attribute(model, images, method="gradcam")          # (N, 48, 48) float32, >= 0
     >>> rgb = overlay(images[0], maps[0], scale=4)                   # (192, 192, 3) uint8
 
@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .constants import IMAGE_SIZE
-from .inference import check_images, model_normalization, to_input
+from fer_core.constants import IMAGE_SIZE
+from fer_core.models.inference import check_images, model_normalization, to_input
 
 #: Method name -> display name, in the order the pages list them.
 METHODS: dict[str, str] = {
@@ -388,14 +388,14 @@ def flag_untrustworthy(result: dict[str, np.ndarray], *, threshold: float = TRUS
 
 # ---- cached artifacts (dataset + shipped model) ---------------------------------------------
 def _resolve_model(name: str) -> str:
-    from .predictions import model_or_default
+    from fer_core.analysis.predictions import model_or_default
     return model_or_default(name)
 
 
 def class_maps_key(ds, config=None) -> str:
-    from .checkpoint import model_hash
-    from .config import AttributionConfig
-    from .store import Store
+    from fer_core.models.checkpoint import model_hash
+    from fer_core.config import AttributionConfig
+    from fer_core.store import Store
 
     config = config or AttributionConfig()
     model = _resolve_model(config.model)
@@ -410,11 +410,11 @@ def get_class_maps(ds, config=None, *, store=None, progress=None) -> dict[str, n
     Returns:
         the dict of :func:`class_average_maps` plus classes (K,) str.
     """
-    from .checkpoint import load_checkpoint, model_hash
-    from .inference import for_inference
-    from .config import AttributionConfig
-    from .predictions import get_predictions
-    from .store import Store
+    from fer_core.models.checkpoint import load_checkpoint, model_hash
+    from fer_core.models.inference import for_inference
+    from fer_core.config import AttributionConfig
+    from fer_core.analysis.predictions import get_predictions
+    from fer_core.store import Store
 
     config = config or AttributionConfig()
     model = _resolve_model(config.model)
@@ -450,9 +450,9 @@ def sanity_images(ds, config) -> np.ndarray:
 
 
 def sanity_key(ds, config=None) -> str:
-    from .checkpoint import model_hash
-    from .config import SanityConfig
-    from .store import Store
+    from fer_core.models.checkpoint import model_hash
+    from fer_core.config import SanityConfig
+    from fer_core.store import Store
 
     config = config or SanityConfig()
     model = _resolve_model(config.model)
@@ -466,10 +466,10 @@ def get_sanity(ds, config=None, *, store=None, progress=None) -> dict[str, np.nd
     Returns:
         its dict plus rows (n,) the dataset indices of the images.
     """
-    from .checkpoint import load_checkpoint, model_hash
-    from .inference import for_inference
-    from .config import SanityConfig
-    from .store import Store
+    from fer_core.models.checkpoint import load_checkpoint, model_hash
+    from fer_core.models.inference import for_inference
+    from fer_core.config import SanityConfig
+    from fer_core.store import Store
 
     config = config or SanityConfig()
     model = _resolve_model(config.model)

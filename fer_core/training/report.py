@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .constants import FER2013_EMOTIONS
-from .data import Dataset
-from .evaluate import compute_metrics, duplicate_twins
+from fer_core.constants import FER2013_EMOTIONS
+from fer_core.data.dataset import Dataset
+from fer_core.training.evaluate import compute_metrics, duplicate_twins
 
 
 def topk_accuracy(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
@@ -35,7 +35,7 @@ def target_labels(ds: Dataset, target: str) -> np.ndarray:
 
 def training_twins(ds: Dataset) -> np.ndarray:
     """(N,) bool: True where a row outside Training has a pixel-identical twin in Training
-    (fer_core.evaluate.duplicate_twins), False for Training rows.
+    (fer_core.training.evaluate.duplicate_twins), False for Training rows.
 
     Kept on the dataset object for as long as its `images` and `split` arrays are the same
     objects (hashing Training costs ~0.15 s and the Model page scores several models and

@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .constants import FER2013_EMOTIONS
-from .errors import located
+from fer_core.constants import FER2013_EMOTIONS
+from fer_core.errors import located
 
 #: What a reviewer can say about an image.
 #: mislabeled: the FER2013 label is wrong (a corrected label may be given);
@@ -227,7 +227,7 @@ class FlagStore:
 
     def __init__(self, path: str | os.PathLike | None = None):
         if path is None:
-            from .store import Store
+            from fer_core.store import Store
             path = Store().file_path("flags.sqlite")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)

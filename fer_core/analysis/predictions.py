@@ -12,11 +12,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .baselines import BASELINES, baseline_probs, fit_baseline
-from .checkpoint import load_checkpoint, model_hash, shipped_checkpoints
-from .data import Dataset
-from .inference import check_images, for_inference, model_normalization, to_input
-from .store import Store
+from fer_core.training.baselines import BASELINES, baseline_probs, fit_baseline
+from fer_core.models.checkpoint import load_checkpoint, model_hash, shipped_checkpoints
+from fer_core.data.dataset import Dataset
+from fer_core.models.inference import check_images, for_inference, model_normalization, to_input
+from fer_core.store import Store
 
 #: Preference order for the default model among the shipped checkpoints.
 DEFAULT_MODEL_PREFERENCE = ("resnet18", "compact")
@@ -36,7 +36,7 @@ def model_or_default(model: str | None) -> str:
     """
     model = model or default_model()
     if not model:
-        raise FileNotFoundError("no shipped model in fer_core/weights/: train one with python -m fer_core.train")
+        raise FileNotFoundError("no shipped model in fer_core/models/weights/: train one with python -m fer_core.train")
     return str(model)
 
 

@@ -14,8 +14,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .constants import FER2013_EMOTIONS, IMAGE_SIZE, SPLITS
-from .data import Dataset
+from fer_core.constants import FER2013_EMOTIONS, IMAGE_SIZE, SPLITS
+from fer_core.data.dataset import Dataset
 
 #: FER+ agreement categories, in the order of the codes returned by :func:`agreement_codes`.
 #: "agree": FER+ majority == FER2013 label; "disagree": a FER+ majority exists and differs
@@ -234,7 +234,7 @@ def ferplus_crosstab(labels: np.ndarray, ferplus_majority: np.ndarray) -> pd.Dat
     sadness, surprise, neutral), then contempt and 'no majority', so agreement is the diagonal.
     Every class is present even when its count is 0; unlabeled rows (-1) are left out.
     """
-    from .constants import FERPLUS_EMOTIONS, FERPLUS_TO_FER2013
+    from fer_core.constants import FERPLUS_EMOTIONS, FERPLUS_TO_FER2013
     labels, maj = np.asarray(labels), np.asarray(ferplus_majority)
     if labels.shape != maj.shape:
         raise ValueError(f"labels {labels.shape} and majority {maj.shape} differ in shape")

@@ -1,0 +1,621 @@
+"""Likely label errors and non-faces, ranked.
+
+    python -m fer_core.label_errors --data fer2013.csv.gz [--ferplus fer2013new.csv] \\
+        [--model compact] [--mode auto] --out ranking.csv [--outliers-out outliers.csv]
+
+Pipeline (every step arrays in, arrays out; the whole run is cached through the store):
+
+1. **Out-of-sample probabilities** (`pred_probs`, (N, 7), rows sum to 1) from models that did
+   not see the image's label. ``--mode kfold`` trains K fold models (use a GPU);
+   ``features-cv`` fits K-fold logistic regression on the frozen penultimate features of the
+   shipped model (the CPU mode); ``model`` uses the shipped model's own probabilities (fast, but
+   in-sample for the Training rows). ``auto`` = kfold with CUDA, else features-cv.
+2. **Rankings** of likely label errors (higher score = more likely mislabeled):
+   ``study`` (misclassified images first, sorted by the wrong class's probability, the method of
+   the source study), ``cleanlab`` (confident learning: ``cleanlab.filter.find_label_issues``
+   first, then ``get_label_quality_scores`` normalized margin), ``self_confidence`` (1 - p(given
+   label)), and ``ensemble`` (this project's default: normalized margin on the average of the
+   out-of-sample probabilities, the shipped model's flip-TTA probabilities and the label
+   distribution of the 30 nearest neighbours in feature space).
+3. **Outliers / non-faces** (higher = less face-like): the rank-maximum of signals that each
+   catch one kind of non-face: near-uniform pixels (blank frames), saturated pixels (text on white,
+   icons), isolation in feature space (distance to the 10 nearest non-identical neighbours) and
+   misalignment (fer_core.models.aligner: a tiny self-supervised CNN that tells aligned face crops from
+   rotated, flipped, shifted and shrunk copies of them).
+
+FER+ votes are never an input: they only validate the rankings (:func:`validate_rankings`).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fer_core.config import JobConfig, opt
+from fer_core.constants import FER2013_EMOTIONS
+from fer_core.data.dataset import Dataset, DataError, load_dataset
+from fer_core.models.aligner import SHIPPED as ALIGNER
+from fer_core.store import Store, hash_file
+
+#: Ranking methods, default first. Each maps (labels, pred_probs, ...) -> scores (N,).
+METHODS = ("ensemble", "study", "cleanlab", "self_confidence")
+METHOD_HELP = {
+    "ensemble": "normalized margin on out-of-sample + model probabilities + neighbours' labels (default)",
+    "study": "misclassified images first, by the predicted (wrong) class's probability (source study)",
+    "cleanlab": "confident learning: cleanlab find_label_issues first, then normalized margin",
+    "self_confidence": "1 - probability of the given label (cleanlab self_confidence)",
+}
+MODES = ("auto", "kfold", "features-cv", "model")
+MODE_HELP = {
+    "kfold": "out-of-sample: K fold models, each predicting the images it did not train on",
+    "features-cv": "out-of-sample: K-fold logistic regression on the model's frozen features (CPU mode)",
+    "model": "the model's own probabilities: in-sample for the images it trained on",
+}
+#: Outlier signals, combined by rank maximum.
+OUTLIER_SIGNALS = ("blank", "saturation", "isolation", "misalignment")
+PRECISION_KS = (100, 500, 2000)
+VERSION = 2
+
+
+@dataclass(frozen=True)
+class LabelErrorConfig(JobConfig):
+    """How out-of-sample probabilities and the rankings are computed."""
+
+    mode: str = opt("auto", "kfold (train K models; GPU), features-cv (K-fold logistic regression on "
+                    "the model's frozen features; CPU), model (the model's own probabilities), "
+                    "auto (kfold with CUDA, else features-cv)", MODES)
+    model: str = opt("", "shipped model name or checkpoint path (empty: the default model)")
+    folds: int = opt(5, "K of the K-fold cross-validation")
+    seed: int = opt(0, "random seed (fold assignment, kfold training, outlier augmentations)")
+    C: float = opt(0.1, "features-cv: inverse L2 strength of the logistic regression")
+    knn_k: int = opt(30, "neighbours whose labels enter the ensemble score")
+    knn_weight: float = opt(0.25, "weight of the neighbours' label distribution in the ensemble")
+    kfold_epochs: int = opt(30, "kfold: epochs per fold model")
+    kfold_model: str = opt("", "kfold: architecture to train per fold (empty: the model's own)")
+
+
+# --------------------------------------------------------------------------------------------
+# checks
+# --------------------------------------------------------------------------------------------
+def _check(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    labels = np.asarray(labels)
+    p = np.asarray(pred_probs, dtype=np.float64)
+    if p.ndim != 2:
+        raise ValueError(f"pred_probs must be (N, K); got shape {p.shape}")
+    if labels.shape != (len(p),):
+        raise ValueError(f"labels must be ({len(p)},) to match pred_probs; got {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be integers; got {labels.dtype}")
+    if len(labels) and (labels.min() < 0 or labels.max() >= p.shape[1]):
+        raise ValueError(f"labels must be in 0..{p.shape[1] - 1}; found {labels.min()}..{labels.max()}")
+    if not np.isfinite(p).all() or (p < 0).any() or not np.allclose(p.sum(1), 1, atol=1e-3):
+        raise ValueError("pred_probs must be finite, non-negative, with rows summing to 1")
+    return labels.astype(np.int64), p
+
+
+# --------------------------------------------------------------------------------------------
+# rankings: arrays in, arrays out
+# --------------------------------------------------------------------------------------------
+def rank_study(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
+    """The source study's ranking: misclassified images first, sorted by the probability of the
+    (wrong) predicted class; then the correctly classified ones by 1 - p(given).
+
+    Returns:
+        (N,) float64 in [0, 2]; higher = more likely mislabeled.
+    """
+    y, p = _check(labels, pred_probs)
+    pred = p.argmax(1)
+    return np.where(pred != y, 1.0 + p.max(1), 1.0 - p[np.arange(len(y)), y])
+
+
+def rank_self_confidence(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
+    """(N,) 1 - p(given label) (cleanlab's self_confidence); higher = more likely mislabeled."""
+    from cleanlab.rank import get_label_quality_scores
+    y, p = _check(labels, pred_probs)
+    return 1.0 - get_label_quality_scores(y, p, method="self_confidence")
+
+
+def rank_margin(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
+    """(N,) 1 - cleanlab normalized margin quality, in [0, 1]; higher = more likely mislabeled."""
+    from cleanlab.rank import get_label_quality_scores
+    y, p = _check(labels, pred_probs)
+    return 1.0 - get_label_quality_scores(y, p, method="normalized_margin")
+
+
+def rank_confident_learning(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Confident learning (cleanlab): the images `find_label_issues` flags come first.
+
+    Returns:
+        (scores (N,) float64 in [0, 2], higher = more likely mislabeled; is_issue (N,) bool).
+    """
+    from cleanlab.filter import find_label_issues
+    y, p = _check(labels, pred_probs)
+    present = np.bincount(y, minlength=p.shape[1]) > 0
+    if present.sum() < 2:
+        is_issue = np.zeros(len(y), bool)
+    else:  # cleanlab needs every class present in `labels`: drop empty columns
+        cols = np.flatnonzero(present)
+        remap = np.full(p.shape[1], -1)
+        remap[cols] = np.arange(len(cols))
+        q = p[:, cols] / np.maximum(p[:, cols].sum(1, keepdims=True), 1e-12)
+        is_issue = find_label_issues(remap[y], q, filter_by="prune_by_noise_rate", n_jobs=1)
+    return is_issue.astype(np.float64) + rank_margin(y, p), is_issue
+
+
+def neighbor_label_distribution(embeddings: np.ndarray, labels: np.ndarray, *, k: int = 30,
+                                n_classes: int = 7, prior: float = 0.1) -> np.ndarray:
+    """Share of each class among every image's k nearest neighbours (cosine), itself excluded.
+
+    Args:
+        embeddings: (N, D) features.
+        labels: (N,) int given labels 0..n_classes-1.
+        k: neighbours.
+        prior: pseudo-count spread over the classes, so no class gets probability 0.
+
+    Returns:
+        (N, n_classes) float64, rows sum to 1.
+    """
+    from fer_core.analysis.embed import knn_graph
+    x = np.asarray(embeddings, dtype=np.float32)
+    labels = np.asarray(labels)
+    if x.ndim != 2 or len(x) != len(labels):
+        raise ValueError(f"embeddings (N, D) and labels (N,) must match; got {x.shape} and {labels.shape}")
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    nb, _ = knn_graph(x, k=k)
+    counts = np.stack([(labels[nb] == c).sum(1) for c in range(n_classes)], 1).astype(np.float64)
+    return (counts + prior / n_classes) / (counts.sum(1, keepdims=True) + prior)
+
+
+def rank_ensemble(labels: np.ndarray, pred_probs: np.ndarray, *, model_probs: np.ndarray | None = None,
+                  neighbor_probs: np.ndarray | None = None, neighbor_weight: float = 0.25) -> np.ndarray:
+    """This project's default ranking: normalized margin on a mixture of probability sources.
+
+    The mixture is the mean of `pred_probs` (out-of-sample) and `model_probs` (the shipped
+    model, flip TTA) when given, then (1 - neighbor_weight) of that plus neighbor_weight times
+    the neighbours' label distribution when given.
+
+    Returns:
+        (N,) float64 in [0, 1]; higher = more likely mislabeled.
+    """
+    y, p = _check(labels, pred_probs)
+    if model_probs is not None:
+        p = (p + _check(y, model_probs)[1]) / 2
+    if neighbor_probs is not None:
+        p = (1 - neighbor_weight) * p + neighbor_weight * _check(y, neighbor_probs)[1]
+    return rank_margin(y, p)
+
+
+def suggested_labels(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
+    """(N,) int64: the most probable class other than the given label."""
+    y, p = _check(labels, pred_probs)
+    q = p.copy()
+    q[np.arange(len(y)), y] = -1
+    return q.argmax(1)
+
+
+def precision_at_k(scores: np.ndarray, is_error: np.ndarray, *, ks=PRECISION_KS,
+                   valid: np.ndarray | None = None) -> dict[int, float]:
+    """Share of true errors among the k highest-scoring images, for each k.
+
+    Args:
+        scores: (N,) higher = more suspicious.
+        is_error: (N,) bool ground truth.
+        valid: (N,) bool rows that have a ground truth (others are skipped in the ranking).
+
+    Returns:
+        {k: precision}; NaN when fewer than k valid rows.
+    """
+    scores, is_error = np.asarray(scores, dtype=np.float64), np.asarray(is_error, bool)
+    if scores.shape != is_error.shape:
+        raise ValueError(f"scores {scores.shape} and is_error {is_error.shape} differ")
+    valid = np.ones(len(scores), bool) if valid is None else np.asarray(valid, bool)
+    order = np.argsort(-scores, kind="stable")
+    order = order[valid[order]]
+    return {int(k): float(is_error[order[:k]].mean()) if len(order) >= k else float("nan") for k in ks}
+
+
+def ferplus_disagreement(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """FER+ validation target: (is_error, valid), both (N,) bool.
+
+    is_error = the FER2013 label differs from the FER+ plurality label; valid = the image has a
+    FER2013 label and a FER+ plurality in the 7 FER2013 classes (not contempt, not no-vote).
+    """
+    if ds.ferplus is None:
+        raise ValueError("FER+ votes are not loaded")
+    pl = ds.ferplus.plurality_fer2013
+    valid = (pl >= 0) & (ds.labels >= 0)
+    return valid & (pl != ds.labels), valid
+
+
+# --------------------------------------------------------------------------------------------
+# outliers / non-faces
+# --------------------------------------------------------------------------------------------
+def _rank01(x: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+    return rankdata(x, method="average") / max(len(x), 1)
+
+
+#: Pixel standard deviation (grey levels) below which an image is a blank frame. In FER2013 the
+#: 14 images under 8 are all blank (FER+ marks all 14 not-a-face); the next face is at ~12.
+BLANK_STD = 8.0
+
+
+def pixel_signals(images: np.ndarray) -> dict[str, np.ndarray]:
+    """(N,48,48) uint8 -> blank (N,) = max(0, BLANK_STD - pixel std): > 0 only for near-uniform
+    frames, 0 for every ordinary image; saturation (N,) = share of pixels below 5 or above 250
+    (text on white, icons). Higher = less face-like for both."""
+    x = np.asarray(images)
+    if x.ndim != 3 or x.dtype != np.uint8:
+        raise ValueError(f"images must be (N, H, W) uint8; got {x.shape} {x.dtype}")
+    flat = x.reshape(len(x), -1)
+    return {"blank": np.maximum(0.0, BLANK_STD - flat.astype(np.float32).std(1)),
+            "saturation": ((flat < 5) | (flat > 250)).mean(1)}
+
+
+def isolation(embeddings: np.ndarray, *, k: int = 10) -> np.ndarray:
+    """(N,) mean cosine distance to the k nearest neighbours that are not identical copies
+    (distance > 1e-5); higher = more isolated. Copies are skipped so that duplicated blank frames
+    do not hide each other."""
+    from sklearn.neighbors import NearestNeighbors
+    x = np.asarray(embeddings, dtype=np.float32)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    kk = min(len(x) - 1, 3 * k + 1)
+    if kk < 1:
+        return np.zeros(len(x))
+    dist, _ = NearestNeighbors(n_neighbors=kk + 1, algorithm="brute").fit(x).kneighbors(x)
+    d = np.where(dist < 1e-5, np.nan, dist)  # self and exact copies
+    out = np.zeros(len(x))
+    for i, row in enumerate(d):
+        r = row[np.isfinite(row)][:k]
+        out[i] = r.mean() if len(r) else 0.0
+    return out
+
+
+def rank_outliers(signals: dict[str, np.ndarray]) -> np.ndarray:
+    """(N,) rank maximum over the signals (each mapped to its rank in (0, 1]): an image is as
+    suspicious as its most extreme signal. Higher = less face-like."""
+    if not signals:
+        raise ValueError("no outlier signals")
+    return np.max([_rank01(np.asarray(v, dtype=np.float64)) for v in signals.values()], 0)
+
+
+# --------------------------------------------------------------------------------------------
+# out-of-sample probabilities
+# --------------------------------------------------------------------------------------------
+def resolve_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
+    if mode == "auto":
+        import torch
+        return "kfold" if torch.cuda.is_available() else "features-cv"
+    return mode
+
+
+def fold_ids(labels: np.ndarray, *, folds: int, seed: int) -> np.ndarray:
+    """(N,) int fold of each labeled image (stratified by label), -1 for unlabeled rows."""
+    from sklearn.model_selection import StratifiedKFold
+    labels = np.asarray(labels)
+    out = np.full(len(labels), -1, np.int64)
+    rows = np.flatnonzero(labels >= 0)
+    counts = np.bincount(labels[rows], minlength=1)
+    rarest = int(counts[counts > 0].min()) if len(rows) else 0
+    n_splits = min(folds, max(2, rarest))  # no more folds than the rarest class has images
+    if len(rows) < 2 * n_splits:
+        raise ValueError(f"{len(rows)} labeled images are too few for {folds}-fold cross-validation")
+    if rarest < n_splits:  # a class with a single image cannot be stratified: plain K-fold
+        from sklearn.model_selection import KFold
+        splitter = KFold(n_splits, shuffle=True, random_state=seed).split(rows)
+    else:
+        splitter = StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(rows, labels[rows])
+    for f, (_, test) in enumerate(splitter):
+        out[rows[test]] = f
+    return out
+
+
+def cross_val_probs_features(features: np.ndarray, labels: np.ndarray, folds: np.ndarray, *, C: float = 0.1,
+                             n_classes: int = 7, progress=None) -> np.ndarray:
+    """K-fold logistic regression on frozen features.
+
+    Args:
+        features: (N, D) float.
+        labels: (N,) int, -1 = unlabeled.
+        folds: (N,) fold ids from :func:`fold_ids` (-1 = unlabeled: predicted by every fold's
+            model, averaged).
+
+    Returns:
+        (N, n_classes) float64 out-of-fold probabilities, rows sum to 1.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    out = np.zeros((len(labels), n_classes))
+    unl = folds < 0
+    ks = sorted(set(folds[~unl].tolist()))
+    for j, f in enumerate(ks):
+        if progress:
+            progress(j / len(ks), f"fold {j + 1}/{len(ks)}: logistic regression on features")
+        tr, te = (folds != f) & ~unl, folds == f
+        clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=300))
+        with warnings.catch_warnings():  # lbfgs stops at max_iter with ~1e-4 changes: harmless here
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(features[tr], labels[tr])
+        cols = clf.classes_
+        out[np.ix_(te, cols)] = clf.predict_proba(features[te])
+        if unl.any():
+            out[np.ix_(unl, cols)] += clf.predict_proba(features[unl]) / len(ks)
+    return _renorm(out)
+
+
+def _renorm(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-7, None)
+    return p / p.sum(1, keepdims=True)
+
+
+def cross_val_probs_kfold(ds: Dataset, folds: np.ndarray, *, arch: str, epochs: int, seed: int,
+                          progress=None) -> np.ndarray:
+    """Train one `arch` model per fold on the other folds (10% of them held out to pick the
+    epoch) and predict the held-out fold with flip TTA. GPU when present.
+
+    Returns:
+        (N, 7) float64 out-of-fold probabilities (unlabeled rows: mean over the fold models).
+    """
+    from fer_core.config import TrainConfig
+    from fer_core.models.inference import predict_probs
+    from fer_core.training.train import train
+    out = np.zeros((len(ds), len(FER2013_EMOTIONS)))
+    unl = folds < 0
+    ks = sorted(set(folds[~unl].tolist()))
+    rng = np.random.default_rng(seed)
+    for j, f in enumerate(ks):
+        if progress:
+            progress(j / len(ks), f"fold {j + 1}/{len(ks)}: training {arch} for {epochs} epochs")
+        split = np.where(folds == f, "PrivateTest", "Training").astype(object)
+        split[unl] = ""
+        tr = np.flatnonzero(split == "Training")
+        split[rng.choice(tr, max(1, len(tr) // 10), replace=False)] = "PublicTest"
+        sub = Dataset(ds.images, ds.labels.copy(), split.astype(str), ds.row, ds.source,
+                      f"{ds.data_hash}-fold{f}of{len(ks)}-seed{seed}")
+        cfg = TrainConfig(model=arch, epochs=epochs, seed=seed + f)
+        model, _ = train(cfg, sub, progress=progress is None)
+        te = folds == f
+        out[te] = predict_probs(model, ds.images[te], tta=True)
+        if unl.any():
+            out[unl] += predict_probs(model, ds.images[unl], tta=True) / len(ks)
+    return _renorm(out)
+
+
+# --------------------------------------------------------------------------------------------
+# the cached job
+# --------------------------------------------------------------------------------------------
+def _model_name(config: LabelErrorConfig) -> str:
+    from fer_core.analysis.predictions import model_or_default
+    return model_or_default(config.model)
+
+
+def _job_config(config: LabelErrorConfig) -> dict:
+    d = config.to_dict()
+    d["mode"] = resolve_mode(config.mode)
+    d["model"] = _model_name(config)
+    if d["mode"] != "kfold":
+        d.pop("kfold_epochs"), d.pop("kfold_model")
+    if d["mode"] == "kfold":
+        d.pop("C")
+    d["version"] = VERSION
+    d["aligner"] = hash_file(ALIGNER) if ALIGNER.is_file() else "missing"
+    return d
+
+
+def label_errors_key(ds: Dataset, config: LabelErrorConfig = LabelErrorConfig()) -> str:
+    from fer_core.models.checkpoint import model_hash
+    cfg = _job_config(config)
+    return Store.key("label_errors", cfg, data_hash=ds.data_hash, model_hash=model_hash(cfg["model"]))
+
+
+def get_label_errors(ds: Dataset, config: LabelErrorConfig = LabelErrorConfig(), *, store: Store | None = None,
+                     progress=None) -> dict[str, np.ndarray]:
+    """Cached out-of-sample probabilities, every ranking and the outlier ranking for `ds`.
+
+    Returns:
+        dict with
+        pred_probs (N, 7) float32 out-of-sample probabilities (rows sum to 1),
+        model_probs (N, 7) float32 the model's own flip-TTA probabilities,
+        neighbor_probs (N, 7) float32 neighbours' label distribution,
+        score_<method> (N,) float64 for each of METHODS (higher = more likely mislabeled; 0 for
+        unlabeled rows), cleanlab_issue (N,) bool, suggested (N,) int64 (-1 for unlabeled),
+        outlier_score (N,) float64 (higher = less face-like) and outlier_<signal> (N,) for each of
+        OUTLIER_SIGNALS, mode (str), seconds.
+
+    Raises:
+        ValueError: the dataset has fewer than 2 labeled classes or too few images.
+    """
+    from fer_core.models.aligner import misalignment_scores
+    from fer_core.models.checkpoint import load_checkpoint, model_hash
+    from fer_core.analysis.predictions import get_predictions
+    store = store or Store()
+    cfg = _job_config(config)
+
+    def step(frac, text):
+        if progress:
+            progress(frac, text)
+
+    def compute():
+        t0 = time.perf_counter()
+        labels = ds.labels.astype(np.int64)
+        lab = labels >= 0
+        if len(np.unique(labels[lab])) < 2:
+            raise ValueError("ranking label errors needs labeled images of at least 2 classes")
+        step(0.0, f"{cfg['model']}: features and probabilities of {len(ds):,} images")
+        pred = get_predictions(ds, cfg["model"], store=store,
+                               progress=(lambda f, t: step(0.3 * f, t)) if progress else None)
+        feats, model_probs = pred["features"], _renorm(pred["probs"].astype(np.float64))
+        folds = fold_ids(labels, folds=cfg["folds"], seed=cfg["seed"])
+        if cfg["mode"] == "features-cv":
+            oos = cross_val_probs_features(feats, labels, folds, C=cfg["C"],
+                                           progress=(lambda f, t: step(0.3 + 0.3 * f, t)) if progress else None)
+        elif cfg["mode"] == "kfold":
+            arch = cfg["kfold_model"] or load_checkpoint(cfg["model"])[1]["model_name"]
+            oos = cross_val_probs_kfold(ds, folds, arch=arch, epochs=cfg["kfold_epochs"], seed=cfg["seed"],
+                                        progress=(lambda f, t: step(0.3 + 0.3 * f, t)) if progress else None)
+        else:
+            oos = model_probs
+        step(0.6, f"{cfg['knn_k']} nearest neighbours in feature space")
+        nprobs = np.full_like(model_probs, 1 / model_probs.shape[1])
+        if lab.sum() > cfg["knn_k"]:
+            nprobs[lab] = neighbor_label_distribution(feats[lab], labels[lab], k=cfg["knn_k"])
+        out = {"pred_probs": oos.astype(np.float32), "model_probs": model_probs.astype(np.float32),
+               "neighbor_probs": nprobs.astype(np.float32)}
+        y, p = labels[lab], oos[lab]
+        scores = {
+            "ensemble": rank_ensemble(y, p, model_probs=model_probs[lab], neighbor_probs=nprobs[lab],
+                                      neighbor_weight=cfg["knn_weight"]),
+            "study": rank_study(y, p),
+            "self_confidence": rank_self_confidence(y, p),
+        }
+        scores["cleanlab"], issue = rank_confident_learning(y, p)
+        for m in METHODS:
+            full = np.zeros(len(ds))
+            full[lab] = scores[m]
+            out[f"score_{m}"] = full
+        out["cleanlab_issue"] = np.zeros(len(ds), bool)
+        out["cleanlab_issue"][lab] = issue
+        sug = np.full(len(ds), -1, np.int64)
+        sug[lab] = suggested_labels(y, (p + model_probs[lab]) / 2)
+        out["suggested"] = sug
+
+        step(0.7, "outlier signals: pixels, isolation, misalignment")
+        sig = pixel_signals(ds.images)
+        sig["isolation"] = isolation(feats)
+        sig["misalignment"] = misalignment_scores(ds.images)
+        for s in OUTLIER_SIGNALS:
+            out[f"outlier_{s}"] = np.asarray(sig[s], dtype=np.float64)
+        out["outlier_score"] = rank_outliers(sig)
+        out["mode"] = np.array(cfg["mode"])
+        out["seconds"] = np.float64(time.perf_counter() - t0)
+        step(1.0, "done")
+        return out
+
+    return store.get_or_compute("label_errors", cfg, compute, data_hash=ds.data_hash,
+                                model_hash=model_hash(cfg["model"]))
+
+
+# --------------------------------------------------------------------------------------------
+# tables
+# --------------------------------------------------------------------------------------------
+def ranking_table(ds: Dataset, result: dict, *, method: str = "ensemble") -> pd.DataFrame:
+    """Labeled images, most suspicious first: row, score, given_label, suggested_label (names),
+    plus index (position in `ds`), split, p_given, p_suggested."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    idx = np.flatnonzero(ds.labels >= 0)
+    s = result[f"score_{method}"][idx]
+    order = idx[np.argsort(-s, kind="stable")]
+    names = np.array(FER2013_EMOTIONS)
+    p = result["pred_probs"]
+    sug = result["suggested"][order]
+    return pd.DataFrame({
+        "row": ds.row[order], "score": result[f"score_{method}"][order],
+        "given_label": names[ds.labels[order]], "suggested_label": names[sug],
+        "index": order, "split": ds.split[order],
+        "p_given": p[order, ds.labels[order]], "p_suggested": p[order, sug],
+    })
+
+
+def outlier_table(ds: Dataset, result: dict) -> pd.DataFrame:
+    """Every image, least face-like first: row, score, index, split, label and each signal's value."""
+    order = np.argsort(-result["outlier_score"], kind="stable")
+    names = np.array(FER2013_EMOTIONS + ("",))
+    df = pd.DataFrame({"row": ds.row[order], "score": result["outlier_score"][order], "index": order,
+                       "split": ds.split[order], "label": names[ds.labels[order]]})
+    for s in OUTLIER_SIGNALS:
+        df[s] = result[f"outlier_{s}"][order]
+    return df
+
+
+def validate_rankings(ds: Dataset, result: dict, *, ks=PRECISION_KS) -> pd.DataFrame:
+    """Precision@k of every method against FER+ (label != FER+ plurality), beside the base rate;
+    and non-faces found by the outlier ranking. Needs FER+ loaded.
+
+    Returns:
+        DataFrame indexed by method with columns P@k for each k; a 'base rate' row (the share of
+        errors among the valid images, i.e. a random ranking's expected precision) and, for the
+        outlier ranking, the row 'non-faces in top 500' under column P@500 as a count.
+    """
+    is_err, valid = ferplus_disagreement(ds)
+    rows = {m: precision_at_k(result[f"score_{m}"], is_err, ks=ks, valid=valid) for m in METHODS}
+    base = float(is_err[valid].mean()) if valid.any() else float("nan")
+    rows["base rate"] = {int(k): base for k in ks}
+    df = pd.DataFrame(rows).T
+    df.columns = [f"P@{k}" for k in df.columns]
+    return df
+
+
+def nonfaces_in_top(ds: Dataset, result: dict, *, k: int = 500) -> tuple[int, int]:
+    """(FER+ non-faces among the k least face-like images, FER+ non-faces in all)."""
+    if ds.ferplus is None:
+        raise ValueError("FER+ votes are not loaded")
+    top = np.argsort(-result["outlier_score"], kind="stable")[:k]
+    return int(ds.ferplus.not_face[top].sum()), int(ds.ferplus.not_face.sum())
+
+
+def command(data: str | None = None, model: str | None = None, *, ferplus: str | None = None) -> str:
+    """The shell command that computes the rankings (and writes both CSVs) for a data source."""
+    import shlex
+    cmd = "python -m fer_core.label_errors"
+    if data and data != "bundled sample":
+        cmd += f" --data {shlex.quote(str(data))}"
+    if ferplus:
+        cmd += f" --ferplus {shlex.quote(str(ferplus))}"
+    if model:
+        cmd += f" --model {shlex.quote(str(model))}"
+    return cmd + " --out ranking.csv --outliers-out outliers.csv"
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m fer_core.label_errors", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", help="fer2013.csv[.gz] (default: the bundled sample)")
+    p.add_argument("--ferplus", help="fer2013new.csv: only to validate the rankings (never an input)")
+    p.add_argument("--method", default="ensemble", choices=METHODS, help="ranking written to --out")
+    p.add_argument("--out", help="ranking CSV: row, score, given_label, suggested_label (most suspicious first)")
+    p.add_argument("--outliers-out", help="outlier CSV: row, score (higher = less face-like)")
+    LabelErrorConfig.add_arguments(p)
+    a = p.parse_args(argv)
+    try:
+        config = LabelErrorConfig.from_args(a)
+        ds = load_dataset(a.data, a.ferplus)
+        mode = resolve_mode(config.mode)
+        print(f"[label_errors] {len(ds):,} images; mode {mode}"
+              + (" (out-of-sample: K-fold logistic regression on the frozen features)" if mode == "features-cv" else "")
+              + (" (in-sample for Training rows)" if mode == "model" else ""), file=sys.stderr)
+        res = get_label_errors(ds, config)
+    except (DataError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"[label_errors] mode that ran: {res['mode']} ({float(res['seconds']):.1f} s when computed)")
+    cols = ["row", "score", "given_label", "suggested_label"]
+    if a.out:
+        ranking_table(ds, res, method=a.method)[cols].to_csv(a.out, index=False)
+        print(f"[label_errors] wrote {a.out} ({a.method})")
+    if a.outliers_out:
+        outlier_table(ds, res)[["row", "score"]].to_csv(a.outliers_out, index=False)
+        print(f"[label_errors] wrote {a.outliers_out}")
+    if ds.ferplus is not None:
+        v = validate_rankings(ds, res)
+        print("precision@k against 'FER2013 label != FER+ plurality' (FER+ used only here):")
+        print(v.round(3).to_string())
+        found, total = nonfaces_in_top(ds, res)
+        print(f"FER+ non-faces among the 500 least face-like: {found} / {total}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Classical baselines: PCA ("eigenfaces") features + a scikit-learn classifier.
+
+Each baseline is one scikit-learn Pipeline: flatten pixels /255 -> PCA fit on the training
+images (whitened) -> classifier. They are scored with the same `compute_metrics` as the CNNs.
+
+=============  ==================================================================================
+name           classifier
+=============  ==================================================================================
+logreg         multinomial logistic regression (lbfgs)
+linear_svm     LinearSVC, probabilities by 3-fold sigmoid calibration (CalibratedClassifierCV)
+rbf_svm        SVC(kernel='rbf', C=10), probabilities by 3-fold sigmoid calibration (one final SVC
+               refit on all), fit on a stratified subsample (default 10,000 Training images:
+               the full 28,709 takes tens of minutes)
+random_forest  300 trees, min_samples_leaf=2
+=============  ==================================================================================
+
+Command line::
+
+    python -m fer_core.baselines --data fer2013.csv.gz --json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.decomposition import PCA
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.svm import SVC, LinearSVC
+
+from fer_core.constants import N_PIXELS
+
+BASELINES = ("logreg", "linear_svm", "rbf_svm", "random_forest")
+#: default training subsample per baseline (None = all images)
+DEFAULT_MAX_TRAIN = {"rbf_svm": 10000}
+
+
+def _flatten(images: np.ndarray) -> np.ndarray:
+    return np.asarray(images).reshape(len(images), N_PIXELS).astype(np.float32) / 255.0
+
+
+def _classifier(name: str, seed: int):
+    if name == "logreg":
+        return LogisticRegression(C=1.0, max_iter=2000)
+    if name == "linear_svm":
+        return CalibratedClassifierCV(LinearSVC(C=0.1, max_iter=5000, random_state=seed), cv=3, method="sigmoid")
+    if name == "rbf_svm":
+        return CalibratedClassifierCV(SVC(kernel="rbf", C=10.0, gamma="scale", random_state=seed), cv=3,
+                                      method="sigmoid", ensemble=False)
+    if name == "random_forest":
+        return RandomForestClassifier(n_estimators=300, min_samples_leaf=2, n_jobs=2, random_state=seed)
+    raise ValueError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+
+
+def _stratified_subsample(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Indices of about `n` rows keeping the class shares (every class keeps >= 1 row)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        k = max(1, int(round(n * len(idx) / len(labels))))
+        out.append(rng.choice(idx, min(k, len(idx)), replace=False))
+    return np.sort(np.concatenate(out))
+
+
+def fit_baseline(name: str, images: np.ndarray, labels: np.ndarray, *, n_components: int = 100, seed: int = 0,
+                 max_train: int | None = None):
+    """Fit one baseline pipeline.
+
+    Args:
+        name: one of BASELINES.
+        images: (N, 48, 48) uint8 training images.
+        labels: (N,) int classes.
+        n_components: PCA components (capped at N - 1).
+        max_train: fit on a stratified subsample of this many images (0 = all; None = the
+            baseline's default, 10,000 for rbf_svm, all for the others).
+
+    Returns:
+        The fitted Pipeline, with attributes `n_train_` (images used) and `fit_seconds_`.
+    """
+    images, labels = np.asarray(images), np.asarray(labels)
+    if images.ndim != 3 or images.shape[1:] != (48, 48) or images.dtype != np.uint8:
+        raise ValueError(f"images must be (N, 48, 48) uint8, got {images.shape} {images.dtype}")
+    if labels.shape != (len(images),):
+        raise ValueError(f"labels must be ({len(images)},), got {labels.shape}")
+    clf = _classifier(name, seed)
+    if max_train is None:
+        max_train = DEFAULT_MAX_TRAIN.get(name, 0)
+    if max_train and len(images) > max_train:
+        idx = _stratified_subsample(labels, max_train, seed)
+        images, labels = images[idx], labels[idx]
+    k = int(min(n_components, len(images) - 1, N_PIXELS))
+    est = Pipeline([("flatten", FunctionTransformer(_flatten)),
+                    ("pca", PCA(n_components=k, whiten=True, svd_solver="randomized", random_state=seed)),
+                    ("clf", clf)])
+    t = time.perf_counter()
+    est.fit(images, labels)
+    est.fit_seconds_ = time.perf_counter() - t
+    est.n_train_ = int(len(images))
+    est.baseline_name_ = name
+    return est
+
+
+def baseline_probs(est, images: np.ndarray, *, num_classes: int = 7) -> np.ndarray:
+    """(N, 48, 48) uint8 -> (N, num_classes) float32 probabilities, rows sum to 1 (classes the
+    estimator never saw get probability 0)."""
+    p = est.predict_proba(np.asarray(images))
+    out = np.zeros((len(p), num_classes), np.float32)
+    out[:, np.asarray(est.classes_, dtype=int)] = p
+    s = out.sum(1, keepdims=True)
+    return out / np.where(s > 0, s, 1)
+
+
+def run_baselines(dataset, *, names=BASELINES, split: str = "PrivateTest", n_components: int = 100,
+                  seed: int = 0, rbf_max_train: int = 10000, progress: bool = False) -> dict:
+    """Fit each baseline on the Training rows and score it on `split`.
+
+    Returns:
+        {name: compute_metrics(...) + fit_seconds, predict_seconds, n_train, accuracy_dedup, n_dedup}.
+    """
+    from fer_core.constants import FER2013_EMOTIONS
+    from fer_core.training.evaluate import compute_metrics, duplicate_twins
+
+    tr = (dataset.split == "Training") & (dataset.labels >= 0)
+    te = (dataset.split == split) & (dataset.labels >= 0)
+    if not tr.any() or not te.any():
+        raise ValueError(f"need labeled Training and {split} rows")
+    twins = duplicate_twins(dataset.images[te], dataset.images[tr])
+    out = {}
+    for name in names:
+        if progress:
+            print(f"fitting {name} ...", file=sys.stderr, flush=True)
+        est = fit_baseline(name, dataset.images[tr], dataset.labels[tr], n_components=n_components, seed=seed,
+                           max_train=rbf_max_train if name == "rbf_svm" else 0)
+        t = time.perf_counter()
+        probs = baseline_probs(est, dataset.images[te])
+        pred_s = time.perf_counter() - t
+        lab = dataset.labels[te]
+        m = compute_metrics(lab, probs, class_names=FER2013_EMOTIONS)
+        keep = ~twins
+        m.update(split=split, fit_seconds=est.fit_seconds_, predict_seconds=pred_s, n_train=est.n_train_,
+                 n_components=int(est.named_steps["pca"].n_components_), n_dedup=int(keep.sum()),
+                 accuracy_dedup=float((probs[keep].argmax(1) == lab[keep]).mean()) if keep.any() else None)
+        out[name] = m
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from fer_core.config import BaselineConfig
+    from fer_core.data.dataset import load_dataset
+
+    p = argparse.ArgumentParser(prog="python -m fer_core.baselines",
+                                description="PCA + classical classifiers, scored like the CNNs.")
+    BaselineConfig.add_arguments(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    a = p.parse_args(argv)
+    cfg = BaselineConfig.from_args(a)
+    try:
+        unknown = [n for n in cfg.names if n not in BASELINES]
+        if unknown:
+            raise ValueError(f"unknown baseline(s) {unknown}; known: {', '.join(BASELINES)}")
+        ds = load_dataset(cfg.data or None)
+        res = run_baselines(ds, names=cfg.names, split=cfg.split, n_components=cfg.n_components, seed=cfg.seed,
+                            rbf_max_train=cfg.rbf_max_train, progress=not a.json)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if a.json:
+        print(json.dumps({"data_hash": ds.data_hash, "config": cfg.to_dict(), "baselines": res}))
+    else:
+        print(f"{'baseline':14s} {'n_train':>7s} {'accuracy':>8s} {'dedup':>6s} {'macroF1':>7s} {'ECE':>6s} {'fit s':>7s}")
+        for n, m in res.items():
+            print(f"{n:14s} {m['n_train']:7d} {m['accuracy']:8.4f} {m['accuracy_dedup'] or 0:6.4f} "
+                  f"{m['macro_f1']:7.4f} {m['ece']:6.3f} {m['fit_seconds']:7.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,559 @@
+"""Train a registry CNN on FER2013 / FER6 / FER+ labels.
+
+* Images stay in memory as one uint8 tensor on the training device; each batch is augmented
+  there as a whole (one affine `grid_sample`, brightness/contrast, random erasing, mixup), so
+  there is no per-image PIL work and no DataLoader.
+* Model selection: the epoch with the best PublicTest accuracy is kept. PrivateTest is scored
+  once, after selection, for the record; it never influences training.
+* CUDA + bfloat16 autocast when a GPU is present; CPU otherwise.
+* Several processes under ``torchrun`` (DistributedDataParallel): each process trains on its
+  own share of every epoch's order and gradients are averaged; ``--batch-size`` stays the
+  global batch (each process takes batch_size / processes), so a run is the same optimisation
+  problem on 1 or N processes. NCCL on GPUs (one per process), Gloo on CPUs. Only rank 0
+  prints and writes the checkpoint.
+
+Command line::
+
+    python -m fer_core.train --data fer2013.csv.gz --model compact --epochs 30 \
+        --out fer_core/models/weights/compact.pt
+    torchrun --standalone --nproc_per_node 4 -m fer_core.train --data fer2013.csv.gz --model resnet18
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fer_core.config import TrainConfig
+from fer_core.constants import get_label_set
+from fer_core.models.inference import channels_last_safe  # noqa: F401  (also imported from here)
+from fer_core.models.registry import create_model, list_models
+
+__all__ = ["TrainConfig", "train", "augment_batch", "apply_label_corrections", "dist_env", "main"]
+
+#: decisions in a label-corrections CSV that --exclude-flagged drops (and mislabeled without a corrected label)
+EXCLUDE_DECISIONS = ("not_face", "duplicate")
+
+
+# --------------------------------------------------------------------------------------------
+# configuration checks and defaults
+# --------------------------------------------------------------------------------------------
+def _resolved(config: TrainConfig) -> tuple[float, float]:
+    lr = config.lr or (0.1 * config.batch_size / 128 if config.optimizer == "sgd" else 2e-3)
+    wd = config.weight_decay if config.weight_decay >= 0 else (5e-4 if config.optimizer == "sgd" else 0.05)
+    return lr, wd
+
+
+def _validate(config: TrainConfig) -> None:
+    if config.model not in list_models():
+        raise ValueError(f"unknown model {config.model!r}; known models: {', '.join(list_models())}")
+    get_label_set(config.label_set)
+    choices = {"ferplus_target": ("majority", "distribution"), "optimizer": ("sgd", "adamw"),
+               "schedule": ("cosine", "onecycle"), "imbalance": ("none", "class_weights", "oversample", "undersample")}
+    for name, allowed in choices.items():
+        if getattr(config, name) not in allowed:
+            raise ValueError(f"{name} must be one of {allowed}, got {getattr(config, name)!r}")
+    if config.epochs < 1 or config.batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {config.epochs}, {config.batch_size}")
+    if config.width <= 0:
+        raise ValueError(f"width must be > 0, got {config.width}")
+    if not 0 <= config.erasing <= 1 or config.mixup < 0 or not 0 <= config.label_smoothing < 1:
+        raise ValueError("erasing must be in [0,1], mixup >= 0, label_smoothing in [0,1)")
+
+
+def model_kwargs_of(config: TrainConfig) -> dict:
+    """The create_model kwargs a config asks for."""
+    kw: dict = {"width": float(config.width)}
+    if config.dropout >= 0:
+        kw["dropout"] = float(config.dropout)
+    return kw
+
+
+# --------------------------------------------------------------------------------------------
+# label corrections
+# --------------------------------------------------------------------------------------------
+def apply_label_corrections(rows: np.ndarray, labels: np.ndarray, csv_path: str, *,
+                            exclude_flagged: bool = False, known_rows: np.ndarray | None = None
+                            ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Apply a reviewed flags CSV (label-errors page export) to FER2013 labels.
+
+    Args:
+        rows: (N,) source row indices (Dataset.row) of the images to correct.
+        labels: (N,) FER2013 labels 0..6.
+        csv_path: flags CSV (:func:`fer_core.data.flags.read_corrections`): columns `row`,
+            `corrected_label` (FER2013 name or index; empty = no change) and `decision`
+            (mislabeled, not_error, not_face, duplicate).
+        exclude_flagged: keep=False for images flagged not_face or duplicate, or mislabeled
+            without a corrected label.
+        known_rows: every row of the dataset (default `rows`): listed rows outside `rows` but
+            in `known_rows` are skipped, rows in neither raise FlagError (a ValueError).
+
+    Returns:
+        (new labels (N,), keep (N,) bool, counts {"listed", "applied", "corrected", "excluded", "outside"}).
+    """
+    from fer_core.training.corrections import apply_corrections
+    from fer_core.data.flags import read_corrections
+    return apply_corrections(rows, labels, read_corrections(csv_path), exclude_flagged=exclude_flagged,
+                             known_rows=known_rows)
+
+
+# --------------------------------------------------------------------------------------------
+# batched augmentation
+# --------------------------------------------------------------------------------------------
+def _u(n: int, lo: float, hi: float, g: torch.Generator, device) -> torch.Tensor:
+    return torch.rand(n, generator=g, device=device) * (hi - lo) + lo
+
+
+def augment_batch(x: torch.Tensor, config: TrainConfig, g: torch.Generator) -> torch.Tensor:
+    """Random geometric + photometric augmentation of a batch in [0, 1].
+
+    Args:
+        x: (B, 1, 48, 48) float in [0, 1], on any device.
+        config: its hflip, shift, rotation, scale, brightness, contrast and noise fields are used.
+        g: a torch.Generator on x's device (seeded by the caller).
+
+    Returns:
+        (B, 1, 48, 48) float in [0, 1] (a new tensor).
+    """
+    b, dev = x.shape[0], x.device
+    geometric = config.rotation > 0 or config.scale > 0 or config.shift > 0
+    flip = (torch.rand(b, generator=g, device=dev) < 0.5) if config.hflip else torch.zeros(b, dtype=torch.bool, device=dev)
+    if geometric:
+        ang = _u(b, -config.rotation, config.rotation, g, dev) * (math.pi / 180)
+        s = _u(b, 1 - config.scale, 1 + config.scale, g, dev)
+        t = _u(2 * b, -2 * config.shift, 2 * config.shift, g, dev).view(b, 2)  # [-1,1] grid spans the image twice
+        fx = 1 - 2 * flip.float()
+        cos, sin = torch.cos(ang) / s, torch.sin(ang) / s
+        theta = torch.stack([torch.stack([cos * fx, -sin, t[:, 0]], 1),
+                             torch.stack([sin * fx, cos, t[:, 1]], 1)], 1)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    elif config.hflip:
+        x = torch.where(flip.view(b, 1, 1, 1), x.flip(-1), x)
+    if config.contrast > 0 or config.brightness > 0:
+        c = _u(b, 1 - config.contrast, 1 + config.contrast, g, dev).view(b, 1, 1, 1)
+        br = _u(b, -config.brightness, config.brightness, g, dev).view(b, 1, 1, 1)
+        m = x.mean((1, 2, 3), keepdim=True)
+        x = ((x - m) * c + m + br).clamp(0, 1)
+    if config.noise > 0:  # Gaussian noise, variance ~ U[0, noise] per image
+        std = torch.sqrt(_u(b, 0.0, config.noise, g, dev)).view(b, 1, 1, 1)
+        x = (x + torch.randn(x.shape, generator=g, device=dev) * std).clamp(0, 1)
+    return x
+
+
+def random_erasing(x: torch.Tensor, p: float, g: torch.Generator, *, area=(0.02, 0.25),
+                   ratio=(0.3, 3.3), value: float = 0.0) -> torch.Tensor:
+    """Zhong et al. random erasing, vectorised: with probability `p` per image, one rectangle of
+    `area` share and aspect `ratio` is set to `value` (0 = the mean after normalisation)."""
+    if p <= 0:
+        return x
+    b, _, h, w = x.shape
+    dev = x.device
+    apply = torch.rand(b, generator=g, device=dev) < p
+    a = _u(b, *area, g, dev) * h * w
+    r = torch.exp(_u(b, math.log(ratio[0]), math.log(ratio[1]), g, dev))
+    eh = torch.sqrt(a * r).round().clamp(1, h)
+    ew = torch.sqrt(a / r).round().clamp(1, w)
+    y0 = (torch.rand(b, generator=g, device=dev) * (h - eh + 1)).floor()
+    x0 = (torch.rand(b, generator=g, device=dev) * (w - ew + 1)).floor()
+    ys = torch.arange(h, device=dev).view(1, h)
+    xs = torch.arange(w, device=dev).view(1, w)
+    in_y = (ys >= y0[:, None]) & (ys < (y0 + eh)[:, None])
+    in_x = (xs >= x0[:, None]) & (xs < (x0 + ew)[:, None])
+    mask = (in_y[:, :, None] & in_x[:, None, :] & apply[:, None, None]).unsqueeze(1)
+    return torch.where(mask, torch.full_like(x, value), x)
+
+
+def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor, *, class_weights: torch.Tensor | None = None,
+                       smoothing: float = 0.0) -> torch.Tensor:
+    """Mean over the batch of -sum_c w_c y_c log softmax(logits)_c for soft targets (B, K)."""
+    k = logits.shape[1]
+    if smoothing > 0:
+        target = target * (1 - smoothing) + smoothing / k
+    logp = F.log_softmax(logits.float(), 1)
+    per = -(target * logp)
+    if class_weights is not None:
+        per = per * class_weights
+    return per.sum(1).mean()
+
+
+# --------------------------------------------------------------------------------------------
+# data preparation
+# --------------------------------------------------------------------------------------------
+def _prepare(config: TrainConfig, dataset) -> dict:
+    ls = get_label_set(config.label_set)
+    if config.label_set == "ferplus" and dataset.ferplus is None:
+        raise ValueError("label set 'ferplus' needs the FER+ votes: pass --ferplus fer2013new.csv")
+    fer_labels = dataset.labels.copy()
+    keep = np.ones(len(dataset), bool)
+    corr_counts = None
+    is_train = dataset.split == "Training"
+    if config.label_corrections:
+        tr = np.flatnonzero(is_train)
+        new, k, corr_counts = apply_label_corrections(dataset.row[tr], fer_labels[tr], config.label_corrections,
+                                                      exclude_flagged=config.exclude_flagged, known_rows=dataset.row)
+        from fer_core.store import hash_file
+        corr_counts["file_hash"] = hash_file(config.label_corrections)
+        if config.label_set == "ferplus" and corr_counts["corrected"]:
+            print("note: label corrections are FER2013 labels; ignored for label set 'ferplus' "
+                  "(exclusions still apply)", file=sys.stderr)
+        else:
+            fer_labels[tr] = new
+        keep[tr] = k
+    if config.label_set == "fer2013":
+        labels = fer_labels
+    elif config.label_set == "fer6":
+        from fer_core.constants import FER2013_TO_FER6
+        labels = np.where(fer_labels >= 0, FER2013_TO_FER6[np.maximum(fer_labels, 0)], -1)
+    else:
+        labels = dataset.ferplus.majority
+    train_idx = np.flatnonzero(is_train & keep & (labels >= 0))
+    if config.max_train_images and len(train_idx) > config.max_train_images:
+        rng = np.random.default_rng(config.seed)
+        train_idx = np.sort(rng.choice(train_idx, config.max_train_images, replace=False))
+    if len(train_idx) == 0:
+        raise ValueError("no Training rows with a label: the dataset needs a 'Training' split")
+    val_idx = np.flatnonzero((dataset.split == "PublicTest") & (labels >= 0))
+    test_idx = np.flatnonzero((dataset.split == "PrivateTest") & (labels >= 0))
+    y = labels[train_idx]
+    if config.label_set == "ferplus" and config.ferplus_target == "distribution":
+        soft = dataset.ferplus.probs[train_idx].astype(np.float32)
+    else:
+        soft = np.eye(ls.num_classes, dtype=np.float32)[y]
+    imgs = dataset.images[train_idx]
+    norm = {"mean": float(imgs.mean() / 255.0), "std": float(imgs.std() / 255.0)}
+    return {"ls": ls, "labels": labels, "train_idx": train_idx, "val_idx": val_idx, "test_idx": test_idx,
+            "y": y, "soft": soft, "normalization": norm, "corrections": corr_counts}
+
+
+def _epoch_order(y: np.ndarray, k: int, mode: str, rng: np.random.Generator) -> np.ndarray:
+    """Indices into the training set for one epoch under the imbalance mode."""
+    n = len(y)
+    if mode == "oversample":  # draw n with probability ~ 1/class count: classes balanced on average
+        counts = np.bincount(y, minlength=k).astype(np.float64)
+        w = 1.0 / counts[y]
+        return rng.choice(n, n, replace=True, p=w / w.sum())
+    if mode == "undersample":  # each class cut to the smallest class's count, fresh draw each epoch
+        present = [c for c in range(k) if (y == c).any()]
+        m = min(int((y == c).sum()) for c in present)
+        idx = np.concatenate([rng.choice(np.flatnonzero(y == c), m, replace=False) for c in present])
+        return rng.permutation(idx)
+    return rng.permutation(n)
+
+
+def _class_weights(y: np.ndarray, k: int) -> np.ndarray:
+    """Inverse-frequency weights N / (K_present * n_c), 0 for absent classes."""
+    counts = np.bincount(y, minlength=k).astype(np.float64)
+    present = counts > 0
+    w = np.zeros(k)
+    w[present] = len(y) / (present.sum() * counts[present])
+    return w.astype(np.float32)
+
+
+def _lr_lambda(config: TrainConfig, total_steps: int, steps_per_epoch: int) -> Callable[[int], float]:
+    warm = int(round(config.warmup_epochs * steps_per_epoch))
+    warm = min(warm, max(total_steps - 1, 0))
+
+    def f(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        prog = (step - warm) / max(1, total_steps - warm)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, prog)))
+
+    return f
+
+
+def _evaluate_split(model, images, labels, norm, batch_size, device) -> dict:
+    from fer_core.models.inference import predict_probs
+    probs = predict_probs(model, images, batch_size=max(256, batch_size), device=device, normalization=norm)
+    n = len(labels)
+    p_true = np.clip(probs[np.arange(n), labels], 1e-12, None)
+    top3 = np.argsort(-probs, 1)[:, :3]
+    return {"loss": float(-np.log(p_true).mean()), "acc": float((probs.argmax(1) == labels).mean()),
+            "top3": float((top3 == labels[:, None]).any(1).mean()), "probs": probs}
+
+
+# --------------------------------------------------------------------------------------------
+# several processes (torchrun)
+# --------------------------------------------------------------------------------------------
+def dist_env() -> tuple[int, int, int]:
+    """(world size, rank, local rank) from torchrun's WORLD_SIZE, RANK and LOCAL_RANK; (1, 0, 0)
+    in a plain process."""
+    world = int(os.environ.get("WORLD_SIZE") or 1)
+    rank = int(os.environ.get("RANK") or 0)
+    return world, rank, int(os.environ.get("LOCAL_RANK") or rank)
+
+
+def shard(order: np.ndarray, rank: int, world: int) -> np.ndarray:
+    """Process `rank`'s share of an epoch order: every world-th index from position rank, all
+    shares cut to the same length (DistributedSampler's interleaving, dropping the remainder
+    instead of padding)."""
+    n = len(order) // world
+    return order[rank::world][:n]
+
+
+def _params_in_sync(model: nn.Module) -> bool:
+    """True when every process holds the same weights (a DDP desync check: one all_gather)."""
+    import torch.distributed as dist
+
+    with torch.no_grad():
+        ps = [p.detach().double() for p in model.parameters()]
+        mine = torch.stack([sum(p.sum() for p in ps), sum((p * p).sum() for p in ps)])
+    alls = [torch.zeros_like(mine) for _ in range(dist.get_world_size())]
+    dist.all_gather(alls, mine)
+    return all(torch.equal(a, alls[0]) for a in alls)
+
+
+# --------------------------------------------------------------------------------------------
+# training
+# --------------------------------------------------------------------------------------------
+def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: str | None = None,
+          callback: Callable[[dict], None] | None = None) -> tuple[nn.Module, dict]:
+    """Train `config.model` and return the PublicTest-selected model.
+
+    Args:
+        config: the run's TrainConfig.
+        dataset: a loaded Dataset; default: load `config.data` (+ `config.ferplus`).
+        progress: show tqdm bars.
+        device: 'cuda' / 'cpu'; default CUDA when available.
+        callback: called with each epoch's history dict (e.g. to drive a progress widget).
+
+    Under torchrun (WORLD_SIZE > 1) every process calls this: it joins the process group (NCCL
+    on CUDA, one GPU per LOCAL_RANK; Gloo on CPU), trains its share of each epoch, and only rank
+    0 shows progress, calls `callback` and writes `config.out`; metrics gain ``distributed``.
+
+    Returns:
+        (model in eval mode carrying `normalization`, `label_set`, `classes`, `model_name`,
+        info): info has model_name, model_kwargs, label_set, normalization, train_config,
+        history (one dict per epoch: epoch, train_loss, train_acc, val_loss, val_acc, val_top3,
+        lr, seconds), metrics (selection + PublicTest and PrivateTest compute_metrics of the
+        selected model), data_hash and, when `config.out` is set, path.
+    """
+    from tqdm.auto import tqdm
+
+    from fer_core.training.evaluate import compute_metrics
+
+    _validate(config)
+    if dataset is None:
+        from fer_core.data.dataset import load_dataset
+        if config.label_set == "ferplus" and config.data and not config.ferplus:
+            raise ValueError("label set 'ferplus' needs the FER+ votes: pass --ferplus fer2013new.csv")
+        dataset = load_dataset(config.data or None, config.ferplus or None)
+    prep = _prepare(config, dataset)
+    ls = prep["ls"]
+    k = ls.num_classes
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    world, rank, local_rank = dist_env()
+    distributed, created_group = world > 1, False
+    if distributed:
+        import torch.distributed as dist
+        from torch.nn.parallel import DistributedDataParallel
+
+        if dev.type == "cuda":
+            dev = torch.device("cuda", local_rank)
+            torch.cuda.set_device(dev)
+        if not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+            created_group = True
+        progress, callback = progress and rank == 0, callback if rank == 0 else None
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    old_threads = torch.get_num_threads()
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    try:
+        torch.manual_seed(config.seed)
+        np_rng = np.random.default_rng(config.seed)
+        g = torch.Generator(device=dev)
+        g.manual_seed(config.seed + rank)  # each process its own augmentation; the epoch order stays shared
+
+        kwargs = model_kwargs_of(config)
+        model = create_model(config.model, num_classes=k, **kwargs).to(dev)
+        use_cl = config.channels_last and (dev.type == "cuda" or channels_last_safe(model))
+        mem_fmt = torch.channels_last if use_cl else torch.contiguous_format
+        model = model.to(memory_format=mem_fmt)
+        norm = prep["normalization"]
+        model.normalization, model.label_set, model.classes = norm, ls.name, ls.classes
+        net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None) \
+            if distributed else model
+
+        lr, wd = _resolved(config)
+        decay = [p for p in model.parameters() if p.ndim > 1]
+        no_decay = [p for p in model.parameters() if p.ndim <= 1]
+        groups = [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+        if config.optimizer == "sgd":
+            opt = torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
+        else:
+            opt = torch.optim.AdamW(groups, lr=lr)
+
+        imgs_t = torch.from_numpy(dataset.images[prep["train_idx"]]).to(dev)
+        soft_t = torch.from_numpy(prep["soft"]).to(dev)
+        y = prep["y"]
+        y_t = torch.from_numpy(y).to(dev)
+        cw = torch.from_numpy(_class_weights(y, k)).to(dev) if config.imbalance == "class_weights" else None
+        n_all = len(_epoch_order(y, k, config.imbalance, np.random.default_rng(0)))
+        n_epoch = n_all // world  # per process
+        if n_epoch < 1:
+            raise ValueError(f"{world} processes but only {n_all} training images per epoch")
+        bs = min(max(1, config.batch_size // world), n_epoch)  # batch_size is the global batch
+        steps_per_epoch = max(1, n_epoch // bs)  # drop the ragged last batch (BatchNorm)
+        total = steps_per_epoch * config.epochs
+        if config.schedule == "onecycle" and total >= 4:  # OneCycleLR needs >= 1 step per phase
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total,
+                                                        pct_start=min(0.5, max(0.25, 2.0 / total)))
+        else:
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(config, total, steps_per_epoch))
+        amp = config.amp and dev.type == "cuda"
+        val_imgs = dataset.images[prep["val_idx"]]
+        val_y = prep["labels"][prep["val_idx"]]
+
+        history: list[dict] = []
+        best = (-1.0, None, 0)  # (val acc, state, epoch)
+        bar = tqdm(range(1, config.epochs + 1), desc=f"train {config.model}", unit="epoch", disable=not progress)
+        for epoch in bar:
+            t0 = time.perf_counter()
+            model.train()
+            order = _epoch_order(y, k, config.imbalance, np_rng)  # the same on every process (same seed)
+            order = torch.from_numpy(shard(order, rank, world) if distributed else order).to(dev)
+            loss_sum = torch.zeros((), device=dev)
+            correct = torch.zeros((), device=dev)
+            seen = 0
+            inner = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}", leave=False, unit="step",
+                         disable=not progress)
+            for step in inner:
+                bidx = order[step * bs:(step + 1) * bs]
+                x = imgs_t[bidx].unsqueeze(1).float() / 255.0
+                x = augment_batch(x, config, g)
+                x = (x - norm["mean"]) / norm["std"]
+                x = random_erasing(x, config.erasing, g)
+                target = soft_t[bidx]
+                if config.mixup > 0:
+                    lam = float(np_rng.beta(config.mixup, config.mixup))
+                    perm = torch.randperm(len(bidx), generator=g, device=dev)
+                    x = lam * x + (1 - lam) * x[perm]
+                    target = lam * target + (1 - lam) * target[perm]
+                x = x.contiguous(memory_format=mem_fmt)
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                    logits = net(x)
+                loss = soft_cross_entropy(logits, target, class_weights=cw, smoothing=config.label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                loss_sum += loss.detach() * len(bidx)
+                correct += (logits.detach().argmax(1) == y_t[bidx]).sum()
+                seen += len(bidx)
+                if progress and step % 20 == 0:
+                    inner.set_postfix(loss=f"{loss_sum.item() / seen:.3f}")
+            if distributed:  # totals over all processes; BatchNorm statistics as rank 0 has them
+                tot = torch.stack([loss_sum.float(), correct.float(), torch.tensor(float(seen), device=dev)])
+                dist.all_reduce(tot)
+                loss_sum, correct, seen = tot[0], tot[1], int(tot[2].item())
+                for b in model.buffers():
+                    dist.broadcast(b, 0)
+            rec = {"epoch": epoch, "train_loss": float(loss_sum) / seen, "train_acc": float(correct) / seen,
+                   "lr": float(opt.param_groups[0]["lr"])}
+            if len(val_y):
+                v = _evaluate_split(model, val_imgs, val_y, norm, bs, dev)
+                rec.update(val_loss=v["loss"], val_acc=v["acc"], val_top3=v["top3"])
+                score = v["acc"]
+            else:
+                score = float(epoch)  # no PublicTest rows: keep the last epoch
+            rec["seconds"] = time.perf_counter() - t0
+            history.append(rec)
+            if score > best[0]:
+                best = (score, {kk: vv.detach().clone() for kk, vv in model.state_dict().items()}, epoch)
+            bar.set_postfix(loss=f"{rec['train_loss']:.3f}", val=f"{rec.get('val_acc', float('nan')):.3f}",
+                            best=f"{best[0]:.3f}@{best[2]}" if len(val_y) else "-")
+            if callback is not None:
+                callback(dict(rec))
+        model.load_state_dict(best[1])
+        model = model.to(memory_format=torch.contiguous_format).eval()
+
+        metrics: dict = {"selection": {"split": "PublicTest" if len(val_y) else "last epoch",
+                                       "epoch": best[2], "val_acc": best[0] if len(val_y) else None}}
+        for split, idx in (("PublicTest", prep["val_idx"]), ("PrivateTest", prep["test_idx"])):
+            if len(idx):
+                r = _evaluate_split(model, dataset.images[idx], prep["labels"][idx], norm, bs, dev)
+                metrics[split] = compute_metrics(prep["labels"][idx], r["probs"], class_names=ls.classes)
+        if prep["corrections"] is not None:
+            metrics["label_corrections"] = prep["corrections"]
+        metrics["n_train"] = int(len(prep["train_idx"]))
+        metrics["device"] = str(dev)
+        metrics["train_seconds"] = float(sum(h["seconds"] for h in history))
+        if distributed:
+            metrics["distributed"] = {"world_size": world, "backend": dist.get_backend(),
+                                      "images_per_process_per_epoch": int(steps_per_epoch * bs),
+                                      "params_in_sync": _params_in_sync(model)}
+    finally:
+        torch.set_num_threads(old_threads)
+        if created_group:
+            dist.destroy_process_group()
+
+    model.model_name = config.model
+    info = {"model_name": config.model, "model_kwargs": kwargs, "label_set": ls.name,
+            "normalization": norm, "train_config": config.to_dict(), "history": history,
+            "metrics": metrics, "data_hash": dataset.data_hash}
+    if config.out and rank == 0:
+        from fer_core.models.checkpoint import save_checkpoint
+        info["path"] = str(save_checkpoint(config.out, model, **info))
+    return model, info
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    from dataclasses import replace
+
+    p = argparse.ArgumentParser(prog="python -m fer_core.train",
+                                description="Train a CNN on FER2013; the best PublicTest epoch is kept.")
+    TrainConfig.add_arguments(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    a = p.parse_args(argv)
+    cfg = TrainConfig.from_args(a)
+    if not cfg.out:
+        cfg = replace(cfg, out=f"runs/{cfg.model}-{cfg.label_set}-{time.strftime('%Y%m%d-%H%M%S')}.pt")
+    try:
+        if cfg.data and not Path(cfg.data).exists():
+            raise FileNotFoundError(f"data file not found: {cfg.data}")
+        if cfg.ferplus and not Path(cfg.ferplus).exists():
+            raise FileNotFoundError(f"FER+ file not found: {cfg.ferplus}")
+        from tqdm.auto import tqdm
+
+        def log(rec: dict) -> None:
+            val = (f"  val loss {rec['val_loss']:.4f} acc {rec['val_acc']:.4f} top3 {rec['val_top3']:.4f}"
+                   if "val_acc" in rec else "")
+            tqdm.write(f"epoch {rec['epoch']:3d}  train loss {rec['train_loss']:.4f} acc {rec['train_acc']:.4f}"
+                       f"{val}  lr {rec['lr']:.4g}  {rec['seconds']:.0f}s", file=sys.stdout)
+            sys.stdout.flush()
+
+        model, info = train(cfg, progress=not a.no_progress, callback=log)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if dist_env()[1] != 0:  # under torchrun only rank 0 reports
+        return 0
+    m = info["metrics"]
+    sel = m["selection"]
+    print(f"saved {info['path']}  (best epoch {sel['epoch']} by {sel['split']})")
+    for split in ("PublicTest", "PrivateTest"):
+        if split in m:
+            print(f"  {split}: accuracy {m[split]['accuracy']:.4f}  macro-F1 {m[split]['macro_f1']:.4f}")
+    print(f"  {m['train_seconds'] / 60:.1f} min on {m['device']}"
+          + (f" x {m['distributed']['world_size']} processes ({m['distributed']['backend']})"
+             if "distributed" in m else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
