@@ -232,3 +232,17 @@ def test_full_fer2013_counts():
     assert s["splits"]["Training"]["disgust"] == 436 and s["splits"]["Training"]["happy"] == 7215
     assert s["ferplus"]["not_face"] == 173
     assert 0.66 < s["ferplus"]["agreement_rate"] < 0.70
+
+
+def test_rows_of_a_split_and_label_set():
+    ds = load_dataset()
+    test = ds.rows("PrivateTest")
+    assert len(test) == 180 and (ds.split[test] == "PrivateTest").all() and (ds.labels[test] >= 0).all()
+    both = ds.rows(("PublicTest", "PrivateTest"))
+    assert len(both) == 360 and set(test) <= set(both)
+    assert len(ds.rows()) == len(ds)
+    fp = ds.rows("PrivateTest", "ferplus")  # rows without a FER+ majority drop out
+    assert 0 < len(fp) < 180 and (ds.ferplus.majority[fp] >= 0).all()
+    unl = ds.subset(np.arange(10))
+    unl.labels[:4] = -1
+    assert len(unl.rows()) == 6 and len(unl.rows(labeled=False)) == 10

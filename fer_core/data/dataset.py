@@ -19,6 +19,7 @@ import sys
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -126,7 +127,23 @@ class Dataset:
                        paths=self.paths[idx] if self.paths is not None else None)
 
     def split_mask(self, name: str) -> np.ndarray:
+        """(N,) bool: rows of split `name` (labelled or not)."""
         return self.split == name
+
+    def rows(self, split: str | Iterable[str] | None = None, label_set: str = "fer2013", *,
+             labeled: bool = True) -> np.ndarray:
+        """(M,) int64 dataset indices of the rows in `split` (one name, several, or None = every
+        row) that have a label in `label_set` (with `labeled`; 'ferplus' needs FER+ votes).
+
+        Example:
+            >>> test = ds.rows("PrivateTest")                  # labelled PrivateTest rows
+            >>> held_out = ds.rows(("PublicTest", "PrivateTest"), "ferplus")
+        """
+        mask = np.ones(len(self), bool) if split is None else np.isin(
+            self.split, [split] if isinstance(split, str) else list(split))
+        if labeled:
+            mask &= self.labels_in(label_set) >= 0
+        return np.flatnonzero(mask)
 
     def labels_in(self, label_set: str) -> np.ndarray:
         """(N,) labels in `label_set` ('fer2013', 'fer6', 'ferplus'); -1 where undefined."""
