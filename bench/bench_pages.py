@@ -41,7 +41,7 @@ from browser_helpers import (CELL_JS, CHROMIUM, CHROMIUM_ARGS, DONE, EXCEPTION, 
                              VIEWPORT, serve_dashboard)
 from browser_helpers import runs_done as runs  # noqa: E402
 
-#: A Vega-Lite chart (what a page draws first: fer_core.figures.charts) has drawn its marks.
+#: A Vega-Lite chart (what a page draws first: the fer_core.figures modules) has drawn its marks.
 VEGA_DRAWN = """() => !!document.querySelector('[data-testid="stVegaLiteChart"] .role-mark path')"""
 #: Every chart of the page drawn (Plotly and Vega-Lite) and no element still loading its code.
 ALL_DRAWN = """() => !document.querySelector('[data-testid="stSkeleton"]') &&

@@ -12,7 +12,7 @@ import streamlit as st
 
 from fer_core.data import images as fimg
 from fer_core.pipeline import prepare
-from fer_core.figures import charts
+from fer_core.figures import data as data_figs
 from fer_core.constants import FER2013_EMOTIONS
 
 #: (file in pages/, title, icon, one-line description). One line per page.
@@ -52,14 +52,14 @@ def overview() -> None:
     left, right = st.columns([1, 1.4])
     with left:
         ui.show_counts(counts)
-    right.altair_chart(charts.split_counts_chart(counts, height=260), key="home_counts")
+    right.altair_chart(data_figs.split_counts_chart(counts, height=260), key="home_counts")
 
     if fp:
         st.subheader("FER+ crowd labels")
         st.caption(f"{fp['no_majority']:,} images have no FER+ majority (split votes or 'unknown'); "
                    f"{fp['not_face']:,} were judged not a face. Rows: FER2013 label; columns: FER+ majority.")
         xt = fimg.ferplus_crosstab(ds.labels, ds.ferplus.majority)
-        st.altair_chart(charts.crosstab_chart(xt, row_title="FER2013 label", col_title="FER+ majority"),
+        st.altair_chart(data_figs.crosstab_chart(xt, row_title="FER2013 label", col_title="FER+ majority"),
                         key="home_crosstab")
 
     st.subheader("Artifacts")

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from fer_core.data import images as fimg
-from fer_core.figures import charts
+from fer_core.figures import data as data_figs
 from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS, SPLITS
 
 FACES = {"all": "all images", "faces": "faces only", "not_face": "not a face only"}
@@ -70,7 +70,7 @@ def class_distribution(ds):
     else:
         counts = fimg.split_class_counts(ds.split, ds.ferplus.majority, FERPLUS_EMOTIONS)
         counts = counts.rename(index={"none": "no majority"})
-    st.altair_chart(charts.split_counts_chart(counts, height=340, share=norm != "images"), key="ds_dist")
+    st.altair_chart(data_figs.split_counts_chart(counts, height=340, share=norm != "images"), key="ds_dist")
     ui.show_counts(counts)
 
 
@@ -81,11 +81,11 @@ def pixel_statistics(ds):
     for col, name, where in (("brightness", "Brightness (mean pixel, 0–255)", left),
                              ("contrast", "Contrast (pixel std)", right)):
         b = fimg.box_stats(stats[col].to_numpy(), ds.labels, 7).iloc[present]
-        where.altair_chart(charts.box_chart(b, [FER2013_EMOTIONS[c] for c in present],
+        where.altair_chart(data_figs.box_chart(b, [FER2013_EMOTIONS[c] for c in present],
                                                    [ui.CLASS_COLORS[c] for c in present], title=name), key=f"ds_box_{col}")
     hist = ui.class_histograms(ds, ds.data_hash)
     centers = (np.arange(hist.shape[1]) + 0.5) * 256 / hist.shape[1]
-    st.altair_chart(charts.lines_chart(centers, {FER2013_EMOTIONS[c]: hist[c] for c in present},
+    st.altair_chart(data_figs.lines_chart(centers, {FER2013_EMOTIONS[c]: hist[c] for c in present},
                                               [ui.CLASS_COLORS[c] for c in present], x_title="intensity",
                                               title="Pixel-intensity histogram per FER2013 class (share of pixels)"),
                     key="ds_hist")

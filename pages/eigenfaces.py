@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from fer_core.data import images as fimg
-from fer_core.figures import charts
+from fer_core.figures import data as data_figs
 from fer_core.config import PCAConfig
 from fer_core.constants import FER2013_EMOTIONS
 from fer_core.analysis.eigenfaces import components_for, reconstruct, select_split
@@ -83,7 +83,7 @@ cum = np.cumsum(e["explained_variance_ratio"])
 curves = {"all emotions": e["explained_variance_ratio"]}
 if who != "all emotions" and evr.any():
     curves[who] = evr
-st.altair_chart(charts.explained_variance_chart(curves, target=0.9, k_target=k90), key="eig_cum")
+st.altair_chart(data_figs.explained_variance_chart(curves, target=0.9, k_target=k90), key="eig_cum")
 if not k90:
     st.caption(f"The {K} kept components explain {cum[-1]:.1%}: fewer than needed for 90%.")
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from fer_core.analysis import embed
 from fer_core.figures import embeddings as figures
-from fer_core.figures import charts
+from fer_core.figures import face as face_figs
 from fer_core.config import ProjectionConfig
 from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS
 
@@ -49,7 +49,7 @@ def side_panel(ds, pred, i) -> None:
                         f"({pred['probs'][i, k]:.0%})" + (f"  \nFER+ **{d['FER+ majority']}** ({d['FER+ vs FER2013']})"
                                                          if ds.ferplus is not None else ""))
         lab = int(ds.labels[i]) if tuple(pred["classes"]) == FER2013_EMOTIONS else -1
-        st.altair_chart(charts.class_probs_chart(pred["probs"][i], pred["classes"], label=lab, step=18),
+        st.altair_chart(face_figs.class_probs_chart(pred["probs"][i], pred["classes"], label=lab, step=18),
                         key=f"emb_probs_{i}")
         if ds.ferplus is not None:
             st.altair_chart(ui.votes_chart(ds, i), key=f"emb_votes_{i}")

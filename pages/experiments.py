@@ -7,7 +7,6 @@ import pandas as pd
 import streamlit as st
 
 from fer_core.figures import experiments as xf
-from fer_core.figures import charts
 from fer_core.training.experiments import PEERS, SHIPPED_RESULTS, curve_trend, learning_curve, load_results
 
 RERUN_DATA = ("python -m fer_core.experiments data-size --data fer2013.csv.gz --model compact "

@@ -6,7 +6,8 @@ import numpy as np
 import streamlit as st
 
 from fer_core.analysis import label_errors as le
-from fer_core.figures import charts
+from fer_core.figures import face as face_figs
+from fer_core.figures import label_errors as le_figs
 from fer_core.constants import FER2013_EMOTIONS
 from fer_core.data.flags import DECISIONS, FlagError
 
@@ -48,7 +49,7 @@ if ds.ferplus is not None:
         with pak:
             v = le.validate_rankings(ds, res, ks=tuple(k for k in le.PRECISION_KS if k <= len(ds) // 4) or (50,))
             found, total = le.nonfaces_in_top(ds, res, k=min(500, len(ds) // 10))
-            st.altair_chart(charts.precision_at_k_chart(v), key="le_pak")
+            st.altair_chart(le_figs.precision_at_k_chart(v), key="le_pak")
             st.caption(f"Error = the FER2013 label differs from the FER+ plurality label. The base rate is a "
                        f"random ranking's precision. Non-face ranking: {found} of the {total} FER+ non-faces are "
                        f"among the {min(500, len(ds) // 10)} least face-like images.")
@@ -66,7 +67,7 @@ def review_panel(i: int, key: str) -> None:
                 f"given **{ui.label_name(lab)}** · suggested **{ui.label_name(sug)}**"
                 + (f"  \ncurrent decision: **{DECISION_TEXT[decision_of(row)]}**" if decision_of(row) else ""))
     ui.show_face(ds.images[i], scale=4)
-    st.altair_chart(charts.class_probs_chart(res["pred_probs"][i], FER2013_EMOTIONS, label=lab, step=18),
+    st.altair_chart(face_figs.class_probs_chart(res["pred_probs"][i], FER2013_EMOTIONS, label=lab, step=18),
                     key=f"{key}_probs_{i}")
     if ds.ferplus is not None:
         st.altair_chart(ui.votes_chart(ds, i), key=f"{key}_votes_{i}")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from fer_core.figures import charts
+from fer_core.figures import model as model_figs
 from fer_core.training.baselines import BASELINES
 from fer_core.constants import FER2013_EMOTIONS
 from fer_core.training.report import score_split
@@ -49,13 +49,13 @@ left, right = st.columns([1.1, 1])
 with left:
     st.subheader("Confusion matrix")
     norm = st.toggle("Row-normalised (recall per true class)", value=True)
-    ev = st.altair_chart(charts.confusion_chart(m["confusion"], FER2013_EMOTIONS, normalize=norm),
+    ev = st.altair_chart(model_figs.confusion_chart(m["confusion"], FER2013_EMOTIONS, normalize=norm),
                          on_select="rerun", key=f"cm_{model}_{split}_{tkey}_{norm}")
-    cell = charts.confusion_cell(ev.selection if ev else None)
+    cell = model_figs.confusion_cell(ev.selection if ev else None)
 with right:
     st.subheader("Per-class scores")
     pc = pd.DataFrame(m["per_class"]).T
-    st.altair_chart(charts.per_class_chart(pc, height=260))
+    st.altair_chart(model_figs.per_class_chart(pc, height=260))
     st.dataframe(pc.style.format({"precision": "{:.3f}", "recall": "{:.3f}", "f1": "{:.3f}", "support": "{:.0f}"}),
                  width="stretch")
 
@@ -76,14 +76,14 @@ ui.show_grid(ds.images[rows[order]], cols=12, scale=2,
 
 def calibration() -> None:
     c1, c2 = st.columns(2)
-    c1.altair_chart(charts.reliability_chart(m["reliability"], m["ece"]))
-    c2.altair_chart(charts.topk_chart(m["topk"]))
+    c1.altair_chart(model_figs.reliability_chart(m["reliability"], m["ece"]))
+    c2.altair_chart(model_figs.topk_chart(m["topk"]))
 
 
 def training() -> None:
     info = ui.checkpoint_info(model)
     if info.get("history"):
-        st.altair_chart(charts.history_chart(info["history"]))
+        st.altair_chart(model_figs.history_chart(info["history"]))
     cfg = info.get("train_config", {})
     st.caption(f"`{model}`: {info.get('model_name')} {info.get('model_kwargs')}, {info.get('n_params', 0):,} "
                f"parameters, label set {info.get('label_set')}, trained {cfg.get('epochs')} epochs, seed {cfg.get('seed')}.")
@@ -109,7 +109,7 @@ def side_by_side() -> None:
 
 
 # Lazy tabs: only the open one is computed and sent (a new tab's first paint draws the confusion
-# matrix, not five charts and two tables at once). Every chart here is Vega-Lite (quick_figures):
+# matrix, not five charts and two tables at once). Every chart here is Vega-Lite (fer_core.figures):
 # one Plotly chart would hold the whole first paint until Plotly's 4.7 MB bundle has run.
 MORE = {"Calibration and top-k": calibration, "Training": training, "Models and baselines side by side": side_by_side}
 for tab, body in zip(st.tabs(list(MORE), key="model_more", on_change="rerun"), MORE.values()):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from fer_core.figures import charts
+from fer_core.figures import saliency as saliency_figs
 from fer_core.analysis.attribute import METHOD_COST, METHODS, overlay, randomization_summary
 from fer_core.constants import FER2013_EMOTIONS, SPLITS
 
@@ -110,7 +110,7 @@ if sanity is None:
     st.caption("Or build it ahead with `python -m fer_core.prepare --only sanity`.")
 else:
     rows = randomization_summary(sanity)
-    st.altair_chart(charts.randomization_chart(sanity, METHODS, flags), key=f"sanity_{model}")
+    st.altair_chart(saliency_figs.randomization_chart(sanity, METHODS, flags), key=f"sanity_{model}")
     df = pd.DataFrame(rows).set_index("name").drop(columns="method")
     df["verdict"] = np.where(df["flagged"], "⚠ not to be trusted", "changes with the weights")
     st.dataframe(df.drop(columns="flagged").style.format({c: "{:.2f}" for c in ("after_head", "top_half", "mean_rho",

@@ -5,7 +5,7 @@ from dashboard import ui
 import numpy as np
 import streamlit as st
 
-from fer_core.figures import charts
+from fer_core.figures import face as face_figs
 from fer_core.analysis.attribute import METHODS, overlay
 from fer_core.analysis.faces import MAX_PIXELS, UPLOAD_TYPES, draw_boxes
 
@@ -68,7 +68,7 @@ for k, f in enumerate(faces, 1):
     a.image(overlay(f["crop"], np.zeros((48, 48)), alpha=0, scale=4), caption=f"48×48 crop, box {f['box']}")
     top = np.argsort(-f["probs"])[:3]
     a.markdown("**Top 3:** " + " · ".join(f"{net_classes[j]} {f['probs'][j]:.0%}" for j in top))
-    b.altair_chart(charts.class_probs_chart(f["probs"], net_classes, step=24), key=f"taf_probs_{k}")
+    b.altair_chart(face_figs.class_probs_chart(f["probs"], net_classes, step=24), key=f"taf_probs_{k}")
     with c, st.spinner(f"{METHODS[method]}..."):
         amap = ui.attribution(model, f["crop"][None], method, int(f["label"]))[0]
         c.image(overlay(f["crop"], amap, scale=4), caption=f"{METHODS[method]} for {labels[k - 1]}")

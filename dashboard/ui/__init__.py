@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from fer_core.data import images as fimg
-from fer_core.figures import charts
+from fer_core.figures import face as face_figs
 from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS, FERPLUS_VOTE_COLUMNS
 from fer_core.data.dataset import DataError, Dataset, load_dataset
 from fer_core.store import Store
@@ -198,7 +198,7 @@ def votes_chart(ds: Dataset, i: int, *, step: int = 17):
     from fer_core.constants import FERPLUS_TO_FER2013
     lab = int(ds.labels[i])
     col = int(np.flatnonzero(FERPLUS_TO_FER2013 == lab)[0]) if lab >= 0 else -1
-    return charts.votes_chart(ds.ferplus.votes[i], FERPLUS_VOTE_COLUMNS, majority=int(ds.ferplus.majority[i]),
+    return face_figs.votes_chart(ds.ferplus.votes[i], FERPLUS_VOTE_COLUMNS, majority=int(ds.ferplus.majority[i]),
                                      label_column=col, step=step)
 
 

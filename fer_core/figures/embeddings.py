@@ -1,6 +1,7 @@
-"""Plotly figures shared by the pages (figures out, nothing drawn: like Captum's use_pyplot=False).
+"""Plotly figures of the embeddings: the WebGL map (lasso, 3-D) and the neighbour-confusion heatmap.
 
-What a page draws first is Vega-Lite instead, in `quick_figures` (it loads ~1 s faster in a new tab)."""
+Figures out, nothing drawn (like Captum's use_pyplot=False). What a page draws first is Vega-Lite
+instead (the other figures modules): it loads ~1 s faster in a new tab."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,5 @@
 """Vega-Lite (Altair) charts of the experiments (fer_core.training.experiments): the learning curve
-and accuracy vs cost. Vega-Lite, not Plotly, for the reason given in `figures.charts` (a new tab
+and accuracy vs cost. Vega-Lite, not Plotly, for the reason given in `figures.model` (a new tab
 draws it about 1 s sooner)."""
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Every function takes sweep results as ``{(model, corruption): result}`` (the dicts of
 :func:`fer_core.analysis.robustness.get_sweep`). Vega-Lite, not Plotly, for the reason in
-:mod:`fer_core.figures.charts`: the Robustness page draws all of these on its first run, and one
+:mod:`fer_core.figures.model`: the Robustness page draws all of these on its first run, and one
 Plotly chart would hold the whole page until Plotly's bundle has run (about 1 s in a new tab).
 """
 from __future__ import annotations

@@ -2,7 +2,12 @@
 import numpy as np
 import pandas as pd
 
-from fer_core.figures import charts as qf
+from fer_core.figures import style
+from fer_core.figures import data as data_figs
+from fer_core.figures import face as face_figs
+from fer_core.figures import label_errors as le_figs
+from fer_core.figures import model as model_figs
+from fer_core.figures import saliency as saliency_figs
 
 
 def _rows(chart) -> pd.DataFrame:
@@ -15,48 +20,48 @@ def _rows(chart) -> pd.DataFrame:
 def test_confusion_chart_carries_each_cell_and_its_indices():
     cm = np.array([[8, 2, 0], [1, 3, 0], [0, 0, 0]])  # the last row is empty: no division by zero
     names = ["a", "b", "c"]
-    counts = _rows(qf.confusion_chart(cm, names))
+    counts = _rows(model_figs.confusion_chart(cm, names))
     assert len(counts) == 9
     row = counts[(counts.t == 0) & (counts.p == 1)].iloc[0]
     assert (row["true"], row["predicted"], row["images"], row["text"]) == ("a", "b", 2, "2")
-    shares = _rows(qf.confusion_chart(cm, names, normalize=True)).set_index(["t", "p"])
+    shares = _rows(model_figs.confusion_chart(cm, names, normalize=True)).set_index(["t", "p"])
     assert shares.loc[(0, 0), "value"] == 0.8 and shares.loc[(1, 1), "text"] == "75%"
     assert shares.loc[(2, 2), "value"] == 0.0
     assert shares["dark"].sum() == 2  # 80% and 75% are above 0.55 of the largest share: white text
-    spec = qf.confusion_chart(cm, names).to_dict()
+    spec = model_figs.confusion_chart(cm, names).to_dict()
     params = spec.get("params", []) + [p for layer in spec["layer"] for p in layer.get("params", [])]
     assert params and params[0]["name"] == "cell" and params[0]["select"]["fields"] == ["t", "p"]
     assert spec["usermeta"]["embedOptions"]["renderer"] == "svg"
 
 
 def test_confusion_cell_reads_the_click_back():
-    assert qf.confusion_cell({"cell": [{"t": 2, "p": 4}]}) == (2, 4)
-    assert qf.confusion_cell({"cell": {"t": [5], "p": [0]}}) == (5, 0)
-    assert qf.confusion_cell({"cell": []}) is None
-    assert qf.confusion_cell({"cell": {}}) is None
-    assert qf.confusion_cell(None) is None
+    assert model_figs.confusion_cell({"cell": [{"t": 2, "p": 4}]}) == (2, 4)
+    assert model_figs.confusion_cell({"cell": {"t": [5], "p": [0]}}) == (5, 0)
+    assert model_figs.confusion_cell({"cell": []}) is None
+    assert model_figs.confusion_cell({"cell": {}}) is None
+    assert model_figs.confusion_cell(None) is None
 
 
 def test_class_probs_chart_marks_top_class_and_label():
     probs = np.array([0.1, 0.6, 0.3])
-    rows = _rows(qf.class_probs_chart(probs, ["x", "y", "z"], label=2))
+    rows = _rows(face_figs.class_probs_chart(probs, ["x", "y", "z"], label=2))
     assert rows["name"].tolist() == ["x", "y", "z (label)"]
-    assert rows["fill"].tolist() == [qf.OTHER, qf.TOP, qf.OTHER]
-    assert rows["edge"].tolist() == ["transparent", "transparent", qf.LABEL_EDGE]
+    assert rows["fill"].tolist() == [style.OTHER, style.TOP, style.OTHER]
+    assert rows["edge"].tolist() == ["transparent", "transparent", style.LABEL_EDGE]
     assert rows["text"].tolist() == ["10%", "60%", "30%"]
-    assert (_rows(qf.class_probs_chart(probs, ["x", "y", "z"]))["edge"] == "transparent").all()  # no label
+    assert (_rows(face_figs.class_probs_chart(probs, ["x", "y", "z"]))["edge"] == "transparent").all()  # no label
 
 
 def test_votes_chart_marks_majority_and_fer2013_column():
-    rows = _rows(qf.votes_chart([0, 7, 3], ["neutral", "happiness", "sadness"], majority=1, label_column=2))
+    rows = _rows(face_figs.votes_chart([0, 7, 3], ["neutral", "happiness", "sadness"], majority=1, label_column=2))
     assert rows["name"].tolist() == ["neutral", "happiness", "sadness (FER2013)"]
-    assert rows["value"].tolist() == [0, 7, 3] and rows["fill"].tolist() == [qf.OTHER, qf.TOP, qf.OTHER]
+    assert rows["value"].tolist() == [0, 7, 3] and rows["fill"].tolist() == [style.OTHER, style.TOP, style.OTHER]
 
 
 def test_per_class_chart_has_three_scores_per_class():
     pc = pd.DataFrame({"precision": [0.5, 0.9], "recall": [0.4, 0.8], "f1": [0.44, 0.85], "support": [10, 20]},
                       index=["angry", "happy"])
-    rows = _rows(qf.per_class_chart(pc))
+    rows = _rows(model_figs.per_class_chart(pc))
     assert len(rows) == 6 and set(rows["score"]) == {"precision", "recall", "f1"}
     assert rows.set_index(["class", "score"]).loc[("happy", "recall"), "value"] == 0.8
 
@@ -81,16 +86,16 @@ def test_robustness_summary_chart_means_over_severities_and_clean_rules():
 def test_reliability_topk_and_history_charts_carry_their_numbers():
     bins = [{"confidence": 0.3, "accuracy": 0.2, "count": 5}, {"confidence": 0.5, "accuracy": 0.0, "count": 0},
             {"confidence": 0.9, "accuracy": 0.85, "count": 40}]
-    spec = qf.reliability_chart(bins, 0.071).to_dict()
+    spec = model_figs.reliability_chart(bins, 0.071).to_dict()
     data = [pd.DataFrame(v) for v in spec["datasets"].values()]
     model = next(d for d in data if "count" in d)
     assert model["count"].tolist() == [5, 40]  # the empty bin is left out
     assert spec["title"]["text"] == "Reliability (ECE 0.071)"
-    top = _rows(qf.topk_chart([0.6, 0.8, 0.9]))
+    top = _rows(model_figs.topk_chart([0.6, 0.8, 0.9]))
     assert top["k"].tolist() == [1, 2, 3] and top["text"].tolist() == ["60.0%", "80.0%", "90.0%"]
     hist = [{"epoch": 1, "train_loss": 1.5, "val_loss": 1.6, "train_acc": 0.4, "val_acc": 0.38},
             {"epoch": 2, "train_loss": 1.2, "val_loss": 1.4, "train_acc": 0.5, "val_acc": 0.45, "val_top3": 0.8}]
-    h = pd.concat([pd.DataFrame(v) for v in qf.history_chart(hist).to_dict()["datasets"].values()]).drop_duplicates()
+    h = pd.concat([pd.DataFrame(v) for v in model_figs.history_chart(hist).to_dict()["datasets"].values()]).drop_duplicates()
     assert len(h) == 9  # 4 series x 2 epochs + top-3 at epoch 2 only
     assert h.set_index(["panel", "series", "epoch"]).loc[("accuracy", "PublicTest", 2), "value"] == 0.45
 
@@ -121,7 +126,7 @@ def test_severity_frame_and_chart_panels():
 
 
 def test_explained_variance_and_randomization_charts():
-    spec = qf.explained_variance_chart({"all": np.array([0.5, 0.3, 0.2]), "happy": np.array([0.7, 0.3])},
+    spec = data_figs.explained_variance_chart({"all": np.array([0.5, 0.3, 0.2]), "happy": np.array([0.7, 0.3])},
                                        k_target=2).to_dict()
     data = pd.concat([pd.DataFrame(v) for v in spec["datasets"].values()])
     curve = data.dropna(subset=["fit"]).set_index(["fit", "components"])["cumulative"]
@@ -129,7 +134,7 @@ def test_explained_variance_and_randomization_charts():
     assert "2 components reach 90%" in data["text"].dropna().tolist()
     rho = np.array([[[0.9, 0.7], [0.1, 0.3]], [[0.95, 0.9], [0.9, 0.8]]])  # (methods, layers, images)
     res = {"layers": ["head", "conv"], "methods": ["saliency", "ig"], "rho": rho, "rho_mean": rho.mean(2)}
-    rows = _rows(qf.randomization_chart(res, {"saliency": "Saliency"}, {"ig": True}))
+    rows = _rows(saliency_figs.randomization_chart(res, {"saliency": "Saliency"}, {"ig": True}))
     assert rows["method"].unique().tolist() == ["Saliency", "ig ⚠"]
     first = rows.iloc[0]
     assert (first["rho"], first["lo"], first["hi"]) == (0.8, 0.75, 0.85)  # mean and 25-75th percentiles
@@ -138,10 +143,10 @@ def test_explained_variance_and_randomization_charts():
 
 def test_split_counts_and_crosstab_charts():
     counts = pd.DataFrame({"Training": [5, 7], "PublicTest": [1, 2], "total": [6, 9]}, index=["angry", "happy"])
-    bars = _rows(qf.split_counts_chart(counts)).set_index(["class", "split"])["images"]
+    bars = _rows(data_figs.split_counts_chart(counts)).set_index(["class", "split"])["images"]
     assert len(bars) == 4 and bars[("happy", "PublicTest")] == 2  # the total column is not drawn
     xt = pd.DataFrame([[8, 2], [0, 0]], index=["angry", "fear"], columns=["anger", "fear"])
-    cells = _rows(qf.crosstab_chart(xt, row_title="FER2013", col_title="FER+")).set_index(["row", "col"])
+    cells = _rows(data_figs.crosstab_chart(xt, row_title="FER2013", col_title="FER+")).set_index(["row", "col"])
     assert cells.loc[("angry", "anger"), "share"] == 0.8 and cells.loc[("angry", "anger"), "count"] == 8
     assert cells.loc[("fear", "fear"), "share"] == 0.0  # an empty row: no division by zero
     assert cells["dark"].sum() == 1
@@ -149,18 +154,18 @@ def test_split_counts_and_crosstab_charts():
 
 def test_split_share_box_lines_and_precision_charts():
     counts = pd.DataFrame({"Training": [1, 3], "PublicTest": [2, 2], "total": [3, 5]}, index=["angry", "happy"])
-    shares = _rows(qf.split_counts_chart(counts, share=True)).set_index(["class", "split"])["share"]
+    shares = _rows(data_figs.split_counts_chart(counts, share=True)).set_index(["class", "split"])["share"]
     assert shares[("happy", "Training")] == 0.75 and shares[("angry", "PublicTest")] == 0.5
     from fer_core.data.images import box_stats
     v = np.r_[np.arange(1, 6), np.arange(10, 15)].astype(float)
     stats = box_stats(v, np.repeat([0, 1], 5), 2)
-    box = _rows(qf.box_chart(stats, ["a", "b"], ["#111111", "#222222"], title="t"))
+    box = _rows(data_figs.box_chart(stats, ["a", "b"], ["#111111", "#222222"], title="t"))
     assert box["median"].tolist() == [3.0, 12.0] and box["q1"].tolist() == [2.0, 11.0] and box["n"].tolist() == [5, 5]
-    lines = _rows(qf.lines_chart([0.5, 1.5], {"a": np.array([0.2, 0.8]), "b": np.array([0.5, 0.5])}, ["#111", "#222"],
+    lines = _rows(data_figs.lines_chart([0.5, 1.5], {"a": np.array([0.2, 0.8]), "b": np.array([0.5, 0.5])}, ["#111", "#222"],
                                  title="t", x_title="x"))
     assert lines.set_index(["series", "x"]).loc[("a", 1.5), "y"] == 0.8 and len(lines) == 4
     table = pd.DataFrame({"P@100": [0.9, 0.5, 0.37], "P@500": [0.8, 0.45, 0.37]}, index=["ensemble", "loss", "base rate"])
-    spec = qf.precision_at_k_chart(table).to_dict()
+    spec = le_figs.precision_at_k_chart(table).to_dict()
     data = [pd.DataFrame(d) for d in spec["datasets"].values()]
     bars = next(d for d in data if "method" in d).set_index(["method", "k"])
     assert len(bars) == 4 and bars.loc[("ensemble", "P@500"), "p"] == 0.8  # the base rate is a rule, not bars

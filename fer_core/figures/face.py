@@ -1,0 +1,48 @@
+"""Vega-Lite (Altair) charts of one face: its predicted probabilities and its FER+ votes as bars.
+
+Why Vega-Lite and not Plotly: in a new browser tab Streamlit's Plotly bundle (4.7 MB of
+JavaScript) takes about 1 s before anything else on the page is drawn, against about 0.1 s for
+its Vega-Lite bundle (bench/RESULTS.md, "Page render times"). Charts out, nothing drawn.
+"""
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from fer_core.figures.style import LABEL_EDGE, OTHER, TOP, svg
+
+
+def _hbars(names: list[str], values, *, highlight: int, outlined: int, fmt: str, title: str, step: int,
+           domain: list[float] | None = None, text: list[str] | None = None) -> alt.LayerChart:
+    """Horizontal bars in the given order, `step` pixels each: bar `highlight` dark, bar `outlined`
+    edged in red."""
+    df = pd.DataFrame({"name": names, "value": np.asarray(values, dtype=float),
+                       "fill": [TOP if j == highlight else OTHER for j in range(len(names))],
+                       "edge": [LABEL_EDGE if j == outlined else "transparent" for j in range(len(names))],
+                       "text": text if text is not None else [""] * len(names)})
+    base = alt.Chart(df).encode(
+        y=alt.Y("name:N", sort=names, title=None,
+                axis=alt.Axis(labelLimit=220, labelOverlap=False, labelFlush=False, labelFontSize=11)),  # every name, evenly
+        x=alt.X("value:Q", title=None, axis=alt.Axis(format=fmt),
+                scale=alt.Scale(domain=domain) if domain else alt.Undefined),
+        tooltip=[alt.Tooltip("name:N", title=" "), alt.Tooltip("value:Q", format=fmt, title=title.split(" (")[0])])
+    bars = base.mark_bar(strokeWidth=2).encode(fill=alt.Fill("fill:N", scale=None),
+                                                stroke=alt.Stroke("edge:N", scale=None))
+    layers = bars + base.mark_text(align="left", dx=3).encode(text="text:N") if text is not None else bars
+    return svg(layers.properties(title=title, height=alt.Step(step)))
+
+def class_probs_chart(probs, classes, *, label: int = -1, step: int = 20) -> alt.LayerChart:
+    """One image's predicted probabilities, top class dark, the given label's bar outlined in red
+    and named "(label)"."""
+    p = np.asarray(probs, dtype=float)
+    names = [f"{c} (label)" if j == label else str(c) for j, c in enumerate(classes)]
+    return _hbars(names, p, highlight=int(p.argmax()), outlined=label, fmt=".0%", title="Predicted probabilities",
+                  step=step, domain=[0, 1.15], text=[f"{v:.0%}" for v in p])
+
+def votes_chart(votes, names, *, majority: int, label_column: int = -1, step: int = 17) -> alt.Chart:
+    """One image's FER+ votes (`names`: the vote columns), the majority bar dark; `label_column`
+    (the FER+ column of the FER2013 label, or -1) outlined and named "(FER2013)"."""
+    names = [f"{n} (FER2013)" if j == label_column else str(n) for j, n in enumerate(names)]
+    return _hbars(names, votes, highlight=majority, outlined=label_column, fmt="d",
+                  title="FER+ votes (10 annotators)", step=step)
