@@ -8,8 +8,6 @@ Stratified by split x class (proportional, at least 10 per cell): 640 Training, 
 writes the matching FER+ rows to a row-aligned `fer2013new_sample.csv`.
 """
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -1,5 +1,4 @@
 """fer_core.store: content keys, round trip, atomic writes, corrupt-artifact rebuild."""
-import json
 import multiprocessing as mp
 import os
 import signal

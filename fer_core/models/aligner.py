@@ -11,7 +11,6 @@ The shipped checker (`fer_core/models/weights/aux/face_aligner.pt`, fp16, ~0.1 M
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass
@@ -158,19 +157,16 @@ def misalignment_scores(images: np.ndarray, model: nn.Module | None = None, *, b
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fer_core.aligner", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    AlignerConfig.add_arguments(p)
-    a = p.parse_args(argv)
-    from fer_core.data.dataset import DataError, load_dataset
-    config = AlignerConfig.from_args(a)
-    try:
-        ds = load_dataset(config.data or None)
-        t0 = time.perf_counter()
-        model, losses = train_aligner(ds.images, config)
-    except (DataError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    from fer_core import cli
+    a = cli.command_parser("aligner", __doc__, config=AlignerConfig, raw_description=True).parse_args(argv)
+    return cli.run(lambda: _train_and_save(AlignerConfig.from_args(a)))
+
+
+def _train_and_save(config: AlignerConfig) -> int:
+    from fer_core.data.dataset import load_dataset
+    ds = load_dataset(config.data or None)
+    t0 = time.perf_counter()
+    model, losses = train_aligner(ds.images, config)
     save_aligner(model, config.out, config=config, data_hash=ds.data_hash, losses=losses)
     print(f"[aligner] {len(ds):,} images, {config.epochs} epochs in {time.perf_counter() - t0:.0f} s; "
           f"loss per epoch {', '.join(f'{v:.3f}' for v in losses)}; wrote {config.out}")

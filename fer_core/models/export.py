@@ -19,7 +19,6 @@ match PyTorch's within ``--atol`` (1e-4), or the export fails.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -280,23 +279,19 @@ def _maybe_json(v: str):
 # CLI
 # --------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
+    from fer_core import cli
     from fer_core.config import ExportConfig
 
-    p = argparse.ArgumentParser(prog="python -m fer_core.export", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    ExportConfig.add_arguments(p)
-    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p = cli.command_parser("export", __doc__, config=ExportConfig, json=True, raw_description=True)
     a = p.parse_args(argv)
     cfg = ExportConfig.from_args(a)
-    out = cfg.out or f"{Path(cfg.model).stem}.onnx"
-    try:
-        r = export_onnx(cfg.model, out, opset=cfg.opset, check_images=cfg.check_images, atol=cfg.atol)
-    except (ExportError, FileNotFoundError, ValueError) as e:
-        if a.json:
-            print(json.dumps({"error": str(e)}))
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if a.json:
+    return cli.run(lambda: _export(cfg, as_json=a.json), as_json=a.json, errors=(ExportError,))
+
+
+def _export(cfg, *, as_json: bool) -> int:
+    r = export_onnx(cfg.model, cfg.out or f"{Path(cfg.model).stem}.onnx", opset=cfg.opset,
+                    check_images=cfg.check_images, atol=cfg.atol)
+    if as_json:
         print(json.dumps(r))
         return 0
     m = r["metadata"]
