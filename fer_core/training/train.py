@@ -17,6 +17,13 @@ Command line::
     python -m fer_core.train --data fer2013.csv.gz --model compact --epochs 30 \
         --out fer_core/models/weights/compact.pt
     torchrun --standalone --nproc_per_node 4 -m fer_core.train --data fer2013.csv.gz --model resnet18
+    python -m fer_core.train --resume fer_core/models/weights/compact.last.pt   # continue a stopped run
+
+Resumable runs (nanoGPT's ``ckpt.pt``): beside ``--out x.pt`` (the selected epoch, float16),
+``x.last.pt`` is rewritten atomically after every epoch with the float32 weights, optimiser and
+schedule state, the epoch, every process's random states, the best epoch so far and the
+history. ``--resume x.last.pt`` takes the stopped run's settings and continues after its last
+finished epoch; the result is the uninterrupted run's.
 """
 from __future__ import annotations
 
@@ -743,6 +750,19 @@ def main(argv: list[str] | None = None) -> int:
                                 description="Train a CNN on FER2013; the best PublicTest epoch is kept.")
     TrainConfig.add_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--resume", default="", metavar="LAST_PT",
+                   help="continue a stopped run from the <out stem>.last.pt it wrote after each epoch; its "
+                        "settings are the defaults (a flag that changes the run is refused)")
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--resume", default="")
+    resume = pre.parse_known_args(argv)[0].resume
+    if resume:  # the stopped run's config becomes the defaults
+        from fer_core.models.checkpoint import load_training_state
+        try:
+            p.set_defaults(**TrainConfig.from_dict(load_training_state(resume)["train_config"]).to_dict())
+        except (ValueError, FileNotFoundError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     a = p.parse_args(argv)
     cfg = TrainConfig.from_args(a)
     if not cfg.out:
@@ -761,7 +781,9 @@ def main(argv: list[str] | None = None) -> int:
                        f"{val}  lr {rec['lr']:.4g}  {rec['seconds']:.0f}s", file=sys.stdout)
             sys.stdout.flush()
 
-        model, info = train(cfg, progress=not a.no_progress, callback=log)
+        if resume:
+            print(f"resuming {resume}", file=sys.stderr)
+        model, info = train(cfg, progress=not a.no_progress, callback=log, resume=resume or None)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
