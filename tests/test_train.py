@@ -91,6 +91,47 @@ def test_soft_cross_entropy_matches_torch_on_one_hot_targets():
                                F.cross_entropy(logits, y, label_smoothing=0.1))
 
 
+def _soft_ce_by_hand(logits, target, class_weights=None, smoothing=0.0):
+    """The formula soft_cross_entropy computed by hand before it called F.cross_entropy."""
+    if smoothing > 0:
+        target = target * (1 - smoothing) + smoothing / logits.shape[1]
+    per = -(target * F.log_softmax(logits.float(), 1))
+    if class_weights is not None:
+        per = per * class_weights
+    return per.sum(1).mean()
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_soft_cross_entropy_is_the_written_out_formula(weighted, smoothing):
+    """F.cross_entropy with probability targets, class weights and label smoothing: mean over
+    the batch of -sum_c w_c y'_c log softmax_c, y' = y (1 - eps) + eps / K (vote distributions,
+    mixup pairs)."""
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(32, 8, generator=g) * 3
+    target = torch.softmax(torch.randn(32, 8, generator=g), 1)
+    w = torch.rand(8, generator=g) * 2 if weighted else None
+    got = soft_cross_entropy(logits, target, class_weights=w, smoothing=smoothing)
+    torch.testing.assert_close(got, _soft_ce_by_hand(logits, target, w, smoothing), rtol=1e-6, atol=1e-6)
+    bf16 = logits.to(torch.bfloat16)  # autocast's logits: computed in float32 all the same
+    torch.testing.assert_close(soft_cross_entropy(bf16, target, class_weights=w, smoothing=smoothing),
+                               _soft_ce_by_hand(bf16, target, w, smoothing), rtol=1e-6, atol=1e-6)
+
+
+def _class_weights_by_hand(y, k):
+    counts = np.bincount(y, minlength=k).astype(np.float64)
+    present = counts > 0
+    w = np.zeros(k)
+    w[present] = len(y) / (present.sum() * counts[present])
+    return w.astype(np.float32)
+
+
+def test_class_weights_are_the_inverse_frequency_formula():
+    y = np.random.default_rng(0).choice(6, 500, p=[0.5, 0.2, 0.1, 0.1, 0.1, 0.0])  # class 5 absent
+    np.testing.assert_allclose(_class_weights(y, 7), _class_weights_by_hand(y, 7), rtol=1e-6)
+    assert _class_weights(y, 7)[5:].tolist() == [0, 0] and _class_weights(y, 7).dtype == np.float32
+
+
 def test_imbalance_sampling_modes():
     y = np.array([0] * 90 + [1] * 10)
     rng = np.random.default_rng(0)

@@ -184,15 +184,15 @@ def random_erasing(x: torch.Tensor, p: float, g: torch.Generator, *, area=(0.02,
 
 def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor, *, class_weights: torch.Tensor | None = None,
                        smoothing: float = 0.0) -> torch.Tensor:
-    """Mean over the batch of -sum_c w_c y_c log softmax(logits)_c for soft targets (B, K)."""
-    k = logits.shape[1]
-    if smoothing > 0:
-        target = target * (1 - smoothing) + smoothing / k
-    logp = F.log_softmax(logits.float(), 1)
-    per = -(target * logp)
-    if class_weights is not None:
-        per = per * class_weights
-    return per.sum(1).mean()
+    """Mean over the batch of -sum_c w_c y'_c log softmax(logits)_c, y' = y (1 - eps) + eps / K.
+
+    Args:
+        logits: (B, K) any float dtype (computed in float32).
+        target: (B, K) float32 probabilities, rows sum to 1 (one-hot, votes, mixup pairs).
+        class_weights: (K,) w_c, or None for 1.
+        smoothing: label smoothing eps in [0, 1).
+    """
+    return F.cross_entropy(logits.float(), target, weight=class_weights, label_smoothing=smoothing)
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,12 +260,14 @@ def _epoch_order(y: np.ndarray, k: int, mode: str, rng: np.random.Generator) -> 
 
 
 def _class_weights(y: np.ndarray, k: int) -> np.ndarray:
-    """Inverse-frequency weights N / (K_present * n_c), 0 for absent classes."""
-    counts = np.bincount(y, minlength=k).astype(np.float64)
-    present = counts > 0
-    w = np.zeros(k)
-    w[present] = len(y) / (present.sum() * counts[present])
-    return w.astype(np.float32)
+    """(K,) float32 inverse-frequency weights N / (K_present * n_c) (scikit-learn's
+    'balanced'), 0 for classes absent from `y` (N,) int."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    present = np.unique(y)
+    w = np.zeros(k, np.float32)
+    w[present] = compute_class_weight("balanced", classes=present, y=y)
+    return w
 
 
 def _lr_lambda(config: TrainConfig, total_steps: int, steps_per_epoch: int) -> Callable[[int], float]:
