@@ -287,6 +287,8 @@ def _evaluate_split(model, images, labels, norm, batch_size, device) -> dict:
     from fer_core.models.inference import predict_probs
     probs = predict_probs(model, images, batch_size=max(256, batch_size), device=device, normalization=norm)
     n = len(labels)
+    # compute_metrics' nll and top-3 (kept by hand there: see its comment); ties in the top 3 go
+    # to the lower class index (stable sort), as in every history recorded so far
     p_true = np.clip(probs[np.arange(n), labels], 1e-12, None)
     top3 = np.argsort(-probs, 1)[:, :3]
     return {"loss": float(-np.log(p_true).mean()), "acc": float((probs.argmax(1) == labels).mean()),
