@@ -13,14 +13,18 @@ import statistics
 import time
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, top_k_accuracy_score
+from sklearn.metrics import (
+    confusion_matrix,
+    precision_recall_fscore_support,
+    top_k_accuracy_score,
+)
 
 from fer_core.training.evaluate import _compute_metrics
 from fer_core.training.report import topk_accuracy
 
 
 def _hand(labels, p):
-    n, k = p.shape
+    k = p.shape[1]
     pred = p.argmax(1)
     conf = np.zeros((k, k), np.int64)
     np.add.at(conf, (labels, pred), 1)
