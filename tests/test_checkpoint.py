@@ -156,7 +156,8 @@ def test_training_state_round_trip_keeps_float32_weights_and_state(tmp_path):
     rng = np.random.default_rng(7)
     rng.random(3)
     path = ck.last_path(tmp_path / "run.pt")
-    assert path.name == "run.last.pt"
+    assert path.name == "run.last.ckpt"
+    assert not ck.last_path(ck.WEIGHTS_DIR / "compact.pt").match("*.pt")  # never listed as a shipped model
     ck.save_training_state(path, model, model_name="compact", model_kwargs={"width": 0.25}, label_set="fer2013",
                            normalization=NORM, train_config={"epochs": 3}, history=[{"epoch": 1}], data_hash="abc",
                            train_state={"epoch": 1, "optimizer": opt.state_dict(),
@@ -178,8 +179,8 @@ def test_training_state_of_a_plain_checkpoint_is_refused(tmp_path):
     path = _save(tmp_path / "m.pt", create_model("compact", width=0.25), kwargs={"width": 0.25})
     with pytest.raises(ValueError, match="no training state"):
         ck.load_training_state(path)
-    (tmp_path / "junk.last.pt").write_bytes(b"not a checkpoint")
+    (tmp_path / "junk.last.ckpt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a readable checkpoint"):
-        ck.load_training_state(tmp_path / "junk.last.pt")
+        ck.load_training_state(tmp_path / "junk.last.ckpt")
     with pytest.raises(FileNotFoundError, match="not found"):
-        ck.load_training_state(tmp_path / "none.last.pt")
+        ck.load_training_state(tmp_path / "none.last.ckpt")

@@ -76,7 +76,7 @@ sys.exit(tr.main(sys.argv[1:]))
 @pytest.mark.timeout(400)
 def test_torchrun_resume_continues_every_process(tmp_path):
     """Two processes stopped in epoch 2 and resumed end where an uninterrupted 2-process run
-    ends: every process gets back its own augmentation state (gathered into last.pt)."""
+    ends: every process gets back its own augmentation state (gathered into .last.ckpt)."""
     from fer_core.models.checkpoint import load_checkpoint
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "FER_CACHE_DIR": str(tmp_path / "cache"),
@@ -93,8 +93,8 @@ def test_torchrun_resume_continues_every_process(tmp_path):
     script.write_text(STOP_IN_EPOCH_2)
     r = subprocess.run(run + [str(script), *args, "--out", str(tmp_path / "b.pt")], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=120)
-    assert r.returncode != 0 and (tmp_path / "b.last.pt").is_file() and not (tmp_path / "b.pt").exists()
-    r = subprocess.run(run + ["-m", "fer_core.train", "--resume", str(tmp_path / "b.last.pt"), "--no-progress"],
+    assert r.returncode != 0 and (tmp_path / "b.last.ckpt").is_file() and not (tmp_path / "b.pt").exists()
+    r = subprocess.run(run + ["-m", "fer_core.train", "--resume", str(tmp_path / "b.last.ckpt"), "--no-progress"],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "epoch   1" not in r.stdout and r.stdout.count("epoch   2") == 1

@@ -278,7 +278,7 @@ def _no_seconds(hist):
 
 
 def test_a_stopped_run_resumes_to_the_uninterrupted_result(tmp_path, sample):
-    """4 epochs in one go against 2 epochs, a stop, and a resume from last.pt. Weights, optimiser
+    """4 epochs in one go against 2 epochs, a stop, and a resume from .last.ckpt. Weights, optimiser
     momentum, schedule and every random state are restored, so the resumed run does the same
     operations on the same values in the same order as the uninterrupted one (same process,
     same thread count): the results are the same bits, and any difference means some state was
@@ -286,11 +286,11 @@ def test_a_stopped_run_resumes_to_the_uninterrupted_result(tmp_path, sample):
     bit-reproducible even uninterrupted."""
     cfg = replace(TINY, epochs=4, max_train_images=128, threads=1, mixup=0.2, dropout=0.3)
     model_a, a = train(replace(cfg, out=str(tmp_path / "a.pt")), sample, progress=False, device="cpu")
-    assert (tmp_path / "a.last.pt").is_file()
+    assert (tmp_path / "a.last.ckpt").is_file()
     part = replace(cfg, out=str(tmp_path / "b.pt"))
     with pytest.raises(_Stop):
         train(part, sample, progress=False, device="cpu", callback=_stop_after(2))
-    last = tmp_path / "b.last.pt"
+    last = tmp_path / "b.last.ckpt"
     assert not (tmp_path / "b.pt").exists() and last.is_file()
     assert not list(tmp_path.glob("*.tmp"))  # written atomically
     seen = []
@@ -306,8 +306,8 @@ def test_a_stopped_run_resumes_to_the_uninterrupted_result(tmp_path, sample):
     _, la = load_checkpoint(tmp_path / "a.pt")
     _, lb = load_checkpoint(tmp_path / "b.pt")
     assert _no_seconds(lb["history"]) == _no_seconds(la["history"])
-    # last.pt is an ordinary checkpoint too: the last epoch's float32 weights
-    _, info_last = load_checkpoint(tmp_path / "a.last.pt")
+    # .last.ckpt is an ordinary checkpoint too: the last epoch's float32 weights
+    _, info_last = load_checkpoint(tmp_path / "a.last.ckpt")
     assert info_last["train_state"]["epoch"] == 4 and len(info_last["history"]) == 4
 
 
@@ -315,7 +315,7 @@ def test_resume_refuses_a_run_that_would_differ(tmp_path, sample):
     cfg = replace(TINY, epochs=2, max_train_images=128, threads=1, out=str(tmp_path / "r.pt"))
     with pytest.raises(_Stop):
         train(cfg, sample, progress=False, callback=_stop_after(1))
-    last = tmp_path / "r.last.pt"
+    last = tmp_path / "r.last.ckpt"
     with pytest.raises(ValueError, match=r"cannot resume .*width \(0.5 in the checkpoint, 0.25 now\)"):
         train(replace(cfg, width=0.25), sample, progress=False, resume=last)
     with pytest.raises(ValueError, match="epochs"):
@@ -323,10 +323,10 @@ def test_resume_refuses_a_run_that_would_differ(tmp_path, sample):
     other = replace(sample, data_hash="another")  # the same arrays from another file
     with pytest.raises(ValueError, match="training data"):
         train(cfg, other, progress=False, resume=last)
-    with pytest.raises(ValueError, match="no training state"):  # the selected checkpoint, not last.pt
+    with pytest.raises(ValueError, match="no training state"):  # the selected checkpoint, not .last.ckpt
         train(cfg, sample, progress=False, resume=_selected(tmp_path, sample))
     with pytest.raises(FileNotFoundError, match="not found"):
-        train(cfg, sample, progress=False, resume=tmp_path / "missing.last.pt")
+        train(cfg, sample, progress=False, resume=tmp_path / "missing.last.ckpt")
     # where the files are and how many threads may change
     _, info = train(replace(cfg, threads=2, out=str(tmp_path / "moved.pt")), sample, progress=False, resume=last)
     assert [h["epoch"] for h in info["history"]] == [1, 2]
@@ -356,7 +356,7 @@ def test_cli_resume(tmp_path, capsys, monkeypatch):
         main(args)
     monkeypatch.setattr(tr, "_train_epoch", real)
     capsys.readouterr()
-    last = tmp_path / "cli.last.pt"
+    last = tmp_path / "cli.last.ckpt"
     assert main(["--resume", str(last), "--epochs", "3"]) == 2  # changes the run
     assert "epochs (2 in the checkpoint, 3 now)" in capsys.readouterr().err
     assert main(["--resume", str(last), "--no-progress"]) == 0  # the stopped run's settings
@@ -364,5 +364,5 @@ def test_cli_resume(tmp_path, capsys, monkeypatch):
     assert "epoch   2" in printed and "epoch   1" not in printed
     _, info = load_checkpoint(out)
     assert [h["epoch"] for h in info["history"]] == [1, 2] and info["train_config"]["width"] == 0.5
-    assert main(["--resume", str(tmp_path / "nope.last.pt")]) == 2
+    assert main(["--resume", str(tmp_path / "nope.last.ckpt")]) == 2
     assert "not found" in capsys.readouterr().err

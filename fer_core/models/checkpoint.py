@@ -163,9 +163,11 @@ def load_checkpoint(path_or_name: str | os.PathLike, map_location: str | torch.d
 # --------------------------------------------------------------------------------------------
 def last_path(out: str | os.PathLike) -> Path:
     """Where a run writing the selected checkpoint `out` keeps its resumable state:
-    ``runs/x.pt`` -> ``runs/x.last.pt``."""
+    ``runs/x.pt`` -> ``runs/x.last.ckpt`` (Lightning's name for the same thing). Not ``.pt``: a
+    run writing into fer_core/models/weights/ (as the README's does) would otherwise add a
+    "shipped" model ``x.last`` to :func:`shipped_checkpoints`."""
     out = Path(out)
-    return out.with_name(f"{out.stem}.last{out.suffix or '.pt'}")
+    return out.with_name(f"{out.stem}.last.ckpt")
 
 
 def save_training_state(path: str | os.PathLike, model: nn.Module, *, model_name: str, model_kwargs: dict,
@@ -202,7 +204,7 @@ def load_training_state(path: str | os.PathLike) -> dict:
     Raises:
         FileNotFoundError: no such file.
         ValueError: not readable, or a checkpoint without training state (e.g. the selected
-            ``x.pt`` rather than ``x.last.pt``).
+            ``x.pt`` rather than ``x.last.ckpt``).
     """
     path = Path(path)
     if not path.is_file():
@@ -213,5 +215,5 @@ def load_training_state(path: str | os.PathLike) -> dict:
         raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(ckpt, dict) or "train_state" not in ckpt or "state_dict" not in ckpt:
         raise ValueError(f"{path}: no training state to resume from (no optimiser state or epoch); resume "
-                         f"from the <name>.last.pt that a run writes beside its checkpoint")
+                         f"from the <name>.last.ckpt that a run writes beside its checkpoint")
     return ckpt

@@ -17,12 +17,12 @@ Command line::
     python -m fer_core.train --data fer2013.csv.gz --model compact --epochs 30 \
         --out fer_core/models/weights/compact.pt
     torchrun --standalone --nproc_per_node 4 -m fer_core.train --data fer2013.csv.gz --model resnet18
-    python -m fer_core.train --resume fer_core/models/weights/compact.last.pt   # continue a stopped run
+    python -m fer_core.train --resume fer_core/models/weights/compact.last.ckpt   # continue a stopped run
 
 Resumable runs (nanoGPT's ``ckpt.pt``): beside ``--out x.pt`` (the selected epoch, float16),
-``x.last.pt`` is rewritten atomically after every epoch with the float32 weights, optimiser and
+``x.last.ckpt`` is rewritten atomically after every epoch with the float32 weights, optimiser and
 schedule state, the epoch, every process's random states, the best epoch so far and the
-history. ``--resume x.last.pt`` takes the stopped run's settings and continues after its last
+history. ``--resume x.last.ckpt`` takes the stopped run's settings and continues after its last
 finished epoch; the result is the uninterrupted run's.
 """
 from __future__ import annotations
@@ -303,7 +303,7 @@ class _Data:
 
 @dataclass
 class _State:
-    """What one epoch changes; all of it goes into ``last.pt``."""
+    """What one epoch changes; all of it goes into the ``.last.ckpt``."""
 
     model: nn.Module
     net: nn.Module  # the model, or its DistributedDataParallel wrapper
@@ -508,7 +508,7 @@ def _rng_states(st: _State, run: _Run) -> list[dict]:
 
 
 def _save_last(path: Path, config: TrainConfig, st: _State, run: _Run, prep: dict, data_hash: str) -> None:
-    """Write ``last.pt``: weights, optimiser, schedule, the epoch, every process's random
+    """Write the ``.last.ckpt``: weights, optimiser, schedule, the epoch, every process's random
     states, the best epoch so far and the history (rank 0 writes; every process joins the
     gather of random states)."""
     from fer_core.models.checkpoint import save_training_state
@@ -609,12 +609,12 @@ def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: s
         progress: show tqdm bars.
         device: 'cuda' / 'cpu'; default CUDA when available.
         callback: called with each epoch's history dict (e.g. to drive a progress widget).
-        resume: a ``<out stem>.last.pt`` written by a stopped run with the same config (but
+        resume: a ``<out stem>.last.ckpt`` written by a stopped run with the same config (but
             for RESUME_MAY_DIFFER) and data: its finished epochs are not run again; weights,
             optimiser, schedule, random states, best epoch and history continue, so the result
             is the uninterrupted run's (the same bits on the same machine and threads).
 
-    With `config.out` set, ``<out stem>.last.pt`` (:func:`fer_core.models.checkpoint.last_path`)
+    With `config.out` set, ``<out stem>.last.ckpt`` (:func:`fer_core.models.checkpoint.last_path`)
     is rewritten atomically after every epoch with everything `resume` needs.
 
     Under torchrun (WORLD_SIZE > 1) every process calls this: it joins the process group (NCCL
@@ -691,8 +691,8 @@ def main(argv: list[str] | None = None) -> int:
                                 description="Train a CNN on FER2013; the best PublicTest epoch is kept.")
     TrainConfig.add_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--resume", default="", metavar="LAST_PT",
-                   help="continue a stopped run from the <out stem>.last.pt it wrote after each epoch; its "
+    p.add_argument("--resume", default="", metavar="LAST_CKPT",
+                   help="continue a stopped run from the <out stem>.last.ckpt it wrote after each epoch; its "
                         "settings are the defaults (a flag that changes the run is refused)")
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--resume", default="")
