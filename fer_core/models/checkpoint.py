@@ -179,7 +179,7 @@ def save_training_state(path: str | os.PathLike, model: nn.Module, *, model_name
     model from it), with the weights kept in float32 so that a resumed run continues exactly.
 
     Args:
-        model: the model being trained; its state_dict is copied to CPU as float32.
+        model: the model being trained; its state_dict is copied to CPU as it is (float32).
         train_state: what the training loop needs to continue: ``epoch`` (the last finished
             one, 1-based), ``optimizer`` and ``schedule`` state dicts, ``rng`` states, ``best``
             ({"score", "epoch", "state"}), ``world_size``, ``corrections_hash``. Tensors and
