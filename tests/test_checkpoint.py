@@ -144,3 +144,43 @@ def test_for_inference_keeps_resnet_contiguous_on_cpu():
     assert not channels_last_safe(net)
     conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1 and m.kernel_size == (3, 3))
     assert conv.weight.is_contiguous()
+
+
+def test_training_state_round_trip_keeps_float32_weights_and_state(tmp_path):
+    """save_training_state/load_training_state: float32 weights, optimiser tensors and a numpy
+    generator's 128-bit state survive a weights_only load; the file is also a checkpoint."""
+    model = _trained_ish(width=0.25)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.randn(4, 1, 48, 48)).sum().backward()
+    opt.step()
+    rng = np.random.default_rng(7)
+    rng.random(3)
+    path = ck.last_path(tmp_path / "run.pt")
+    assert path.name == "run.last.ckpt"
+    assert not ck.last_path(ck.WEIGHTS_DIR / "compact.pt").match("*.pt")  # never listed as a shipped model
+    ck.save_training_state(path, model, model_name="compact", model_kwargs={"width": 0.25}, label_set="fer2013",
+                           normalization=NORM, train_config={"epochs": 3}, history=[{"epoch": 1}], data_hash="abc",
+                           train_state={"epoch": 1, "optimizer": opt.state_dict(),
+                                        "rng": [{"numpy": rng.bit_generator.state}]})
+    ckpt = ck.load_training_state(path)
+    assert all(torch.equal(v, ckpt["state_dict"][k]) for k, v in model.state_dict().items())  # not fp16
+    again = np.random.default_rng(0)
+    again.bit_generator.state = ckpt["train_state"]["rng"][0]["numpy"]
+    assert again.random() == rng.random()
+    opt2 = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    opt2.load_state_dict(ckpt["train_state"]["optimizer"])
+    assert torch.equal(opt2.state[next(model.parameters())]["momentum_buffer"],
+                       opt.state[next(model.parameters())]["momentum_buffer"])
+    loaded, info = load_checkpoint(path)  # an ordinary checkpoint too
+    assert info["train_state"]["epoch"] == 1 and loaded.normalization == NORM
+
+
+def test_training_state_of_a_plain_checkpoint_is_refused(tmp_path):
+    path = _save(tmp_path / "m.pt", create_model("compact", width=0.25), kwargs={"width": 0.25})
+    with pytest.raises(ValueError, match="no training state"):
+        ck.load_training_state(path)
+    (tmp_path / "junk.last.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        ck.load_training_state(tmp_path / "junk.last.ckpt")
+    with pytest.raises(FileNotFoundError, match="not found"):
+        ck.load_training_state(tmp_path / "none.last.ckpt")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from fer_core.training.train import dist_env, shard
 
@@ -56,3 +57,51 @@ def test_torchrun_two_cpu_processes_train_one_epoch(tmp_path):
                                 "params_in_sync": True}
     assert m["n_train"] == 64 and len(ckpt["history"]) == 1 and np.isfinite(ckpt["history"][0]["train_loss"])
     assert 0 <= m["PrivateTest"]["accuracy"] <= 1
+
+
+STOP_IN_EPOCH_2 = """
+import sys
+import fer_core.training.train as tr
+real = tr._train_epoch
+def stop(config, st, data, run, epoch, norm):
+    if epoch == 2:
+        raise SystemExit(3)
+    return real(config, st, data, run, epoch, norm)
+tr._train_epoch = stop
+sys.exit(tr.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_torchrun_resume_continues_every_process(tmp_path):
+    """Two processes stopped in epoch 2 and resumed end where an uninterrupted 2-process run
+    ends: every process gets back its own augmentation state (gathered into .last.ckpt)."""
+    from fer_core.models.checkpoint import load_checkpoint
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "FER_CACHE_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": str(ROOT)}
+    for k in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(k, None)
+    run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    args = ["--max-train-images", "64", "--epochs", "3", "--width", "0.25", "--batch-size", "32",
+            "--threads", "1", "--no-progress"]
+    r = subprocess.run(run + ["-m", "fer_core.train", *args, "--out", str(tmp_path / "a.pt")], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    script = tmp_path / "stop.py"
+    script.write_text(STOP_IN_EPOCH_2)
+    r = subprocess.run(run + [str(script), *args, "--out", str(tmp_path / "b.pt")], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and (tmp_path / "b.last.ckpt").is_file() and not (tmp_path / "b.pt").exists()
+    r = subprocess.run(run + ["-m", "fer_core.train", "--resume", str(tmp_path / "b.last.ckpt"), "--no-progress"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "epoch   1" not in r.stdout and r.stdout.count("epoch   2") == 1
+    ma, a = load_checkpoint(tmp_path / "a.pt")
+    mb, b = load_checkpoint(tmp_path / "b.pt")
+    strip = [{k: v for k, v in h.items() if k != "seconds"} for h in a["history"]]
+    assert [{k: v for k, v in h.items() if k != "seconds"} for h in b["history"]] == strip
+    sa, sb = ma.state_dict(), mb.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert b["metrics"]["distributed"]["params_in_sync"]

@@ -63,6 +63,36 @@ def test_calibrated_and_top3_hand_cases():
     assert m["nll"] == pytest.approx(-np.mean(np.log([0.3, 0.2, 0.1])))
 
 
+@pytest.mark.parametrize("k, absent", [(7, ()), (6, (2,)), (8, (0, 7)), (3, (1,))])
+def test_compute_metrics_agrees_with_scikit_learn(k, absent):
+    """The hand-written scores are scikit-learn's (kept by hand for speed: see _compute_metrics).
+    Planted: classes absent from the labels (one of them still predicted), confident rows."""
+    from sklearn.metrics import (confusion_matrix, f1_score, log_loss, precision_recall_fscore_support,
+                                 top_k_accuracy_score)
+
+    rng = np.random.default_rng(k)
+    n = 400
+    keep = [c for c in range(k) if c not in absent]
+    y = rng.choice(keep, n)
+    p = rng.dirichlet(np.full(k, 0.3), n)  # continuous: no ties in the top 3
+    p[:20] = 0.9 * np.eye(k)[(y[:20] + 1) % k] + 0.1 * p[:20]  # confidently wrong rows
+    if absent:
+        p[20:30, absent[0]] += 5.0  # an absent class that is predicted
+        p[20:30] /= p[20:30].sum(1, keepdims=True)
+    m = compute_metrics(y, p)
+    cls = np.arange(k)
+    pred = p.argmax(1)
+    np.testing.assert_array_equal(np.array(m["confusion"]), confusion_matrix(y, pred, labels=cls))
+    prec, rec, f1, sup = precision_recall_fscore_support(y, pred, labels=cls, zero_division=0)
+    got = np.array([[m["per_class"][str(c)][f] for f in ("precision", "recall", "f1", "support")] for c in cls])
+    np.testing.assert_allclose(got, np.stack([prec, rec, f1, sup], 1), rtol=1e-12, atol=0)
+    present = np.union1d(y, pred)  # macro-F1 over the classes in the labels or the predictions
+    assert m["macro_f1"] == pytest.approx(f1_score(y, pred, labels=present, average="macro"), rel=1e-12)
+    top3 = top_k_accuracy_score(y, p, k=3, labels=cls) if k > 3 else 1.0
+    assert m["top3_accuracy"] == pytest.approx(top3, rel=1e-12)
+    assert m["nll"] == pytest.approx(log_loss(y, p, labels=cls), rel=1e-9)  # no probability below 1e-12 here
+
+
 def test_compute_metrics_rejects_bad_input():
     y = np.array([0, 1])
     with pytest.raises(ValueError, match="labels must be"):

@@ -11,6 +11,17 @@ def test_topk_hand_case():
     np.testing.assert_allclose(topk_accuracy(np.array([0, 1, 2]), p), [1 / 3, 1.0, 1.0])
 
 
+def test_topk_agrees_with_scikit_learn():
+    """report.topk_accuracy is top_k_accuracy_score for every k (kept by hand for speed)."""
+    from sklearn.metrics import top_k_accuracy_score
+
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.full(7, 0.4), 500)  # continuous: no ties
+    y = rng.choice([0, 1, 3, 4, 5, 6], 500)  # class 2 never the label
+    want = [top_k_accuracy_score(y, p, k=k, labels=np.arange(7)) for k in range(1, 7)] + [1.0]
+    np.testing.assert_allclose(topk_accuracy(y, p), want, rtol=1e-12)
+
+
 def test_perfect_and_planted_twin():
     ds = load_dataset()
     probs = np.eye(7, dtype=np.float32)[ds.labels]

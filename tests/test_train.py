@@ -91,6 +91,47 @@ def test_soft_cross_entropy_matches_torch_on_one_hot_targets():
                                F.cross_entropy(logits, y, label_smoothing=0.1))
 
 
+def _soft_ce_by_hand(logits, target, class_weights=None, smoothing=0.0):
+    """The formula soft_cross_entropy computed by hand before it called F.cross_entropy."""
+    if smoothing > 0:
+        target = target * (1 - smoothing) + smoothing / logits.shape[1]
+    per = -(target * F.log_softmax(logits.float(), 1))
+    if class_weights is not None:
+        per = per * class_weights
+    return per.sum(1).mean()
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_soft_cross_entropy_is_the_written_out_formula(weighted, smoothing):
+    """F.cross_entropy with probability targets, class weights and label smoothing: mean over
+    the batch of -sum_c w_c y'_c log softmax_c, y' = y (1 - eps) + eps / K (vote distributions,
+    mixup pairs)."""
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(32, 8, generator=g) * 3
+    target = torch.softmax(torch.randn(32, 8, generator=g), 1)
+    w = torch.rand(8, generator=g) * 2 if weighted else None
+    got = soft_cross_entropy(logits, target, class_weights=w, smoothing=smoothing)
+    torch.testing.assert_close(got, _soft_ce_by_hand(logits, target, w, smoothing), rtol=1e-6, atol=1e-6)
+    bf16 = logits.to(torch.bfloat16)  # autocast's logits: computed in float32 all the same
+    torch.testing.assert_close(soft_cross_entropy(bf16, target, class_weights=w, smoothing=smoothing),
+                               _soft_ce_by_hand(bf16, target, w, smoothing), rtol=1e-6, atol=1e-6)
+
+
+def _class_weights_by_hand(y, k):
+    counts = np.bincount(y, minlength=k).astype(np.float64)
+    present = counts > 0
+    w = np.zeros(k)
+    w[present] = len(y) / (present.sum() * counts[present])
+    return w.astype(np.float32)
+
+
+def test_class_weights_are_the_inverse_frequency_formula():
+    y = np.random.default_rng(0).choice(6, 500, p=[0.5, 0.2, 0.1, 0.1, 0.1, 0.0])  # class 5 absent
+    np.testing.assert_allclose(_class_weights(y, 7), _class_weights_by_hand(y, 7), rtol=1e-6)
+    assert _class_weights(y, 7)[5:].tolist() == [0, 0] and _class_weights(y, 7).dtype == np.float32
+
+
 def test_imbalance_sampling_modes():
     y = np.array([0] * 90 + [1] * 10)
     rng = np.random.default_rng(0)
@@ -218,3 +259,110 @@ def test_train_applies_label_corrections(tmp_path, sample):
     assert info["metrics"]["n_train"] == n_train - 2  # test rows are never touched
     c = info["metrics"]["label_corrections"]
     assert c["excluded"] == 2 and c["listed"] == 4 and c["outside"] == 1 and len(c["file_hash"]) == 32
+
+
+# ---- resumable runs -------------------------------------------------------------------------
+class _Stop(Exception):
+    pass
+
+
+def _stop_after(n):
+    def cb(rec):
+        if rec["epoch"] == n:
+            raise _Stop
+    return cb
+
+
+def _no_seconds(hist):
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in hist]
+
+
+def test_a_stopped_run_resumes_to_the_uninterrupted_result(tmp_path, sample):
+    """4 epochs in one go against 2 epochs, a stop, and a resume from .last.ckpt. Weights, optimiser
+    momentum, schedule and every random state are restored, so the resumed run does the same
+    operations on the same values in the same order as the uninterrupted one (same process,
+    same thread count): the results are the same bits, and any difference means some state was
+    not carried over. On the CPU: cuDNN picks kernels with atomic sums, so a GPU run is not
+    bit-reproducible even uninterrupted."""
+    cfg = replace(TINY, epochs=4, max_train_images=128, threads=1, mixup=0.2, dropout=0.3)
+    model_a, a = train(replace(cfg, out=str(tmp_path / "a.pt")), sample, progress=False, device="cpu")
+    assert (tmp_path / "a.last.ckpt").is_file()
+    part = replace(cfg, out=str(tmp_path / "b.pt"))
+    with pytest.raises(_Stop):
+        train(part, sample, progress=False, device="cpu", callback=_stop_after(2))
+    last = tmp_path / "b.last.ckpt"
+    assert not (tmp_path / "b.pt").exists() and last.is_file()
+    assert not list(tmp_path.glob("*.tmp"))  # written atomically
+    seen = []
+    model_b, b = train(part, sample, progress=False, device="cpu", resume=last, callback=seen.append)
+    assert [r["epoch"] for r in seen] == [3, 4]  # the finished epochs are not redone
+    assert [h["epoch"] for h in b["history"]] == [1, 2, 3, 4]
+    assert _no_seconds(b["history"]) == _no_seconds(a["history"])
+    sa, sb = model_a.state_dict(), model_b.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    drop = ("train_seconds",)
+    assert {k: v for k, v in b["metrics"].items() if k not in drop} == \
+        {k: v for k, v in a["metrics"].items() if k not in drop}
+    _, la = load_checkpoint(tmp_path / "a.pt")
+    _, lb = load_checkpoint(tmp_path / "b.pt")
+    assert _no_seconds(lb["history"]) == _no_seconds(la["history"])
+    # .last.ckpt is an ordinary checkpoint too: the last epoch's float32 weights
+    _, info_last = load_checkpoint(tmp_path / "a.last.ckpt")
+    assert info_last["train_state"]["epoch"] == 4 and len(info_last["history"]) == 4
+
+
+def test_resume_refuses_a_run_that_would_differ(tmp_path, sample):
+    cfg = replace(TINY, epochs=2, max_train_images=128, threads=1, out=str(tmp_path / "r.pt"))
+    with pytest.raises(_Stop):
+        train(cfg, sample, progress=False, callback=_stop_after(1))
+    last = tmp_path / "r.last.ckpt"
+    with pytest.raises(ValueError, match=r"cannot resume .*width \(0.5 in the checkpoint, 0.25 now\)"):
+        train(replace(cfg, width=0.25), sample, progress=False, resume=last)
+    with pytest.raises(ValueError, match="epochs"):
+        train(replace(cfg, epochs=3), sample, progress=False, resume=last)
+    other = replace(sample, data_hash="another")  # the same arrays from another file
+    with pytest.raises(ValueError, match="training data"):
+        train(cfg, other, progress=False, resume=last)
+    with pytest.raises(ValueError, match="no training state"):  # the selected checkpoint, not .last.ckpt
+        train(cfg, sample, progress=False, resume=_selected(tmp_path, sample))
+    with pytest.raises(FileNotFoundError, match="not found"):
+        train(cfg, sample, progress=False, resume=tmp_path / "missing.last.ckpt")
+    # where the files are and how many threads may change
+    _, info = train(replace(cfg, threads=2, out=str(tmp_path / "moved.pt")), sample, progress=False, resume=last)
+    assert [h["epoch"] for h in info["history"]] == [1, 2]
+
+
+def _selected(tmp_path, sample):
+    out = tmp_path / "sel.pt"
+    train(replace(TINY, epochs=1, max_train_images=64, threads=1, out=str(out)), sample, progress=False)
+    return out
+
+
+def test_cli_resume(tmp_path, capsys, monkeypatch):
+    import fer_core.training.train as tr
+
+    out = tmp_path / "cli.pt"
+    args = ["--epochs", "2", "--width", "0.5", "--max-train-images", "128", "--batch-size", "64",
+            "--threads", "1", "--out", str(out), "--no-progress"]
+    real = tr._train_epoch
+
+    def stop_in_epoch_2(config, st, data, run, epoch, norm):
+        if epoch == 2:
+            raise _Stop
+        return real(config, st, data, run, epoch, norm)
+
+    monkeypatch.setattr(tr, "_train_epoch", stop_in_epoch_2)
+    with pytest.raises(_Stop):
+        main(args)
+    monkeypatch.setattr(tr, "_train_epoch", real)
+    capsys.readouterr()
+    last = tmp_path / "cli.last.ckpt"
+    assert main(["--resume", str(last), "--epochs", "3"]) == 2  # changes the run
+    assert "epochs (2 in the checkpoint, 3 now)" in capsys.readouterr().err
+    assert main(["--resume", str(last), "--no-progress"]) == 0  # the stopped run's settings
+    printed = capsys.readouterr().out
+    assert "epoch   2" in printed and "epoch   1" not in printed
+    _, info = load_checkpoint(out)
+    assert [h["epoch"] for h in info["history"]] == [1, 2] and info["train_config"]["width"] == 0.5
+    assert main(["--resume", str(tmp_path / "nope.last.ckpt")]) == 2
+    assert "not found" in capsys.readouterr().err

@@ -103,12 +103,18 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, model_name: st
         "data_hash": data_hash, "package_version": __version__, "torch_version": str(torch.__version__),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "state_dict": state,
     }
+    return _atomic_save(ckpt, path)
+
+
+def _atomic_save(obj: dict, path: str | os.PathLike) -> Path:
+    """torch.save `obj` to a temporary file beside `path`, then rename it over `path` (a reader
+    or a stopped run never sees half a file); return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(fd)
     try:
-        torch.save(ckpt, tmp)
+        torch.save(obj, tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
@@ -150,3 +156,64 @@ def load_checkpoint(path_or_name: str | os.PathLike, map_location: str | torch.d
     model.label_set = info["label_set"]
     model.classes = tuple(info.get("classes") or get_label_set(info["label_set"]).classes)
     return model, info
+
+
+# --------------------------------------------------------------------------------------------
+# training state (resumable runs)
+# --------------------------------------------------------------------------------------------
+def last_path(out: str | os.PathLike) -> Path:
+    """Where a run writing the selected checkpoint `out` keeps its resumable state:
+    ``runs/x.pt`` -> ``runs/x.last.ckpt`` (Lightning's name for the same thing). Not ``.pt``: a
+    run writing into fer_core/models/weights/ (as the README's does) would otherwise add a
+    "shipped" model ``x.last`` to :func:`shipped_checkpoints`."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.last.ckpt")
+
+
+def save_training_state(path: str | os.PathLike, model: nn.Module, *, model_name: str, model_kwargs: dict,
+                        label_set: str, normalization: dict, train_state: dict, train_config: dict,
+                        history: list[dict], data_hash: str) -> Path:
+    """Write a run's resumable state atomically (nanoGPT's ``ckpt.pt``); return its path.
+
+    The file is also an ordinary checkpoint (:func:`load_checkpoint` rebuilds the last epoch's
+    model from it), with the weights kept in float32 so that a resumed run continues exactly.
+
+    Args:
+        model: the model being trained; its state_dict is copied to CPU as it is (float32).
+        train_state: what the training loop needs to continue: ``epoch`` (the last finished
+            one, 1-based), ``optimizer`` and ``schedule`` state dicts, ``rng`` states, ``best``
+            ({"score", "epoch", "state"}), ``world_size``, ``corrections_hash``. Tensors and
+            plain Python values only (loadable with ``weights_only=True``).
+        train_config, history, data_hash, model_name, model_kwargs, label_set, normalization:
+            as for :func:`save_checkpoint`.
+    """
+    ls = get_label_set(label_set)
+    state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    ckpt = {"format": FORMAT, "model_name": model_name, "model_kwargs": dict(model_kwargs),
+            "num_classes": ls.num_classes, "label_set": label_set, "classes": list(ls.classes),
+            "normalization": {"mean": float(normalization["mean"]), "std": float(normalization["std"])},
+            "train_config": _plain(train_config), "history": _plain(history), "metrics": {},
+            "data_hash": data_hash, "package_version": __version__, "torch_version": str(torch.__version__),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "state_dict": state, "train_state": train_state}
+    return _atomic_save(ckpt, path)
+
+
+def load_training_state(path: str | os.PathLike) -> dict:
+    """Read a file written by :func:`save_training_state` (CPU tensors).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not readable, or a checkpoint without training state (e.g. the selected
+            ``x.pt`` rather than ``x.last.ckpt``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint to resume not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle/zip errors of a corrupt or foreign file
+        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
+    if not isinstance(ckpt, dict) or "train_state" not in ckpt or "state_dict" not in ckpt:
+        raise ValueError(f"{path}: no training state to resume from (no optimiser state or epoch); resume "
+                         f"from the <name>.last.ckpt that a run writes beside its checkpoint")
+    return ckpt

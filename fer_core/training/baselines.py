@@ -60,6 +60,8 @@ def _classifier(name: str, seed: int):
 
 def _stratified_subsample(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     """Indices of about `n` rows keeping the class shares (every class keeps >= 1 row)."""
+    # not train_test_split(stratify=): it draws other rows (every recorded rbf_svm result would
+    # change) and fails on a class with a single image, which this keeps
     rng = np.random.default_rng(seed)
     out = []
     for c in np.unique(labels):

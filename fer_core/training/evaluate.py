@@ -79,6 +79,11 @@ def _compute_metrics(labels: np.ndarray, p: np.ndarray, *, class_names=None, n_b
     n, k = p.shape
     names = [str(c) for c in (class_names if class_names is not None else range(k))]
     pred = p.argmax(1)
+    # By hand, not scikit-learn's confusion_matrix / precision_recall_fscore_support /
+    # top_k_accuracy_score / log_loss: the same numbers (tests/test_evaluate.py checks them against
+    # those), but those three take 4.3 ms against 0.4 ms here (n = 3,589, K = 7; 16 against 4 ms at
+    # n = 28,709; bench/bench_metrics.py), paid per model on every Model page rerun; and log_loss
+    # clips at the dtype's eps (2.2e-16; 1.2e-7 in float32) where this nll clips at 1e-12.
     conf = np.zeros((k, k), np.int64)
     np.add.at(conf, (labels, pred), 1)
     tp = np.diag(conf).astype(np.float64)

@@ -17,6 +17,13 @@ Command line::
     python -m fer_core.train --data fer2013.csv.gz --model compact --epochs 30 \
         --out fer_core/models/weights/compact.pt
     torchrun --standalone --nproc_per_node 4 -m fer_core.train --data fer2013.csv.gz --model resnet18
+    python -m fer_core.train --resume fer_core/models/weights/compact.last.ckpt   # continue a stopped run
+
+Resumable runs (nanoGPT's ``ckpt.pt``): beside ``--out x.pt`` (the selected epoch, float16),
+``x.last.ckpt`` is rewritten atomically after every epoch with the float32 weights, optimiser and
+schedule state, the epoch, every process's random states, the best epoch so far and the
+history. ``--resume x.last.ckpt`` takes the stopped run's settings and continues after its last
+finished epoch; the result is the uninterrupted run's.
 """
 from __future__ import annotations
 
@@ -25,6 +32,8 @@ import math
 import os
 import sys
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -37,6 +46,7 @@ from fer_core.config import TrainConfig
 from fer_core.constants import get_label_set
 from fer_core.models.inference import channels_last_safe  # noqa: F401  (also imported from here)
 from fer_core.models.registry import create_model, list_models
+from fer_core.training.augment import augment_batch, random_erasing
 
 __all__ = ["TrainConfig", "train", "augment_batch", "apply_label_corrections", "dist_env", "main"]
 
@@ -107,83 +117,19 @@ def apply_label_corrections(rows: np.ndarray, labels: np.ndarray, csv_path: str,
 
 
 # --------------------------------------------------------------------------------------------
-# batched augmentation
+# loss
 # --------------------------------------------------------------------------------------------
-def _u(n: int, lo: float, hi: float, g: torch.Generator, device) -> torch.Tensor:
-    return torch.rand(n, generator=g, device=device) * (hi - lo) + lo
-
-
-def augment_batch(x: torch.Tensor, config: TrainConfig, g: torch.Generator) -> torch.Tensor:
-    """Random geometric + photometric augmentation of a batch in [0, 1].
-
-    Args:
-        x: (B, 1, 48, 48) float in [0, 1], on any device.
-        config: its hflip, shift, rotation, scale, brightness, contrast and noise fields are used.
-        g: a torch.Generator on x's device (seeded by the caller).
-
-    Returns:
-        (B, 1, 48, 48) float in [0, 1] (a new tensor).
-    """
-    b, dev = x.shape[0], x.device
-    geometric = config.rotation > 0 or config.scale > 0 or config.shift > 0
-    flip = (torch.rand(b, generator=g, device=dev) < 0.5) if config.hflip else torch.zeros(b, dtype=torch.bool, device=dev)
-    if geometric:
-        ang = _u(b, -config.rotation, config.rotation, g, dev) * (math.pi / 180)
-        s = _u(b, 1 - config.scale, 1 + config.scale, g, dev)
-        t = _u(2 * b, -2 * config.shift, 2 * config.shift, g, dev).view(b, 2)  # [-1,1] grid spans the image twice
-        fx = 1 - 2 * flip.float()
-        cos, sin = torch.cos(ang) / s, torch.sin(ang) / s
-        theta = torch.stack([torch.stack([cos * fx, -sin, t[:, 0]], 1),
-                             torch.stack([sin * fx, cos, t[:, 1]], 1)], 1)
-        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    elif config.hflip:
-        x = torch.where(flip.view(b, 1, 1, 1), x.flip(-1), x)
-    if config.contrast > 0 or config.brightness > 0:
-        c = _u(b, 1 - config.contrast, 1 + config.contrast, g, dev).view(b, 1, 1, 1)
-        br = _u(b, -config.brightness, config.brightness, g, dev).view(b, 1, 1, 1)
-        m = x.mean((1, 2, 3), keepdim=True)
-        x = ((x - m) * c + m + br).clamp(0, 1)
-    if config.noise > 0:  # Gaussian noise, variance ~ U[0, noise] per image
-        std = torch.sqrt(_u(b, 0.0, config.noise, g, dev)).view(b, 1, 1, 1)
-        x = (x + torch.randn(x.shape, generator=g, device=dev) * std).clamp(0, 1)
-    return x
-
-
-def random_erasing(x: torch.Tensor, p: float, g: torch.Generator, *, area=(0.02, 0.25),
-                   ratio=(0.3, 3.3), value: float = 0.0) -> torch.Tensor:
-    """Zhong et al. random erasing, vectorised: with probability `p` per image, one rectangle of
-    `area` share and aspect `ratio` is set to `value` (0 = the mean after normalisation)."""
-    if p <= 0:
-        return x
-    b, _, h, w = x.shape
-    dev = x.device
-    apply = torch.rand(b, generator=g, device=dev) < p
-    a = _u(b, *area, g, dev) * h * w
-    r = torch.exp(_u(b, math.log(ratio[0]), math.log(ratio[1]), g, dev))
-    eh = torch.sqrt(a * r).round().clamp(1, h)
-    ew = torch.sqrt(a / r).round().clamp(1, w)
-    y0 = (torch.rand(b, generator=g, device=dev) * (h - eh + 1)).floor()
-    x0 = (torch.rand(b, generator=g, device=dev) * (w - ew + 1)).floor()
-    ys = torch.arange(h, device=dev).view(1, h)
-    xs = torch.arange(w, device=dev).view(1, w)
-    in_y = (ys >= y0[:, None]) & (ys < (y0 + eh)[:, None])
-    in_x = (xs >= x0[:, None]) & (xs < (x0 + ew)[:, None])
-    mask = (in_y[:, :, None] & in_x[:, None, :] & apply[:, None, None]).unsqueeze(1)
-    return torch.where(mask, torch.full_like(x, value), x)
-
-
 def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor, *, class_weights: torch.Tensor | None = None,
                        smoothing: float = 0.0) -> torch.Tensor:
-    """Mean over the batch of -sum_c w_c y_c log softmax(logits)_c for soft targets (B, K)."""
-    k = logits.shape[1]
-    if smoothing > 0:
-        target = target * (1 - smoothing) + smoothing / k
-    logp = F.log_softmax(logits.float(), 1)
-    per = -(target * logp)
-    if class_weights is not None:
-        per = per * class_weights
-    return per.sum(1).mean()
+    """Mean over the batch of -sum_c w_c y'_c log softmax(logits)_c, y' = y (1 - eps) + eps / K.
+
+    Args:
+        logits: (B, K) any float dtype (computed in float32).
+        target: (B, K) float32 probabilities, rows sum to 1 (one-hot, votes, mixup pairs).
+        class_weights: (K,) w_c, or None for 1.
+        smoothing: label smoothing eps in [0, 1).
+    """
+    return F.cross_entropy(logits.float(), target, weight=class_weights, label_smoothing=smoothing)
 
 
 # --------------------------------------------------------------------------------------------
@@ -251,12 +197,14 @@ def _epoch_order(y: np.ndarray, k: int, mode: str, rng: np.random.Generator) -> 
 
 
 def _class_weights(y: np.ndarray, k: int) -> np.ndarray:
-    """Inverse-frequency weights N / (K_present * n_c), 0 for absent classes."""
-    counts = np.bincount(y, minlength=k).astype(np.float64)
-    present = counts > 0
-    w = np.zeros(k)
-    w[present] = len(y) / (present.sum() * counts[present])
-    return w.astype(np.float32)
+    """(K,) float32 inverse-frequency weights N / (K_present * n_c) (scikit-learn's
+    'balanced'), 0 for classes absent from `y` (N,) int."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    present = np.unique(y)
+    w = np.zeros(k, np.float32)
+    w[present] = compute_class_weight("balanced", classes=present, y=y)
+    return w
 
 
 def _lr_lambda(config: TrainConfig, total_steps: int, steps_per_epoch: int) -> Callable[[int], float]:
@@ -276,6 +224,8 @@ def _evaluate_split(model, images, labels, norm, batch_size, device) -> dict:
     from fer_core.models.inference import predict_probs
     probs = predict_probs(model, images, batch_size=max(256, batch_size), device=device, normalization=norm)
     n = len(labels)
+    # compute_metrics' nll and top-3 (kept by hand there: see its comment); ties in the top 3 go
+    # to the lower class index (stable sort), as in every history recorded so far
     p_true = np.clip(probs[np.arange(n), labels], 1e-12, None)
     top3 = np.argsort(-probs, 1)[:, :3]
     return {"loss": float(-np.log(p_true).mean()), "acc": float((probs.argmax(1) == labels).mean()),
@@ -314,49 +264,80 @@ def _params_in_sync(model: nn.Module) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# training
+# training: the steps
 # --------------------------------------------------------------------------------------------
-def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: str | None = None,
-          callback: Callable[[dict], None] | None = None) -> tuple[nn.Module, dict]:
-    """Train `config.model` and return the PublicTest-selected model.
+#: TrainConfig fields that may differ between a stopped run and its resumption: where the files
+#: are (the data is compared by its hash instead) and how many CPU threads run it
+RESUME_MAY_DIFFER = ("data", "ferplus", "label_corrections", "out", "threads")
 
-    Args:
-        config: the run's TrainConfig.
-        dataset: a loaded Dataset; default: load `config.data` (+ `config.ferplus`).
-        progress: show tqdm bars.
-        device: 'cuda' / 'cpu'; default CUDA when available.
-        callback: called with each epoch's history dict (e.g. to drive a progress widget).
 
-    Under torchrun (WORLD_SIZE > 1) every process calls this: it joins the process group (NCCL
-    on CUDA, one GPU per LOCAL_RANK; Gloo on CPU), trains its share of each epoch, and only rank
-    0 shows progress, calls `callback` and writes `config.out`; metrics gain ``distributed``.
+@dataclass
+class _Run:
+    """Where a run executes: its device and its place among torchrun's processes."""
 
-    Returns:
-        (model in eval mode carrying `normalization`, `label_set`, `classes`, `model_name`,
-        info): info has model_name, model_kwargs, label_set, normalization, train_config,
-        history (one dict per epoch: epoch, train_loss, train_acc, val_loss, val_acc, val_top3,
-        lr, seconds), metrics (selection + PublicTest and PrivateTest compute_metrics of the
-        selected model), data_hash and, when `config.out` is set, path.
-    """
-    from tqdm.auto import tqdm
+    device: torch.device
+    world: int  # processes (1 without torchrun)
+    rank: int
+    progress: bool  # show bars (rank 0 only)
+    callback: Callable[[dict], None] | None  # rank 0 only
 
-    from fer_core.training.evaluate import compute_metrics
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
 
-    _validate(config)
-    if dataset is None:
-        from fer_core.data.dataset import load_dataset
-        if config.label_set == "ferplus" and config.data and not config.ferplus:
-            raise ValueError("label set 'ferplus' needs the FER+ votes: pass --ferplus fer2013new.csv")
-        dataset = load_dataset(config.data or None, config.ferplus or None)
-    prep = _prepare(config, dataset)
-    ls = prep["ls"]
-    k = ls.num_classes
+
+@dataclass
+class _Data:
+    """The training set on the device, the batch geometry and the PublicTest rows."""
+
+    images: torch.Tensor  # (N, 48, 48) uint8
+    soft: torch.Tensor  # (N, K) float32 targets, rows sum to 1
+    y: np.ndarray  # (N,) int hard labels (accuracy, imbalance)
+    y_t: torch.Tensor  # y on the device
+    class_weights: torch.Tensor | None  # (K,) float32 with --imbalance class_weights
+    batch_size: int  # per process
+    steps_per_epoch: int
+    val_images: np.ndarray  # (V, 48, 48) uint8 PublicTest images
+    val_labels: np.ndarray  # (V,) int
+
+
+@dataclass
+class _State:
+    """What one epoch changes; all of it goes into the ``.last.ckpt``."""
+
+    model: nn.Module
+    net: nn.Module  # the model, or its DistributedDataParallel wrapper
+    mem_fmt: torch.memory_format
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    np_rng: np.random.Generator  # epoch orders and mixup weights (the same on every process)
+    g: torch.Generator  # augmentation, erasing, mixup pairs (one per process)
+    history: list[dict] = field(default_factory=list)
+    best_score: float = -1.0  # PublicTest accuracy of the best epoch (the epoch number without PublicTest)
+    best_state: dict | None = None  # its weights
+    best_epoch: int = 0
+    epoch: int = 0  # epochs finished
+
+
+def _load_data(config: TrainConfig, dataset):
+    """`dataset`, or the one `config.data` (+ `config.ferplus`) names."""
+    if dataset is not None:
+        return dataset
+    from fer_core.data.dataset import load_dataset
+    if config.label_set == "ferplus" and config.data and not config.ferplus:
+        raise ValueError("label set 'ferplus' needs the FER+ votes: pass --ferplus fer2013new.csv")
+    return load_dataset(config.data or None, config.ferplus or None)
+
+
+@contextmanager
+def _session(config: TrainConfig, device: str | None, progress: bool, callback):
+    """Pick the device, join torchrun's process group (NCCL on CUDA with one GPU per
+    LOCAL_RANK, Gloo on CPU) and set torch's threads; undo both on exit."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     world, rank, local_rank = dist_env()
-    distributed, created_group = world > 1, False
-    if distributed:
+    created_group = False
+    if world > 1:
         import torch.distributed as dist
-        from torch.nn.parallel import DistributedDataParallel
 
         if dev.type == "cuda":
             dev = torch.device("cuda", local_rank)
@@ -371,137 +352,328 @@ def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: s
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     try:
-        torch.manual_seed(config.seed)
-        np_rng = np.random.default_rng(config.seed)
-        g = torch.Generator(device=dev)
-        g.manual_seed(config.seed + rank)  # each process its own augmentation; the epoch order stays shared
-
-        kwargs = model_kwargs_of(config)
-        model = create_model(config.model, num_classes=k, **kwargs).to(dev)
-        use_cl = config.channels_last and (dev.type == "cuda" or channels_last_safe(model))
-        mem_fmt = torch.channels_last if use_cl else torch.contiguous_format
-        model = model.to(memory_format=mem_fmt)
-        norm = prep["normalization"]
-        model.normalization, model.label_set, model.classes = norm, ls.name, ls.classes
-        net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None) \
-            if distributed else model
-
-        lr, wd = _resolved(config)
-        decay = [p for p in model.parameters() if p.ndim > 1]
-        no_decay = [p for p in model.parameters() if p.ndim <= 1]
-        groups = [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
-        if config.optimizer == "sgd":
-            opt = torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
-        else:
-            opt = torch.optim.AdamW(groups, lr=lr)
-
-        imgs_t = torch.from_numpy(dataset.images[prep["train_idx"]]).to(dev)
-        soft_t = torch.from_numpy(prep["soft"]).to(dev)
-        y = prep["y"]
-        y_t = torch.from_numpy(y).to(dev)
-        cw = torch.from_numpy(_class_weights(y, k)).to(dev) if config.imbalance == "class_weights" else None
-        n_all = len(_epoch_order(y, k, config.imbalance, np.random.default_rng(0)))
-        n_epoch = n_all // world  # per process
-        if n_epoch < 1:
-            raise ValueError(f"{world} processes but only {n_all} training images per epoch")
-        bs = min(max(1, config.batch_size // world), n_epoch)  # batch_size is the global batch
-        steps_per_epoch = max(1, n_epoch // bs)  # drop the ragged last batch (BatchNorm)
-        total = steps_per_epoch * config.epochs
-        if config.schedule == "onecycle" and total >= 4:  # OneCycleLR needs >= 1 step per phase
-            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total,
-                                                        pct_start=min(0.5, max(0.25, 2.0 / total)))
-        else:
-            sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(config, total, steps_per_epoch))
-        amp = config.amp and dev.type == "cuda"
-        val_imgs = dataset.images[prep["val_idx"]]
-        val_y = prep["labels"][prep["val_idx"]]
-
-        history: list[dict] = []
-        best = (-1.0, None, 0)  # (val acc, state, epoch)
-        bar = tqdm(range(1, config.epochs + 1), desc=f"train {config.model}", unit="epoch", disable=not progress)
-        for epoch in bar:
-            t0 = time.perf_counter()
-            model.train()
-            order = _epoch_order(y, k, config.imbalance, np_rng)  # the same on every process (same seed)
-            order = torch.from_numpy(shard(order, rank, world) if distributed else order).to(dev)
-            loss_sum = torch.zeros((), device=dev)
-            correct = torch.zeros((), device=dev)
-            seen = 0
-            inner = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}", leave=False, unit="step",
-                         disable=not progress)
-            for step in inner:
-                bidx = order[step * bs:(step + 1) * bs]
-                x = imgs_t[bidx].unsqueeze(1).float() / 255.0
-                x = augment_batch(x, config, g)
-                x = (x - norm["mean"]) / norm["std"]
-                x = random_erasing(x, config.erasing, g)
-                target = soft_t[bidx]
-                if config.mixup > 0:
-                    lam = float(np_rng.beta(config.mixup, config.mixup))
-                    perm = torch.randperm(len(bidx), generator=g, device=dev)
-                    x = lam * x + (1 - lam) * x[perm]
-                    target = lam * target + (1 - lam) * target[perm]
-                x = x.contiguous(memory_format=mem_fmt)
-                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                    logits = net(x)
-                loss = soft_cross_entropy(logits, target, class_weights=cw, smoothing=config.label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                loss_sum += loss.detach() * len(bidx)
-                correct += (logits.detach().argmax(1) == y_t[bidx]).sum()
-                seen += len(bidx)
-                if progress and step % 20 == 0:
-                    inner.set_postfix(loss=f"{loss_sum.item() / seen:.3f}")
-            if distributed:  # totals over all processes; BatchNorm statistics as rank 0 has them
-                tot = torch.stack([loss_sum.float(), correct.float(), torch.tensor(float(seen), device=dev)])
-                dist.all_reduce(tot)
-                loss_sum, correct, seen = tot[0], tot[1], int(tot[2].item())
-                for b in model.buffers():
-                    dist.broadcast(b, 0)
-            rec = {"epoch": epoch, "train_loss": float(loss_sum) / seen, "train_acc": float(correct) / seen,
-                   "lr": float(opt.param_groups[0]["lr"])}
-            if len(val_y):
-                v = _evaluate_split(model, val_imgs, val_y, norm, bs, dev)
-                rec.update(val_loss=v["loss"], val_acc=v["acc"], val_top3=v["top3"])
-                score = v["acc"]
-            else:
-                score = float(epoch)  # no PublicTest rows: keep the last epoch
-            rec["seconds"] = time.perf_counter() - t0
-            history.append(rec)
-            if score > best[0]:
-                best = (score, {kk: vv.detach().clone() for kk, vv in model.state_dict().items()}, epoch)
-            bar.set_postfix(loss=f"{rec['train_loss']:.3f}", val=f"{rec.get('val_acc', float('nan')):.3f}",
-                            best=f"{best[0]:.3f}@{best[2]}" if len(val_y) else "-")
-            if callback is not None:
-                callback(dict(rec))
-        model.load_state_dict(best[1])
-        model = model.to(memory_format=torch.contiguous_format).eval()
-
-        metrics: dict = {"selection": {"split": "PublicTest" if len(val_y) else "last epoch",
-                                       "epoch": best[2], "val_acc": best[0] if len(val_y) else None}}
-        for split, idx in (("PublicTest", prep["val_idx"]), ("PrivateTest", prep["test_idx"])):
-            if len(idx):
-                r = _evaluate_split(model, dataset.images[idx], prep["labels"][idx], norm, bs, dev)
-                metrics[split] = compute_metrics(prep["labels"][idx], r["probs"], class_names=ls.classes)
-        if prep["corrections"] is not None:
-            metrics["label_corrections"] = prep["corrections"]
-        metrics["n_train"] = int(len(prep["train_idx"]))
-        metrics["device"] = str(dev)
-        metrics["train_seconds"] = float(sum(h["seconds"] for h in history))
-        if distributed:
-            metrics["distributed"] = {"world_size": world, "backend": dist.get_backend(),
-                                      "images_per_process_per_epoch": int(steps_per_epoch * bs),
-                                      "params_in_sync": _params_in_sync(model)}
+        yield _Run(dev, world, rank, progress, callback)
     finally:
         torch.set_num_threads(old_threads)
         if created_group:
+            import torch.distributed as dist
             dist.destroy_process_group()
 
+
+def _build_model(config: TrainConfig, prep: dict, run: _Run) -> tuple[nn.Module, nn.Module, torch.memory_format]:
+    """A fresh `config.model` on the device carrying normalization, label_set and classes.
+
+    Returns:
+        (model, the network to call: the model or its DDP wrapper, its memory format).
+    """
+    ls = prep["ls"]
+    model = create_model(config.model, num_classes=ls.num_classes, **model_kwargs_of(config)).to(run.device)
+    use_cl = config.channels_last and (run.device.type == "cuda" or channels_last_safe(model))
+    mem_fmt = torch.channels_last if use_cl else torch.contiguous_format
+    model = model.to(memory_format=mem_fmt)
+    model.normalization, model.label_set, model.classes = prep["normalization"], ls.name, ls.classes
+    if not run.distributed:
+        return model, model, mem_fmt
+    from torch.nn.parallel import DistributedDataParallel
+    dev = run.device
+    return model, DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None), mem_fmt
+
+
+def _build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """SGD (Nesterov momentum 0.9) or AdamW; weight decay on conv/linear weights only (not on
+    biases and norm parameters)."""
+    lr, wd = _resolved(config)
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
+    return torch.optim.AdamW(groups, lr=lr)
+
+
+def _training_data(config: TrainConfig, prep: dict, dataset, run: _Run) -> _Data:
+    """Move the training images and targets to the device and fix the batch geometry:
+    `config.batch_size` is the global batch (each process takes batch_size / processes), and
+    the ragged last batch of an epoch is dropped (BatchNorm)."""
+    dev, world = run.device, run.world
+    y = prep["y"]
+    k = prep["ls"].num_classes
+    cw = torch.from_numpy(_class_weights(y, k)).to(dev) if config.imbalance == "class_weights" else None
+    n_all = len(_epoch_order(y, k, config.imbalance, np.random.default_rng(0)))
+    n_epoch = n_all // world  # per process
+    if n_epoch < 1:
+        raise ValueError(f"{world} processes but only {n_all} training images per epoch")
+    bs = min(max(1, config.batch_size // world), n_epoch)
+    return _Data(images=torch.from_numpy(dataset.images[prep["train_idx"]]).to(dev),
+                 soft=torch.from_numpy(prep["soft"]).to(dev), y=y, y_t=torch.from_numpy(y).to(dev),
+                 class_weights=cw, batch_size=bs, steps_per_epoch=max(1, n_epoch // bs),
+                 val_images=dataset.images[prep["val_idx"]], val_labels=prep["labels"][prep["val_idx"]])
+
+
+def _build_schedule(config: TrainConfig, opt: torch.optim.Optimizer, data: _Data
+                    ) -> torch.optim.lr_scheduler.LRScheduler:
+    """Per-step learning rate: OneCycle, or linear warm-up then cosine to 0 (also the fallback
+    for runs too short for OneCycle's phases)."""
+    total = data.steps_per_epoch * config.epochs
+    if config.schedule == "onecycle" and total >= 4:  # OneCycleLR needs >= 1 step per phase
+        lr, _ = _resolved(config)
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total,
+                                                   pct_start=min(0.5, max(0.25, 2.0 / total)))
+    return torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(config, total, data.steps_per_epoch))
+
+
+def _train_epoch(config: TrainConfig, st: _State, data: _Data, run: _Run, epoch: int, norm: dict) -> dict:
+    """One pass over this epoch's order (this process's share of it): augment, forward, loss,
+    step, schedule step per batch.
+
+    Returns:
+        {"epoch", "train_loss" (mean over the epoch's images), "train_acc" (0..1, of the
+        augmented batches), "lr" (after the epoch's last step)}; totals over all processes.
+    """
+    from tqdm.auto import tqdm
+
+    dev, bs = run.device, data.batch_size
+    k = data.soft.shape[1]
+    st.model.train()
+    order = _epoch_order(data.y, k, config.imbalance, st.np_rng)  # the same on every process (same seed)
+    order = torch.from_numpy(shard(order, run.rank, run.world) if run.distributed else order).to(dev)
+    loss_sum = torch.zeros((), device=dev)
+    correct = torch.zeros((), device=dev)
+    seen = 0
+    amp = config.amp and dev.type == "cuda"
+    inner = tqdm(range(data.steps_per_epoch), desc=f"epoch {epoch}", leave=False, unit="step",
+                 disable=not run.progress)
+    for step in inner:
+        bidx = order[step * bs:(step + 1) * bs]
+        x = data.images[bidx].unsqueeze(1).float() / 255.0
+        x = augment_batch(x, config, st.g)
+        x = (x - norm["mean"]) / norm["std"]
+        x = random_erasing(x, config.erasing, st.g)
+        target = data.soft[bidx]
+        if config.mixup > 0:
+            lam = float(st.np_rng.beta(config.mixup, config.mixup))
+            perm = torch.randperm(len(bidx), generator=st.g, device=dev)
+            x = lam * x + (1 - lam) * x[perm]
+            target = lam * target + (1 - lam) * target[perm]
+        x = x.contiguous(memory_format=st.mem_fmt)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+            logits = st.net(x)
+        loss = soft_cross_entropy(logits, target, class_weights=data.class_weights, smoothing=config.label_smoothing)
+        st.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        st.opt.step()
+        st.sched.step()
+        loss_sum += loss.detach() * len(bidx)
+        correct += (logits.detach().argmax(1) == data.y_t[bidx]).sum()
+        seen += len(bidx)
+        if run.progress and step % 20 == 0:
+            inner.set_postfix(loss=f"{loss_sum.item() / seen:.3f}")
+    if run.distributed:  # totals over all processes; BatchNorm statistics as rank 0 has them
+        import torch.distributed as dist
+        tot = torch.stack([loss_sum.float(), correct.float(), torch.tensor(float(seen), device=dev)])
+        dist.all_reduce(tot)
+        loss_sum, correct, seen = tot[0], tot[1], int(tot[2].item())
+        for b in st.model.buffers():
+            dist.broadcast(b, 0)
+    return {"epoch": epoch, "train_loss": float(loss_sum) / seen, "train_acc": float(correct) / seen,
+            "lr": float(st.opt.param_groups[0]["lr"])}
+
+
+def _select(st: _State, rec: dict, data: _Data, run: _Run, norm: dict) -> None:
+    """Score the epoch on PublicTest (adds val_loss, val_acc, val_top3 to `rec`) and keep its
+    weights when its accuracy beats every earlier epoch's (without PublicTest rows: the last
+    epoch). PrivateTest is never looked at here."""
+    if len(data.val_labels):
+        v = _evaluate_split(st.model, data.val_images, data.val_labels, norm, data.batch_size, run.device)
+        rec.update(val_loss=v["loss"], val_acc=v["acc"], val_top3=v["top3"])
+        score = v["acc"]
+    else:
+        score = float(rec["epoch"])
+    if score > st.best_score:
+        st.best_score, st.best_epoch = score, rec["epoch"]
+        st.best_state = {kk: vv.detach().clone() for kk, vv in st.model.state_dict().items()}
+
+
+def _rng_states(st: _State, run: _Run) -> list[dict]:
+    """Every process's random states, indexed by rank (an all_gather under torchrun)."""
+    mine = {"torch": torch.get_rng_state(), "augment": st.g.get_state(), "numpy": st.np_rng.bit_generator.state}
+    if run.device.type == "cuda":
+        mine["cuda"] = torch.cuda.get_rng_state(run.device)
+    if not run.distributed:
+        return [mine]
+    import torch.distributed as dist
+    states: list = [None] * run.world
+    dist.all_gather_object(states, mine)
+    return [{k: (v.cpu() if torch.is_tensor(v) else v) for k, v in s.items()} for s in states]
+
+
+def _save_last(path: Path, config: TrainConfig, st: _State, run: _Run, prep: dict, data_hash: str) -> None:
+    """Write the ``.last.ckpt``: weights, optimiser, schedule, the epoch, every process's random
+    states, the best epoch so far and the history (rank 0 writes; every process joins the
+    gather of random states)."""
+    from fer_core.models.checkpoint import save_training_state
+
+    rng = _rng_states(st, run)
+    if run.rank != 0:
+        return
+    corrections = prep["corrections"] or {}
+    train_state = {"epoch": st.epoch, "world_size": run.world, "optimizer": st.opt.state_dict(),
+                   "schedule": st.sched.state_dict(), "rng": rng,
+                   "best": {"score": st.best_score, "epoch": st.best_epoch,
+                            "state": {k: v.detach().cpu() for k, v in st.best_state.items()}},
+                   "corrections_hash": corrections.get("file_hash", "")}
+    save_training_state(path, st.model, model_name=config.model, model_kwargs=model_kwargs_of(config),
+                        label_set=prep["ls"].name, normalization=prep["normalization"], train_state=train_state,
+                        train_config=config.to_dict(), history=st.history, data_hash=data_hash)
+
+
+def _check_resumable(ckpt: dict, path, config: TrainConfig, data_hash: str, prep: dict, run: _Run) -> None:
+    """Refuse to resume a run that would not be the stopped one continued: another config (any
+    field but RESUME_MAY_DIFFER), other data or corrections, another number of processes."""
+    saved = ckpt.get("train_config") or {}
+    now = config.to_dict()
+    differ = [f"{k} ({saved.get(k)!r} in the checkpoint, {now[k]!r} now)" for k in now
+              if k not in RESUME_MAY_DIFFER and saved.get(k) != now[k]]
+    ts = ckpt["train_state"]
+    corrections = (prep["corrections"] or {}).get("file_hash", "")
+    if ckpt.get("data_hash") != data_hash:
+        differ.append(f"training data (hash {ckpt.get('data_hash')} in the checkpoint, {data_hash} now)")
+    if ts.get("corrections_hash", "") != corrections:
+        differ.append("label corrections file (another content)")
+    if ts.get("world_size", 1) != run.world:
+        differ.append(f"processes ({ts.get('world_size', 1)} in the checkpoint, {run.world} now)")
+    if differ:
+        raise ValueError(f"cannot resume {path}: this run differs from the stopped one in " + "; ".join(differ)
+                         + ". Resume with the stopped run's settings, or start a new run without --resume")
+
+
+def _restore(st: _State, ckpt: dict, run: _Run) -> None:
+    """Put a stopped run's state (a :func:`load_training_state` dict) into `st`."""
+    ts = ckpt["train_state"]
+    dev = run.device
+    st.model.load_state_dict(ckpt["state_dict"])
+    st.opt.load_state_dict(ts["optimizer"])
+    st.sched.load_state_dict(ts["schedule"])
+    st.epoch, st.history = int(ts["epoch"]), [dict(h) for h in ckpt["history"]]
+    best = ts["best"]
+    st.best_score, st.best_epoch = float(best["score"]), int(best["epoch"])
+    st.best_state = {k: v.to(dev) for k, v in best["state"].items()}
+    rng = ts["rng"][run.rank]
+    torch.set_rng_state(rng["torch"])
+    st.g.set_state(rng["augment"])
+    st.np_rng.bit_generator.state = rng["numpy"]
+    if dev.type == "cuda" and "cuda" in rng:
+        torch.cuda.set_rng_state(rng["cuda"], dev)
+
+
+def _final_metrics(config: TrainConfig, st: _State, prep: dict, dataset, data: _Data, run: _Run) -> dict:
+    """Load the selected epoch's weights into the model (eval mode, contiguous) and score it:
+    selection, PublicTest and PrivateTest compute_metrics (PrivateTest only here, for the
+    record), label-correction counts, n_train, device, train_seconds, distributed."""
+    from fer_core.training.evaluate import compute_metrics
+
+    has_val = len(data.val_labels) > 0
+    st.model.load_state_dict(st.best_state)
+    st.model = st.model.to(memory_format=torch.contiguous_format).eval()
+    metrics: dict = {"selection": {"split": "PublicTest" if has_val else "last epoch",
+                                   "epoch": st.best_epoch, "val_acc": st.best_score if has_val else None}}
+    for split, idx in (("PublicTest", prep["val_idx"]), ("PrivateTest", prep["test_idx"])):
+        if len(idx):
+            r = _evaluate_split(st.model, dataset.images[idx], prep["labels"][idx], prep["normalization"],
+                                data.batch_size, run.device)
+            metrics[split] = compute_metrics(prep["labels"][idx], r["probs"], class_names=prep["ls"].classes)
+    if prep["corrections"] is not None:
+        metrics["label_corrections"] = prep["corrections"]
+    metrics["n_train"] = int(len(prep["train_idx"]))
+    metrics["device"] = str(run.device)
+    metrics["train_seconds"] = float(sum(h["seconds"] for h in st.history))
+    if run.distributed:
+        import torch.distributed as dist
+        metrics["distributed"] = {"world_size": run.world, "backend": dist.get_backend(),
+                                  "images_per_process_per_epoch": int(data.steps_per_epoch * data.batch_size),
+                                  "params_in_sync": _params_in_sync(st.model)}
+    return metrics
+
+
+# --------------------------------------------------------------------------------------------
+# training
+# --------------------------------------------------------------------------------------------
+def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: str | None = None,
+          callback: Callable[[dict], None] | None = None,
+          resume: str | os.PathLike | None = None) -> tuple[nn.Module, dict]:
+    """Train `config.model` and return the PublicTest-selected model.
+
+    Args:
+        config: the run's TrainConfig.
+        dataset: a loaded Dataset; default: load `config.data` (+ `config.ferplus`).
+        progress: show tqdm bars.
+        device: 'cuda' / 'cpu'; default CUDA when available.
+        callback: called with each epoch's history dict (e.g. to drive a progress widget).
+        resume: a ``<out stem>.last.ckpt`` written by a stopped run with the same config (but
+            for RESUME_MAY_DIFFER) and data: its finished epochs are not run again; weights,
+            optimiser, schedule, random states, best epoch and history continue, so the result
+            is the uninterrupted run's (the same bits on the same machine and threads).
+
+    With `config.out` set, ``<out stem>.last.ckpt`` (:func:`fer_core.models.checkpoint.last_path`)
+    is rewritten atomically after every epoch with everything `resume` needs.
+
+    Under torchrun (WORLD_SIZE > 1) every process calls this: it joins the process group (NCCL
+    on CUDA, one GPU per LOCAL_RANK; Gloo on CPU), trains its share of each epoch, and only rank
+    0 shows progress, calls `callback` and writes `config.out`; metrics gain ``distributed``.
+
+    Returns:
+        (model in eval mode carrying `normalization`, `label_set`, `classes`, `model_name`,
+        info): info has model_name, model_kwargs, label_set, normalization, train_config,
+        history (one dict per epoch: epoch, train_loss, train_acc, val_loss, val_acc, val_top3,
+        lr, seconds), metrics (selection + PublicTest and PrivateTest compute_metrics of the
+        selected model), data_hash and, when `config.out` is set, path.
+    """
+    from tqdm.auto import tqdm
+
+    from fer_core.models.checkpoint import last_path, load_training_state
+
+    _validate(config)
+    ckpt = load_training_state(resume) if resume else None
+    dataset = _load_data(config, dataset)
+    prep = _prepare(config, dataset)
+    norm = prep["normalization"]
+    with _session(config, device, progress, callback) as run:
+        if ckpt is not None:
+            _check_resumable(ckpt, resume, config, dataset.data_hash, prep, run)
+        torch.manual_seed(config.seed)
+        np_rng = np.random.default_rng(config.seed)
+        g = torch.Generator(device=run.device)
+        g.manual_seed(config.seed + run.rank)  # each process its own augmentation; the epoch order stays shared
+        model, net, mem_fmt = _build_model(config, prep, run)
+        opt = _build_optimizer(config, model)
+        data = _training_data(config, prep, dataset, run)
+        st = _State(model, net, mem_fmt, opt, _build_schedule(config, opt, data), np_rng, g)
+        if ckpt is not None:
+            _restore(st, ckpt, run)
+        last = last_path(config.out) if config.out else None
+        has_val = len(data.val_labels) > 0
+        bar = tqdm(range(st.epoch + 1, config.epochs + 1), desc=f"train {config.model}", unit="epoch",
+                   disable=not run.progress)
+        for epoch in bar:
+            t0 = time.perf_counter()
+            rec = _train_epoch(config, st, data, run, epoch, norm)
+            _select(st, rec, data, run, norm)
+            rec["seconds"] = time.perf_counter() - t0
+            st.history.append(rec)
+            st.epoch = epoch
+            bar.set_postfix(loss=f"{rec['train_loss']:.3f}", val=f"{rec.get('val_acc', float('nan')):.3f}",
+                            best=f"{st.best_score:.3f}@{st.best_epoch}" if has_val else "-")
+            if last is not None:
+                _save_last(last, config, st, run, prep, dataset.data_hash)
+            if run.callback is not None:
+                run.callback(dict(rec))
+        metrics = _final_metrics(config, st, prep, dataset, data, run)
+        rank = run.rank
+
+    model = st.model
     model.model_name = config.model
-    info = {"model_name": config.model, "model_kwargs": kwargs, "label_set": ls.name,
-            "normalization": norm, "train_config": config.to_dict(), "history": history,
+    info = {"model_name": config.model, "model_kwargs": model_kwargs_of(config), "label_set": prep["ls"].name,
+            "normalization": norm, "train_config": config.to_dict(), "history": st.history,
             "metrics": metrics, "data_hash": dataset.data_hash}
     if config.out and rank == 0:
         from fer_core.models.checkpoint import save_checkpoint
@@ -519,6 +691,19 @@ def main(argv: list[str] | None = None) -> int:
                                 description="Train a CNN on FER2013; the best PublicTest epoch is kept.")
     TrainConfig.add_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--resume", default="", metavar="LAST_CKPT",
+                   help="continue a stopped run from the <out stem>.last.ckpt it wrote after each epoch; its "
+                        "settings are the defaults (a flag that changes the run is refused)")
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--resume", default="")
+    resume = pre.parse_known_args(argv)[0].resume
+    if resume:  # the stopped run's config becomes the defaults
+        from fer_core.models.checkpoint import load_training_state
+        try:
+            p.set_defaults(**TrainConfig.from_dict(load_training_state(resume)["train_config"]).to_dict())
+        except (ValueError, FileNotFoundError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     a = p.parse_args(argv)
     cfg = TrainConfig.from_args(a)
     if not cfg.out:
@@ -537,7 +722,9 @@ def main(argv: list[str] | None = None) -> int:
                        f"{val}  lr {rec['lr']:.4g}  {rec['seconds']:.0f}s", file=sys.stdout)
             sys.stdout.flush()
 
-        model, info = train(cfg, progress=not a.no_progress, callback=log)
+        if resume:
+            print(f"resuming {resume}", file=sys.stderr)
+        model, info = train(cfg, progress=not a.no_progress, callback=log, resume=resume or None)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
