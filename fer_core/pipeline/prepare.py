@@ -70,10 +70,11 @@ get_eigenfaces = eigenfaces.get_eigenfaces
 def default_threads(cpus: int | None = None) -> int:
     """Threads prepare uses by default: 1 on a machine with 2 or fewer CPUs, else the CPUs less one.
 
-    Measured on the 2-core machine with another process busy (bench/bench_threads.py): the
-    eigenfaces stage of the bundled sample took 1.0 s with 1 thread and 1.6 s with 2; with
-    torch's default of 2 threads beside another process a stage ran up to 5x slower. Above
-    2 CPUs one is left for the dashboard and the OS.
+    Measured on a 2-core machine shared with other busy processes (load average 6-8;
+    ``python bench/bench_threads.py --threads 1 2``, median of 5): the eigenfaces stage of the
+    bundled sample took 0.76 s with 1 thread and 10.6 s with 2, the predictions stage (resnet18,
+    1,000 images) 16.2 s and 21.3 s: a second thread on a shared 2-core machine only waits for
+    the other core. Above 2 CPUs one is left for the dashboard and the OS.
     """
     if cpus is None:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -180,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
                                    "default shipped model)")
     p.add_argument("--threads", type=int, default=0,
                    help=f"CPU threads for torch, numpy and scikit-learn (default 0 = what suits this machine: 1 "
-                        f"with 2 or fewer CPUs, else the CPUs less one; here {default_threads()}). On a 2-core "
-                        "machine beside another busy process, 2 threads ran a stage up to 5x slower than 1")
+                        f"with 2 or fewer CPUs, else the CPUs less one; here {default_threads()}). On a shared 2-core "
+                        "machine 2 threads ran the eigenfaces stage 14x and the predictions stage 1.3x slower "
+                        "than 1 (bench/bench_threads.py)")
     a = p.parse_args(argv)
     if a.threads < 0:
         print(f"error: --threads must be 0 (automatic) or more, got {a.threads}", file=sys.stderr)
