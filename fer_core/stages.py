@@ -143,14 +143,18 @@ def resolve(name: str | Stage, config: JobConfig | None = None, model: Any = Non
     if not st.uses_model:
         return st, config, None
     own = getattr(config, "model", "") or None
-    if model is not None and own is not None and str(model) != str(own):
+    ref = _model(model if model is not None else own)
+    if model is not None and own is not None and _model(own).hash != ref.hash:
         raise ValueError(f"stage {st.name!r}: model={str(model)!r} but config.model={own!r}")
-    model = model if model is not None else own
-    if not (hasattr(model, "hash") and hasattr(model, "name")):
-        if _resolve_model is None:
-            raise RuntimeError("no model resolver: import fer_core.models.checkpoint first")
-        model = _resolve_model(model)
-    return st, config, model
+    return st, config, ref
+
+
+def _model(model: Any) -> ModelLike:
+    if hasattr(model, "hash") and hasattr(model, "name"):
+        return model
+    if _resolve_model is None:
+        raise RuntimeError("no model resolver: import fer_core.models.checkpoint first")
+    return _resolve_model(model)
 
 
 def _key_config(st: Stage, config: JobConfig) -> dict:

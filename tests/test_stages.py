@@ -98,7 +98,7 @@ def test_model_hash_is_computed_once_per_file_and_follows_the_file(tmp_path, mon
         "predictions", ds, model=str(tmp_path / "." / "m.pt"))
 
 
-def test_key_and_get_resolve_the_model_the_same_way(monkeypatch):
+def test_key_and_get_resolve_the_model_the_same_way(monkeypatch, tmp_path):
     from fer_core.analysis.predictions import get_predictions, predictions_key
     ds = load_dataset()
     store = Store()
@@ -110,8 +110,14 @@ def test_key_and_get_resolve_the_model_the_same_way(monkeypatch):
         with pytest.raises(FileNotFoundError, match="no shipped model"):
             call()
     assert not any(prepare.STAGES[n].uses_model for n in prepare.stage_status(ds))  # skipped, not an error
+    # a model named twice (argument and config) must be one file; another name for it is fine
+    shipped = checkpoint.resolve_checkpoint("compact")
+    assert stages.key("class_maps", ds, AttributionConfig(model="compact"), model=str(shipped)) == \
+        stages.key("class_maps", ds, AttributionConfig(model=str(shipped)))
+    other = tmp_path / "other.pt"
+    other.write_bytes(shipped.read_bytes() + b"x")
     with pytest.raises(ValueError, match="config.model"):
-        stages.key("class_maps", ds, AttributionConfig(model="a"), model="b")
+        stages.key("class_maps", ds, AttributionConfig(model="compact"), model=str(other))
     with pytest.raises(TypeError, match="PCAConfig"):
         stages.key("eigenfaces", ds, le.LabelErrorConfig())
 
