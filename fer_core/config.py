@@ -175,6 +175,40 @@ class ProjectionConfig(JobConfig):
 
 
 @dataclass(frozen=True)
+class PredictionsConfig(JobConfig):
+    """A model's probabilities and penultimate features on every image (stage 'predictions')."""
+
+    tta: bool = opt(True, "average each image's probabilities with its mirror image's")
+
+
+@dataclass(frozen=True)
+class BaselinePredictionsConfig(JobConfig):
+    """PCA baselines fit on Training, probabilities on the other labeled rows (stage 'baselines')."""
+
+    names: tuple[str, ...] = opt(("logreg", "linear_svm", "rbf_svm", "random_forest"), "baselines to fit")
+    n_components: int = opt(100, "PCA components (fit on Training)")
+    seed: int = opt(0, "random seed")
+    rbf_max_train: int = opt(10000, "RBF SVM: fit on a stratified subsample of this many Training images")
+
+
+@dataclass(frozen=True)
+class FeatureStatsConfig(JobConfig):
+    """Neighbour graph and silhouettes of a model's features (stage 'embedding_stats')."""
+
+    k: int = opt(10, "nearest neighbours per image")
+    silhouette_max_samples: int = opt(10000, "silhouettes on a class-stratified sample of at most this many images")
+    seed: int = opt(0, "random seed of that sample")
+
+
+@dataclass(frozen=True)
+class NearDuplicatesConfig(JobConfig):
+    """Near-duplicate groups (stage 'duplicates', fer_core.analysis.duplicates)."""
+
+    threshold: float = opt(0.90, "minimum best Pearson correlation over shifts (-1..1; higher = stricter)")
+    max_shift: int = opt(2, "largest shift in pixels searched (0..8)")
+
+
+@dataclass(frozen=True)
 class AttributionConfig(JobConfig):
     """Per-class average saliency maps over correctly classified test images (fer_core.analysis.attribute)."""
 

@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Layer of each fer_core subpackage; the ground floor is the package's own top-level modules.
 LAYERS = {"ground": 0, "data": 1, "models": 2, "training": 3, "analysis": 4, "figures": 5, "pipeline": 6,
           "commands": 7}
-GROUND = {"constants", "config", "errors", "store", "validate", "cli"}
+GROUND = {"constants", "config", "errors", "store", "validate", "cli", "stages"}
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:

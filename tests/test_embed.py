@@ -347,9 +347,9 @@ def test_selection_table(sample):
 
 # ---- prepare stages -------------------------------------------------------------------------
 def test_prepare_builds_the_default_maps(sample, tiny_models, monkeypatch):
-    import fer_core.analysis.predictions as fp
+    import fer_core.models.checkpoint as ckpt
     from fer_core.pipeline import prepare
-    monkeypatch.setattr(fp, "default_model", lambda: tiny_models[0])
+    monkeypatch.setattr(ckpt, "default_model", lambda: tiny_models[0])
     store = Store()
     for name in ("projection_umap", "projection_tsne", "embedding_stats"):
         assert name in prepare.STAGES

@@ -27,8 +27,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from fer_core import stages
+from fer_core.analysis.predictions import PREDICTIONS, has_model, has_model_and_labels
+from fer_core.config import AttributionConfig, SanityConfig
 from fer_core.constants import IMAGE_SIZE
-from fer_core.models.inference import check_images, model_normalization, to_input
+from fer_core.models.checkpoint import load_checkpoint
+from fer_core.models.inference import check_images, for_inference, model_normalization, to_input
+from fer_core.stages import Stage, register
 
 #: Method name -> display name, in the order the pages list them.
 METHODS: dict[str, str] = {
@@ -387,57 +392,21 @@ def flag_untrustworthy(result: dict[str, np.ndarray], *, threshold: float = TRUS
 
 
 # ---- cached artifacts (dataset + shipped model) ---------------------------------------------
-def _resolve_model(name: str) -> str:
-    from fer_core.analysis.predictions import model_or_default
-    return model_or_default(name)
-
-
-def class_maps_key(ds, config=None) -> str:
-    from fer_core.models.checkpoint import model_hash
-    from fer_core.config import AttributionConfig
-    from fer_core.store import Store
-
-    config = config or AttributionConfig()
-    model = _resolve_model(config.model)
-    return Store.key("class_maps", {**config.to_dict(), "model": model}, data_hash=ds.data_hash,
-                     model_hash=model_hash(model))
-
-
-def get_class_maps(ds, config=None, *, store=None, progress=None) -> dict[str, np.ndarray]:
-    """Cached :func:`class_average_maps` of a shipped model on the correctly classified images
-    of `config.splits` (all labeled images when the data has none of those splits).
-
-    Returns:
-        the dict of :func:`class_average_maps` plus classes (K,) str.
-    """
-    from fer_core.models.checkpoint import load_checkpoint, model_hash
-    from fer_core.models.inference import for_inference
-    from fer_core.config import AttributionConfig
-    from fer_core.analysis.predictions import get_predictions
-    from fer_core.store import Store
-
-    config = config or AttributionConfig()
-    model = _resolve_model(config.model)
-    store = store or Store()
-
-    def compute():
-        net = for_inference(load_checkpoint(model)[0])  # the GPU when there is one
-        if getattr(net, "label_set", "fer2013") != "fer2013":
-            raise ValueError(f"per-class maps compare predictions with the FER2013 labels; model {model!r} "
-                             f"predicts the {net.label_set!r} classes")
-        probs = get_predictions(ds, model, store=store)["probs"]
-        rows = np.flatnonzero(np.isin(ds.split, list(config.splits)))
-        if len(rows) == 0:
-            rows = np.arange(len(ds))
-        out = class_average_maps(net, ds.images[rows], ds.labels[rows], probs[rows], method=config.method,
-                                 max_per_class=config.max_per_class, seed=config.seed, n_steps=config.n_steps,
-                                 nt_samples=config.nt_samples, progress=progress)
-        out["rows"] = rows[out["rows"]]
-        out["classes"] = np.array(net.classes)
-        return out
-
-    return store.get_or_compute("class_maps", {**config.to_dict(), "model": model}, compute,
-                                data_hash=ds.data_hash, model_hash=model_hash(model))
+def _compute_class_maps(ds, config: AttributionConfig, model, progress, store) -> dict[str, np.ndarray]:
+    net = for_inference(load_checkpoint(model)[0])  # the GPU when there is one
+    if getattr(net, "label_set", "fer2013") != "fer2013":
+        raise ValueError(f"per-class maps compare predictions with the FER2013 labels; model {model.name!r} "
+                         f"predicts the {net.label_set!r} classes")
+    probs = stages.get(PREDICTIONS, ds, model=model, store=store)["probs"]
+    rows = np.flatnonzero(np.isin(ds.split, list(config.splits)))
+    if len(rows) == 0:
+        rows = np.arange(len(ds))
+    out = class_average_maps(net, ds.images[rows], ds.labels[rows], probs[rows], method=config.method,
+                             max_per_class=config.max_per_class, seed=config.seed, n_steps=config.n_steps,
+                             nt_samples=config.nt_samples, progress=progress)
+    out["rows"] = rows[out["rows"]]
+    out["classes"] = np.array(net.classes)
+    return out
 
 
 def sanity_images(ds, config) -> np.ndarray:
@@ -449,39 +418,46 @@ def sanity_images(ds, config) -> np.ndarray:
     return np.sort(rng.choice(rows, min(config.n_images, len(rows)), replace=False))
 
 
-def sanity_key(ds, config=None) -> str:
-    from fer_core.models.checkpoint import model_hash
-    from fer_core.config import SanityConfig
-    from fer_core.store import Store
-
-    config = config or SanityConfig()
-    model = _resolve_model(config.model)
-    return Store.key("sanity", {**config.to_dict(), "model": model}, data_hash=ds.data_hash,
-                     model_hash=model_hash(model))
+def _compute_sanity(ds, config: SanityConfig, model, progress, store) -> dict[str, np.ndarray]:
+    net = for_inference(load_checkpoint(model)[0])  # the GPU when there is one
+    rows = sanity_images(ds, config)
+    out = cascading_randomization(net, ds.images[rows], methods=config.methods, seed=config.seed,
+                                  n_steps=config.n_steps, nt_samples=config.nt_samples, progress=progress)
+    out["rows"] = rows
+    return out
 
 
-def get_sanity(ds, config=None, *, store=None, progress=None) -> dict[str, np.ndarray]:
+CLASS_MAPS = register(Stage("class_maps", "model's per-class average Grad-CAM maps (correct test images)",
+                            AttributionConfig, _compute_class_maps, reads=("images", "labels", "split"),
+                            uses_model=True, enabled=has_model_and_labels))
+SANITY = register(Stage("sanity", "saliency sanity check: cascading randomization of the model", SanityConfig,
+                        _compute_sanity, reads=("images", "split"), uses_model=True, enabled=has_model))
+
+
+def class_maps_key(ds, config: AttributionConfig | None = None) -> str:
+    """Cache key of :func:`get_class_maps` (config.model: '' = the default model)."""
+    return stages.key(CLASS_MAPS, ds, config)
+
+
+def get_class_maps(ds, config: AttributionConfig | None = None, *, store=None, progress=None) -> dict[str, np.ndarray]:
+    """Cached :func:`class_average_maps` of a shipped model on the correctly classified images
+    of `config.splits` (all labeled images when the data has none of those splits).
+
+    Returns:
+        the dict of :func:`class_average_maps` plus classes (K,) str.
+    """
+    return stages.get(CLASS_MAPS, ds, config, store=store, progress=progress)
+
+
+def sanity_key(ds, config: SanityConfig | None = None) -> str:
+    """Cache key of :func:`get_sanity`."""
+    return stages.key(SANITY, ds, config)
+
+
+def get_sanity(ds, config: SanityConfig | None = None, *, store=None, progress=None) -> dict[str, np.ndarray]:
     """Cached :func:`cascading_randomization` of a shipped model on :func:`sanity_images`.
 
     Returns:
         its dict plus rows (n,) the dataset indices of the images.
     """
-    from fer_core.models.checkpoint import load_checkpoint, model_hash
-    from fer_core.models.inference import for_inference
-    from fer_core.config import SanityConfig
-    from fer_core.store import Store
-
-    config = config or SanityConfig()
-    model = _resolve_model(config.model)
-    store = store or Store()
-
-    def compute():
-        net = for_inference(load_checkpoint(model)[0])  # the GPU when there is one
-        rows = sanity_images(ds, config)
-        out = cascading_randomization(net, ds.images[rows], methods=config.methods, seed=config.seed,
-                                      n_steps=config.n_steps, nt_samples=config.nt_samples, progress=progress)
-        out["rows"] = rows
-        return out
-
-    return store.get_or_compute("sanity", {**config.to_dict(), "model": model}, compute,
-                                data_hash=ds.data_hash, model_hash=model_hash(model))
+    return stages.get(SANITY, ds, config, store=store, progress=progress)

@@ -36,11 +36,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from fer_core import stages
+from fer_core.config import NearDuplicatesConfig
 from fer_core.constants import IMAGE_SIZE, SPLITS
+from fer_core.stages import Stage, register
 
 #: Default near-duplicate threshold: best Pearson correlation over shifts of <= MAX_SHIFT px.
-NEAR_THRESHOLD = 0.90
-MAX_SHIFT = 2
+NEAR_THRESHOLD = NearDuplicatesConfig().threshold  # 0.90 (the config holds the defaults)
+MAX_SHIFT = NearDuplicatesConfig().max_shift  # 2
 #: Stage-1 candidate threshold on the blurred 16x16 thumbnails (recall: on FER2013 about 1% of
 #: the pairs scoring >= 0.90 have thumbnails correlating at 0.85-0.88 and are missed).
 CANDIDATE_CORR = 0.88
@@ -224,28 +227,28 @@ def near_duplicate_groups(images: np.ndarray, *, threshold: float = NEAR_THRESHO
     return groups_from_pairs(pairs, len(images))
 
 
-def _images_hash(dataset) -> str:
-    """Hash of the dataset's pixels, kept on the dataset object while its `images` array is the
-    same object (FER2013's 83 MB take ~0.2 s, and the Home page asks for the key on every rerun)."""
-    from fer_core.store import hash_bytes
-    cached = getattr(dataset, "_images_hash", None)
-    if cached is not None and cached[0] is dataset.images:
-        return cached[1]
-    h = hash_bytes(np.ascontiguousarray(_check_images(dataset.images)).tobytes())
-    dataset._images_hash = (dataset.images, h)
-    return h
+def _compute_near(ds, config: NearDuplicatesConfig, model, progress, store) -> dict[str, np.ndarray]:
+    images = _check_images(ds.images)
+    pairs, scores = near_duplicate_pairs(images, threshold=config.threshold, max_shift=config.max_shift,
+                                         progress=bool(progress))
+    return {"groups": groups_from_pairs(pairs, len(images)), "pairs": pairs, "scores": scores}
 
 
-def _near_config(dataset, threshold: float, max_shift: int) -> dict:
-    return {"kind": "near", "threshold": float(threshold), "max_shift": int(max_shift),
-            "candidate_corr": CANDIDATE_CORR, "ignore_blank": True, "version": DUPLICATES_VERSION,
-            "images_hash": _images_hash(dataset)}
+def _near_key_config(config: NearDuplicatesConfig) -> dict:
+    return {"kind": "near", "threshold": float(config.threshold), "max_shift": int(config.max_shift),
+            "candidate_corr": CANDIDATE_CORR, "ignore_blank": True, "version": DUPLICATES_VERSION}
+
+
+#: Reads the pixels only: the same images with other labels, splits or FER+ votes share it (a
+#: subset has its own data hash, so its groups are never its parent's).
+STAGE = register(Stage("duplicates", "near-duplicate groups (re-encoded, shifted, re-lit copies) for the Label "
+                       "errors page", NearDuplicatesConfig, _compute_near, reads=("images",),
+                       enabled=lambda ds: len(ds) > 1, key_config=_near_key_config))
 
 
 def near_duplicates_key(dataset) -> str:
     """Store key of the default near-duplicate groups of `dataset` (the prepare stage)."""
-    from fer_core.store import Store
-    return Store.key("duplicates", _near_config(dataset, NEAR_THRESHOLD, MAX_SHIFT), data_hash=dataset.data_hash)
+    return stages.key(STAGE, dataset)
 
 
 def get_near_duplicates(dataset, *, store=None) -> np.ndarray:
@@ -260,8 +263,9 @@ def duplicate_groups(dataset, *, kind: str = "exact", threshold: float = NEAR_TH
     Args:
         dataset: a :class:`fer_core.data.dataset.Dataset`.
         kind: 'exact' or 'near'.
-        store: artifact store (default: cache/). The key holds the options, the data hash and a
-            hash of the images themselves (so a subset of a dataset gets its own artifact).
+        store: artifact store (default: cache/), keyed by the options and the hash of the images'
+            source (a subset of a dataset has its own).
+        progress: a tqdm bar while near pairs are searched.
 
     Returns:
         (N,) int64 group ids, as the finders.
@@ -270,15 +274,9 @@ def duplicate_groups(dataset, *, kind: str = "exact", threshold: float = NEAR_TH
         return exact_groups(dataset.images)
     if kind != "near":
         raise ValueError(f"kind must be 'exact' or 'near', got {kind!r}")
-    from fer_core.store import Store
-    images = _check_images(dataset.images)
-    config = _near_config(dataset, threshold, max_shift)
-
-    def compute() -> dict:
-        pairs, scores = near_duplicate_pairs(images, threshold=threshold, max_shift=max_shift, progress=progress)
-        return {"groups": groups_from_pairs(pairs, len(images)), "pairs": pairs, "scores": scores}
-
-    return (store or Store()).get_or_compute("duplicates", config, compute, data_hash=dataset.data_hash)["groups"]
+    config = NearDuplicatesConfig(threshold=float(threshold), max_shift=int(max_shift))
+    return stages.get(STAGE, dataset, config, store=store,
+                      progress=(lambda f, t: None) if progress else None)["groups"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,8 +7,10 @@ from __future__ import annotations
 import numpy as np
 from sklearn.decomposition import PCA
 
+from fer_core import stages
 from fer_core.config import PCAConfig
 from fer_core.constants import FER2013_EMOTIONS, IMAGE_SIZE, N_PIXELS
+from fer_core.stages import Stage, register
 
 
 def _check_images(images: np.ndarray) -> None:
@@ -100,3 +102,23 @@ def select_split(split: np.ndarray, name: str) -> np.ndarray:
         return np.ones(len(split), bool)
     m = split == name
     return m if m.any() else np.ones(len(split), bool)
+
+
+# ---- the cached stage ('eigenfaces', built by python -m fer_core.prepare) ---------------------
+def _compute_stage(ds, config: PCAConfig, model, progress, store) -> dict[str, np.ndarray]:
+    m = select_split(ds.split, config.split)
+    return eigenfaces(ds.images[m], ds.labels[m], config)
+
+
+STAGE = register(Stage("eigenfaces", "mean faces, eigenfaces, explained variance (PCA)", PCAConfig,
+                       _compute_stage, reads=("images", "labels", "split")))
+
+
+def eigenfaces_key(ds, config: PCAConfig = PCAConfig()) -> str:
+    """Cache key of :func:`get_eigenfaces` (fer_core.stages.key)."""
+    return stages.key(STAGE, ds, config)
+
+
+def get_eigenfaces(ds, store=None, config: PCAConfig = PCAConfig()) -> dict[str, np.ndarray]:
+    """Cached :func:`eigenfaces` of `ds`'s `config.split` (computed on first call)."""
+    return stages.get(STAGE, ds, config, store=store)

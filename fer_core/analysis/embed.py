@@ -29,9 +29,13 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from fer_core.config import ProjectionConfig
+from fer_core import stages
+from fer_core.analysis.predictions import PREDICTIONS, has_model
+from fer_core.config import FeatureStatsConfig, ProjectionConfig
 from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS, LABEL_SETS
 from fer_core.data.dataset import Dataset
+from fer_core.models.checkpoint import ModelRef, model_ref
+from fer_core.stages import Stage, register
 from fer_core.store import Store
 
 Progress = Callable[[float, str], None]
@@ -51,15 +55,10 @@ _SPLIT_COLORS = {"Training": "#1f77b4", "PublicTest": "#ff7f0e", "PrivateTest": 
 _NONE_COLOR = "#c7c7c7"
 
 
-# ---- features -------------------------------------------------------------------------------
-def _model_name(model: str | None) -> str:
-    from fer_core.analysis.predictions import model_or_default
-    return model_or_default(model)
-
-
-def get_features(ds: Dataset, model: str | None = None, *, store: Store | None = None,
+# ---- features ----------------------------------------------------------------------------------
+def get_features(ds: Dataset, model: str | ModelRef | None = None, *, store: Store | None = None,
                  progress: Progress | None = None) -> dict[str, np.ndarray]:
-    """Penultimate features of `model` (shipped name or checkpoint path; default model if None).
+    """Penultimate features of `model` (shipped name, checkpoint path or ModelRef; default model if None).
 
     One batched pass over every image of `ds` with a progress bar (tqdm, and `progress(fraction,
     text)` when given), cached by data hash and checkpoint hash (the ``predictions`` artifact).
@@ -68,14 +67,12 @@ def get_features(ds: Dataset, model: str | None = None, *, store: Store | None =
         dict with features (N, D) float32, probs (N, K) float32 (rows sum to 1; flip TTA) and
         classes (K,) str.
     """
-    from fer_core.analysis.predictions import get_predictions
-    return get_predictions(ds, _model_name(model), store=store, progress=progress)
+    return stages.get(PREDICTIONS, ds, model=model, store=store, progress=progress)
 
 
-def features_key(ds: Dataset, model: str | None = None) -> str:
+def features_key(ds: Dataset, model: str | ModelRef | None = None) -> str:
     """Cache key of :func:`get_features` (changes with the data and with the checkpoint's bytes)."""
-    from fer_core.analysis.predictions import predictions_key
-    return predictions_key(ds, _model_name(model))
+    return stages.key(PREDICTIONS, ds, model=model)
 
 
 # ---- projections ----------------------------------------------------------------------------
@@ -181,43 +178,44 @@ def _compute_projection(x: np.ndarray, cfg: ProjectionConfig, *, n_jobs: int, pr
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def _projection_config(config: ProjectionConfig, model: str) -> dict:
-    return {"model": model, **resolve_config(config).to_dict()}
-
-
 def projection_stage(config: ProjectionConfig) -> str:
     """Store stage of a map: projection_pca, projection_tsne or projection_umap."""
     return f"projection_{resolve_config(config).method}"
 
 
-def projection_key(ds: Dataset, config: ProjectionConfig = ProjectionConfig(), model: str | None = None) -> str:
+def _compute_projection_stage(ds: Dataset, config: ProjectionConfig, model: ModelRef, progress, store) -> dict:
+    feats = stages.get(PREDICTIONS, ds, model=model, store=store, progress=progress)["features"]
+    t0 = time.perf_counter()
+    coords = project(feats, config, progress=progress)
+    return {"coords": coords, "seconds": np.float64(time.perf_counter() - t0)}
+
+
+def _projection_key_config(config: ProjectionConfig) -> dict:
+    return resolve_config(config).to_dict()
+
+
+#: One stage per method (stage name = store folder); prepare builds the dashboard's default UMAP and
+#: t-SNE maps, PCA maps are computed on demand.
+PROJECTIONS = {m: register(Stage(
+    f"projection_{m}", f"{label} {'2-D map' if m != 'pca' else 'map'} of the model's features (Embeddings page)",
+    ProjectionConfig, _compute_projection_stage, reads=("images",), uses_model=True, enabled=has_model,
+    key_config=_projection_key_config, default=ProjectionConfig(method=m, dims=2), prepare=m != "pca"))
+    for m, label in (("pca", "PCA"), ("umap", "UMAP"), ("tsne", "t-SNE"))}
+
+
+def projection_key(ds: Dataset, config: ProjectionConfig = ProjectionConfig(), model: str | ModelRef | None = None) -> str:
     """Cache key of :func:`get_projection`: config, data hash and checkpoint hash."""
-    from fer_core.models.checkpoint import model_hash
-    model = _model_name(model)
-    return Store.key(projection_stage(config), _projection_config(config, model), data_hash=ds.data_hash,
-                     model_hash=model_hash(model))
+    return stages.key(PROJECTIONS[resolve_config(config).method], ds, config, model=model)
 
 
-def get_projection(ds: Dataset, config: ProjectionConfig = ProjectionConfig(), *, model: str | None = None,
+def get_projection(ds: Dataset, config: ProjectionConfig = ProjectionConfig(), *, model: str | ModelRef | None = None,
                    store: Store | None = None, progress: Progress | None = None) -> dict[str, np.ndarray]:
     """Cached :func:`project` of `model`'s features on `ds`.
 
     Returns:
         dict with coords (N, dims) float32 and seconds (scalar, time of the projection alone).
     """
-    from fer_core.models.checkpoint import model_hash
-    store = store or Store()
-    model = _model_name(model)
-    feats = get_features(ds, model, store=store, progress=progress)["features"]
-
-    def compute():
-        t0 = time.perf_counter()
-        coords = project(feats, config, progress=progress)
-        return {"coords": coords, "seconds": np.float64(time.perf_counter() - t0)}
-
-    return store.get_or_compute(projection_stage(config), _projection_config(config, model), compute,
-                                data_hash=ds.data_hash, model_hash=model_hash(model),
-                                extra_meta={"n_images": len(ds), "source": ds.source})
+    return stages.get(PROJECTIONS[resolve_config(config).method], ds, config, model=model, store=store, progress=progress)
 
 
 # ---- numbers: neighbours, silhouette, kNN label agreement ----------------------------------
@@ -338,17 +336,39 @@ def silhouette_per_class(embeddings: np.ndarray, labels: np.ndarray, *, n_classe
     return {"per_class": per_class, "overall": np.float64(s.mean()), "n_used": np.int64(len(rows))}
 
 
-STATS_DEFAULTS = {"k": 10, "silhouette_max_samples": 10000, "seed": 0}
+STATS_DEFAULTS = FeatureStatsConfig().to_dict()
 
 
-def stats_key(ds: Dataset, model: str | None = None) -> str:
-    from fer_core.models.checkpoint import model_hash
-    model = _model_name(model)
-    return Store.key("embedding_stats", {"model": model, **STATS_DEFAULTS}, data_hash=ds.data_hash,
-                     model_hash=model_hash(model))
+def _compute_feature_stats(ds: Dataset, config: FeatureStatsConfig, model: ModelRef, progress, store) -> dict:
+    feats = stages.get(PREDICTIONS, ds, model=model, store=store, progress=progress)["features"]
+    if progress:
+        progress(0.0, f"{config.k} nearest neighbours of {len(ds):,} images")
+    nb, dist = knn_graph(feats, k=config.k)
+    out = {"neighbors": nb, "distances": dist}
+    sets = [("fer2013", ds.labels, len(FER2013_EMOTIONS))]
+    if ds.ferplus is not None:
+        sets.append(("ferplus", ds.ferplus.majority, len(FERPLUS_EMOTIONS)))
+    for name, y, k in sets:
+        if progress:
+            progress(0.5, f"silhouette ({name} labels)")
+        s = silhouette_per_class(feats, y, n_classes=k, max_samples=config.silhouette_max_samples, seed=config.seed)
+        out[f"silhouette_{name}"] = s["per_class"]
+        out[f"silhouette_{name}_overall"] = s["overall"]
+    return out
 
 
-def get_feature_stats(ds: Dataset, model: str | None = None, *, store: Store | None = None,
+#: Reads the FER+ votes: the FER+ silhouettes are part of the artifact.
+FEATURE_STATS = register(Stage("embedding_stats", "nearest neighbours, silhouette and kNN label agreement in "
+                               "feature space", FeatureStatsConfig, _compute_feature_stats,
+                               reads=("images", "labels", "ferplus"), uses_model=True, enabled=has_model))
+
+
+def stats_key(ds: Dataset, model: str | ModelRef | None = None) -> str:
+    """Cache key of :func:`get_feature_stats`."""
+    return stages.key(FEATURE_STATS, ds, model=model)
+
+
+def get_feature_stats(ds: Dataset, model: str | ModelRef | None = None, *, store: Store | None = None,
                       progress: Progress | None = None) -> dict[str, np.ndarray]:
     """Cached neighbour graph and silhouettes of `model`'s features on `ds`.
 
@@ -357,31 +377,7 @@ def get_feature_stats(ds: Dataset, model: str | None = None, *, store: Store | N
         silhouette_fer2013 (7,) and silhouette_fer2013_overall, and with FER+ votes
         silhouette_ferplus (8,) and silhouette_ferplus_overall (:func:`silhouette_per_class`).
     """
-    from fer_core.models.checkpoint import model_hash
-    store = store or Store()
-    model = _model_name(model)
-    feats = get_features(ds, model, store=store, progress=progress)["features"]
-    cfg = STATS_DEFAULTS
-
-    def compute():
-        if progress:
-            progress(0.0, f"{cfg['k']} nearest neighbours of {len(ds):,} images")
-        nb, dist = knn_graph(feats, k=cfg["k"])
-        out = {"neighbors": nb, "distances": dist}
-        sets = [("fer2013", ds.labels, len(FER2013_EMOTIONS))]
-        if ds.ferplus is not None:
-            sets.append(("ferplus", ds.ferplus.majority, len(FERPLUS_EMOTIONS)))
-        for name, y, k in sets:
-            if progress:
-                progress(0.5, f"silhouette ({name} labels)")
-            s = silhouette_per_class(feats, y, n_classes=k, max_samples=cfg["silhouette_max_samples"],
-                                     seed=cfg["seed"])
-            out[f"silhouette_{name}"] = s["per_class"]
-            out[f"silhouette_{name}_overall"] = s["overall"]
-        return out
-
-    return store.get_or_compute("embedding_stats", {"model": model, **cfg}, compute, data_hash=ds.data_hash,
-                                model_hash=model_hash(model))
+    return stages.get(FEATURE_STATS, ds, model=model, store=store, progress=progress)
 
 
 def class_separation_table(stats: Mapping[str, np.ndarray], labels: np.ndarray, *, label_set: str = "fer2013"):
@@ -780,11 +776,11 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    model = a.model or None
+    model = model_ref(a.model or None)  # resolved (and hashed) once for the three artifacts
     t0 = time.perf_counter()
     feats = get_features(ds, model)["features"]
     print(f"[features] {feats.shape[0]:,} x {feats.shape[1]} in {time.perf_counter() - t0:.1f} s "
-          f"(model {_model_name(model)}; cached by data and checkpoint hash)")
+          f"(model {model.name}; cached by data and checkpoint hash)")
     t0 = time.perf_counter()
     proj = get_projection(ds, cfg, model=model)
     rc = resolve_config(cfg)

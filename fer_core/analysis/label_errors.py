@@ -36,10 +36,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from fer_core import stages
+from fer_core.analysis.predictions import PREDICTIONS, has_model_and_labels
 from fer_core.config import JobConfig, opt
 from fer_core.constants import FER2013_EMOTIONS
 from fer_core.data.dataset import Dataset, DataError, load_dataset
 from fer_core.models.aligner import SHIPPED as ALIGNER
+from fer_core.stages import Stage, register
 from fer_core.store import Store, hash_file
 
 #: Ranking methods, default first. Each maps (labels, pred_probs, ...) -> scores (N,).
@@ -393,15 +396,11 @@ def cross_val_probs_kfold(ds: Dataset, folds: np.ndarray, *, arch: str, epochs: 
 # --------------------------------------------------------------------------------------------
 # the cached job
 # --------------------------------------------------------------------------------------------
-def _model_name(config: LabelErrorConfig) -> str:
-    from fer_core.analysis.predictions import model_or_default
-    return model_or_default(config.model)
-
-
-def _job_config(config: LabelErrorConfig) -> dict:
+def _key_config(config: LabelErrorConfig) -> dict:
+    """What the key hashes: the resolved mode, only the fields that mode uses, the algorithm
+    version and the face aligner's hash (the model enters by content hash)."""
     d = config.to_dict()
     d["mode"] = resolve_mode(config.mode)
-    d["model"] = _model_name(config)
     if d["mode"] != "kfold":
         d.pop("kfold_epochs"), d.pop("kfold_model")
     if d["mode"] == "kfold":
@@ -411,10 +410,81 @@ def _job_config(config: LabelErrorConfig) -> dict:
     return d
 
 
+def _compute(ds: Dataset, config: LabelErrorConfig, model, progress, store) -> dict[str, np.ndarray]:
+    """The label_errors stage. Reads images and labels only: the FER+ votes validate the rankings
+    at display time (:func:`validate_rankings`) and never enter the artifact."""
+    from fer_core.models.aligner import misalignment_scores
+    from fer_core.models.checkpoint import load_checkpoint
+    cfg = _key_config(config)
+
+    def step(frac, text):
+        if progress:
+            progress(frac, text)
+
+    t0 = time.perf_counter()
+    labels = ds.labels.astype(np.int64)
+    lab = labels >= 0
+    if len(np.unique(labels[lab])) < 2:
+        raise ValueError("ranking label errors needs labeled images of at least 2 classes")
+    step(0.0, f"{model.name}: features and probabilities of {len(ds):,} images")
+    pred = stages.get(PREDICTIONS, ds, model=model, store=store,
+                      progress=(lambda f, t: step(0.3 * f, t)) if progress else None)
+    feats, model_probs = pred["features"], _renorm(pred["probs"].astype(np.float64))
+    folds = fold_ids(labels, folds=cfg["folds"], seed=cfg["seed"])
+    if cfg["mode"] == "features-cv":
+        oos = cross_val_probs_features(feats, labels, folds, C=cfg["C"],
+                                       progress=(lambda f, t: step(0.3 + 0.3 * f, t)) if progress else None)
+    elif cfg["mode"] == "kfold":
+        arch = cfg["kfold_model"] or load_checkpoint(model)[1]["model_name"]
+        oos = cross_val_probs_kfold(ds, folds, arch=arch, epochs=cfg["kfold_epochs"], seed=cfg["seed"],
+                                    progress=(lambda f, t: step(0.3 + 0.3 * f, t)) if progress else None)
+    else:
+        oos = model_probs
+    step(0.6, f"{cfg['knn_k']} nearest neighbours in feature space")
+    nprobs = np.full_like(model_probs, 1 / model_probs.shape[1])
+    if lab.sum() > cfg["knn_k"]:
+        nprobs[lab] = neighbor_label_distribution(feats[lab], labels[lab], k=cfg["knn_k"])
+    out = {"pred_probs": oos.astype(np.float32), "model_probs": model_probs.astype(np.float32),
+           "neighbor_probs": nprobs.astype(np.float32)}
+    y, p = labels[lab], oos[lab]
+    scores = {
+        "ensemble": rank_ensemble(y, p, model_probs=model_probs[lab], neighbor_probs=nprobs[lab],
+                                  neighbor_weight=cfg["knn_weight"]),
+        "study": rank_study(y, p),
+        "self_confidence": rank_self_confidence(y, p),
+    }
+    scores["cleanlab"], issue = rank_confident_learning(y, p)
+    for m in METHODS:
+        full = np.zeros(len(ds))
+        full[lab] = scores[m]
+        out[f"score_{m}"] = full
+    out["cleanlab_issue"] = np.zeros(len(ds), bool)
+    out["cleanlab_issue"][lab] = issue
+    sug = np.full(len(ds), -1, np.int64)
+    sug[lab] = suggested_labels(y, (p + model_probs[lab]) / 2)
+    out["suggested"] = sug
+
+    step(0.7, "outlier signals: pixels, isolation, misalignment")
+    sig = pixel_signals(ds.images)
+    sig["isolation"] = isolation(feats)
+    sig["misalignment"] = misalignment_scores(ds.images)
+    for s in OUTLIER_SIGNALS:
+        out[f"outlier_{s}"] = np.asarray(sig[s], dtype=np.float64)
+    out["outlier_score"] = rank_outliers(sig)
+    out["mode"] = np.array(cfg["mode"])
+    out["seconds"] = np.float64(time.perf_counter() - t0)
+    step(1.0, "done")
+    return out
+
+
+STAGE = register(Stage("label_errors", "out-of-sample probabilities, label-error rankings and the non-face ranking",
+                       LabelErrorConfig, _compute, reads=("images", "labels"), uses_model=True,
+                       enabled=has_model_and_labels, key_config=_key_config))
+
+
 def label_errors_key(ds: Dataset, config: LabelErrorConfig = LabelErrorConfig()) -> str:
-    from fer_core.models.checkpoint import model_hash
-    cfg = _job_config(config)
-    return Store.key("label_errors", cfg, data_hash=ds.data_hash, model_hash=model_hash(cfg["model"]))
+    """Cache key of :func:`get_label_errors` (the same whether FER+ votes are loaded or not)."""
+    return stages.key(STAGE, ds, config)
 
 
 def get_label_errors(ds: Dataset, config: LabelErrorConfig = LabelErrorConfig(), *, store: Store | None = None,
@@ -434,74 +504,7 @@ def get_label_errors(ds: Dataset, config: LabelErrorConfig = LabelErrorConfig(),
     Raises:
         ValueError: the dataset has fewer than 2 labeled classes or too few images.
     """
-    from fer_core.models.aligner import misalignment_scores
-    from fer_core.models.checkpoint import load_checkpoint, model_hash
-    from fer_core.analysis.predictions import get_predictions
-    store = store or Store()
-    cfg = _job_config(config)
-
-    def step(frac, text):
-        if progress:
-            progress(frac, text)
-
-    def compute():
-        t0 = time.perf_counter()
-        labels = ds.labels.astype(np.int64)
-        lab = labels >= 0
-        if len(np.unique(labels[lab])) < 2:
-            raise ValueError("ranking label errors needs labeled images of at least 2 classes")
-        step(0.0, f"{cfg['model']}: features and probabilities of {len(ds):,} images")
-        pred = get_predictions(ds, cfg["model"], store=store,
-                               progress=(lambda f, t: step(0.3 * f, t)) if progress else None)
-        feats, model_probs = pred["features"], _renorm(pred["probs"].astype(np.float64))
-        folds = fold_ids(labels, folds=cfg["folds"], seed=cfg["seed"])
-        if cfg["mode"] == "features-cv":
-            oos = cross_val_probs_features(feats, labels, folds, C=cfg["C"],
-                                           progress=(lambda f, t: step(0.3 + 0.3 * f, t)) if progress else None)
-        elif cfg["mode"] == "kfold":
-            arch = cfg["kfold_model"] or load_checkpoint(cfg["model"])[1]["model_name"]
-            oos = cross_val_probs_kfold(ds, folds, arch=arch, epochs=cfg["kfold_epochs"], seed=cfg["seed"],
-                                        progress=(lambda f, t: step(0.3 + 0.3 * f, t)) if progress else None)
-        else:
-            oos = model_probs
-        step(0.6, f"{cfg['knn_k']} nearest neighbours in feature space")
-        nprobs = np.full_like(model_probs, 1 / model_probs.shape[1])
-        if lab.sum() > cfg["knn_k"]:
-            nprobs[lab] = neighbor_label_distribution(feats[lab], labels[lab], k=cfg["knn_k"])
-        out = {"pred_probs": oos.astype(np.float32), "model_probs": model_probs.astype(np.float32),
-               "neighbor_probs": nprobs.astype(np.float32)}
-        y, p = labels[lab], oos[lab]
-        scores = {
-            "ensemble": rank_ensemble(y, p, model_probs=model_probs[lab], neighbor_probs=nprobs[lab],
-                                      neighbor_weight=cfg["knn_weight"]),
-            "study": rank_study(y, p),
-            "self_confidence": rank_self_confidence(y, p),
-        }
-        scores["cleanlab"], issue = rank_confident_learning(y, p)
-        for m in METHODS:
-            full = np.zeros(len(ds))
-            full[lab] = scores[m]
-            out[f"score_{m}"] = full
-        out["cleanlab_issue"] = np.zeros(len(ds), bool)
-        out["cleanlab_issue"][lab] = issue
-        sug = np.full(len(ds), -1, np.int64)
-        sug[lab] = suggested_labels(y, (p + model_probs[lab]) / 2)
-        out["suggested"] = sug
-
-        step(0.7, "outlier signals: pixels, isolation, misalignment")
-        sig = pixel_signals(ds.images)
-        sig["isolation"] = isolation(feats)
-        sig["misalignment"] = misalignment_scores(ds.images)
-        for s in OUTLIER_SIGNALS:
-            out[f"outlier_{s}"] = np.asarray(sig[s], dtype=np.float64)
-        out["outlier_score"] = rank_outliers(sig)
-        out["mode"] = np.array(cfg["mode"])
-        out["seconds"] = np.float64(time.perf_counter() - t0)
-        step(1.0, "done")
-        return out
-
-    return store.get_or_compute("label_errors", cfg, compute, data_hash=ds.data_hash,
-                                model_hash=model_hash(cfg["model"]))
+    return stages.get(STAGE, ds, config, store=store, progress=progress)
 
 
 # --------------------------------------------------------------------------------------------

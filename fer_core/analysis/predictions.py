@@ -12,32 +12,27 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from fer_core.training.baselines import BASELINES, baseline_probs, fit_baseline
-from fer_core.models.checkpoint import load_checkpoint, model_hash, shipped_checkpoints
+from fer_core import stages
+from fer_core.config import BaselinePredictionsConfig, PredictionsConfig
 from fer_core.data.dataset import Dataset
+from fer_core.models import checkpoint
+from fer_core.models.checkpoint import DEFAULT_MODEL_PREFERENCE, ModelRef, default_model, load_checkpoint, model_ref
 from fer_core.models.inference import check_images, for_inference, model_normalization, to_input
+from fer_core.stages import Stage, register
 from fer_core.store import Store
+from fer_core.training.baselines import baseline_probs, fit_baseline
 
-#: Preference order for the default model among the shipped checkpoints.
-DEFAULT_MODEL_PREFERENCE = ("resnet18", "compact")
-
-
-def default_model() -> str | None:
-    """The shipped checkpoint the pages use by default (None when none is shipped)."""
-    shipped = shipped_checkpoints()
-    return next((m for m in DEFAULT_MODEL_PREFERENCE if m in shipped), shipped[0] if shipped else None)
+__all__ = ["DEFAULT_MODEL_PREFERENCE", "default_model", "model_or_default", "features_and_probs", "get_predictions",
+           "predictions_key", "get_baseline_predictions", "baselines_key", "PREDICTIONS", "BASELINES"]
 
 
 def model_or_default(model: str | None) -> str:
-    """`model` (shipped name or checkpoint path) as given, or :func:`default_model` when empty.
+    """`model` (shipped name or checkpoint path) as given, or the default model's name when empty.
 
     Raises:
         FileNotFoundError: no model given and none shipped.
     """
-    model = model or default_model()
-    if not model:
-        raise FileNotFoundError("no shipped model in fer_core/models/weights/: train one with python -m fer_core.train")
-    return str(model)
+    return model_ref(model).name
 
 
 @torch.inference_mode()
@@ -69,9 +64,57 @@ def features_and_probs(model: torch.nn.Module, images: np.ndarray, *, batch_size
     return np.concatenate(feats), np.concatenate(probs).astype(np.float32)
 
 
-def get_predictions(ds: Dataset, model: str | None = None, *, store: Store | None = None,
+# ---- stages ------------------------------------------------------------------------------------
+def has_model(ds) -> bool:
+    """A model stage can run: a model is shipped (the default one)."""
+    return checkpoint.default_model() is not None
+
+
+def has_model_and_labels(ds) -> bool:
+    """A model is shipped and the data has labels."""
+    return has_model(ds) and bool((ds.labels >= 0).any())
+
+
+def has_splits(ds) -> bool:
+    """At least 20 labeled Training images and another split to score."""
+    return bool(len(ds.rows("Training")) >= 20 and ((ds.split != "Training") & (ds.split != "")).any())
+
+
+def _compute_predictions(ds: Dataset, config: PredictionsConfig, model: ModelRef, progress, store) -> dict:
+    net = for_inference(load_checkpoint(model)[0])  # the GPU when there is one
+    feats, probs = features_and_probs(net, ds.images, tta=config.tta, progress=progress)
+    return {"probs": probs, "features": feats, "classes": np.array(net.classes)}
+
+
+def _compute_baselines(ds: Dataset, config: BaselinePredictionsConfig, model, progress, store) -> dict:
+    tr = ds.rows("Training")
+    rows = np.flatnonzero((ds.split != "Training") & (ds.split != "") & (ds.labels >= 0))
+    if len(tr) < 20 or len(rows) == 0:
+        raise ValueError("baselines need labeled Training rows and a test split")
+    out = {"rows": rows}
+    for i, name in enumerate(config.names):
+        if progress:
+            progress(i / len(config.names), f"fitting {name}")
+        est = fit_baseline(name, ds.images[tr], ds.labels[tr], n_components=config.n_components,
+                           seed=config.seed, max_train=config.rbf_max_train if name == "rbf_svm" else 0)
+        out[f"probs_{name}"] = baseline_probs(est, ds.images[rows])
+        out[f"fit_seconds_{name}"] = np.float64(est.fit_seconds_)
+    return out
+
+
+PREDICTIONS = register(Stage("predictions", "model's probabilities and features for every image",
+                             PredictionsConfig, _compute_predictions, reads=("images",), uses_model=True,
+                             enabled=has_model))
+BASELINES = register(Stage("baselines", "PCA + logistic regression / SVMs / random forest, fit on Training",
+                           BaselinePredictionsConfig, _compute_baselines, reads=("images", "labels", "split"),
+                           enabled=has_splits))
+
+
+# ---- the functions other code calls: one line each over the registry ---------------------------
+def get_predictions(ds: Dataset, model: str | ModelRef | None = None, *, store: Store | None = None,
                     tta: bool = True, progress=None) -> dict[str, np.ndarray]:
-    """Cached probabilities and features of `model` (shipped name or checkpoint path) on `ds`.
+    """Cached probabilities and features of `model` (shipped name, checkpoint path or ModelRef;
+    None = the default model) on `ds`.
 
     Returns:
         dict with probs (N, K) float32 (rows sum to 1), features (N, D) float32, classes (K,) str.
@@ -79,26 +122,17 @@ def get_predictions(ds: Dataset, model: str | None = None, *, store: Store | Non
     Raises:
         FileNotFoundError: no such model (and none shipped when `model` is None).
     """
-    model = model_or_default(model)
-    store = store or Store()
-
-    def compute():
-        net = for_inference(load_checkpoint(model)[0])  # the GPU when there is one
-        feats, probs = features_and_probs(net, ds.images, tta=tta, progress=progress)
-        return {"probs": probs, "features": feats, "classes": np.array(net.classes)}
-
-    return store.get_or_compute("predictions", {"model": str(model), "tta": tta}, compute,
-                                data_hash=ds.data_hash, model_hash=model_hash(model))
+    return stages.get(PREDICTIONS, ds, PredictionsConfig(tta=tta), model=model, store=store, progress=progress)
 
 
-def predictions_key(ds: Dataset, model: str | None = None, tta: bool = True) -> str:
-    model = model or default_model()
-    return Store.key("predictions", {"model": str(model), "tta": tta}, data_hash=ds.data_hash,
-                     model_hash=model_hash(model) if model else "")
+def predictions_key(ds: Dataset, model: str | ModelRef | None = None, tta: bool = True) -> str:
+    """Cache key of :func:`get_predictions` (raises as it does when there is no model)."""
+    return stages.key(PREDICTIONS, ds, PredictionsConfig(tta=tta), model=model)
 
 
 def baselines_config(ds: Dataset) -> dict:
-    return {"names": list(BASELINES), "n_components": 100, "seed": 0, "rbf_max_train": 10000}
+    """The baselines stage's default config as a dict."""
+    return BaselinePredictionsConfig().to_dict()
 
 
 def get_baseline_predictions(ds: Dataset, *, store: Store | None = None, progress=None) -> dict[str, np.ndarray]:
@@ -111,26 +145,9 @@ def get_baseline_predictions(ds: Dataset, *, store: Store | None = None, progres
     Raises:
         ValueError: the dataset has no labeled Training rows or nothing else to score.
     """
-    store = store or Store()
-    cfg = baselines_config(ds)
-
-    def compute():
-        tr = (ds.split == "Training") & (ds.labels >= 0)
-        rows = np.flatnonzero((ds.split != "Training") & (ds.split != "") & (ds.labels >= 0))
-        if tr.sum() < 20 or len(rows) == 0:
-            raise ValueError("baselines need labeled Training rows and a test split")
-        out = {"rows": rows}
-        for i, name in enumerate(cfg["names"]):
-            if progress:
-                progress(i / len(cfg["names"]), f"fitting {name}")
-            est = fit_baseline(name, ds.images[tr], ds.labels[tr], n_components=cfg["n_components"],
-                               seed=cfg["seed"], max_train=cfg["rbf_max_train"] if name == "rbf_svm" else 0)
-            out[f"probs_{name}"] = baseline_probs(est, ds.images[rows])
-            out[f"fit_seconds_{name}"] = np.float64(est.fit_seconds_)
-        return out
-
-    return store.get_or_compute("baselines", cfg, compute, data_hash=ds.data_hash)
+    return stages.get(BASELINES, ds, store=store, progress=progress)
 
 
 def baselines_key(ds: Dataset) -> str:
-    return Store.key("baselines", baselines_config(ds), data_hash=ds.data_hash)
+    """Cache key of :func:`get_baseline_predictions`."""
+    return stages.key(BASELINES, ds)

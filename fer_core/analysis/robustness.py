@@ -36,9 +36,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from fer_core import stages
+from fer_core.analysis.predictions import has_model
 from fer_core.config import RobustnessConfig
 from fer_core.constants import IMAGE_SIZE
 from fer_core.data.dataset import Dataset
+from fer_core.models.checkpoint import load_checkpoint, model_ref
+from fer_core.stages import Stage, register
 from fer_core.store import Store
 
 Progress = Callable[[float, str], None]
@@ -485,13 +489,6 @@ def _compute_sweep(model, x, y, spec: Corruption, lv, keys, *, repeats, seed, tt
 
 
 # ---- cached sweeps over a dataset -------------------------------------------------------------
-def _model_name(model: str | None) -> str:
-    if model:
-        return str(model)
-    from fer_core.analysis.predictions import model_or_default  # imports scikit-learn: only when no model is named
-    return model_or_default(None)
-
-
 def select_rows(ds: Dataset, config: RobustnessConfig, label_set: str = "fer2013") -> tuple[np.ndarray, np.ndarray]:
     """(dataset rows, labels in `label_set`) of the labeled images of `config.split`, sorted; a
     seeded random subsample of `config.max_images` of them when that is set.
@@ -516,89 +513,106 @@ def quick_config(ds: Dataset, config: RobustnessConfig = RobustnessConfig(), *, 
     return replace(config, max_images=max_images if n > max_images else 0)
 
 
-def sweep_config(config: RobustnessConfig, corruption: str, model: str) -> dict:
+@dataclass(frozen=True)
+class SweepConfig(RobustnessConfig):
+    """One corruption's sweep (stage 'robustness_sweep'): a RobustnessConfig and the corruption."""
+
+    corruption: str = "gaussian_noise"
+
+
+def sweep_config(config: RobustnessConfig, corruption: str, model=None) -> dict:
     """What a sweep artifact's key hashes: the config without the corruption list, with this
-    corruption and its severity table (PGD's step count only for PGD)."""
+    corruption and its severity table (PGD's step count only for PGD). `model` is not hashed
+    (the model enters the key by content hash)."""
     spec = get_corruption(corruption)
-    d = config.to_dict()
+    d = RobustnessConfig(**{f: getattr(config, f) for f in RobustnessConfig.__dataclass_fields__}).to_dict()
     d.pop("corruptions")
     if corruption != "pgd":
         d.pop("pgd_steps")
-    return {"model": model, "corruption": corruption, "levels": [float(v) for v in spec.levels],
-            "version": SWEEP_VERSION, **d}
+    return {"corruption": corruption, "levels": [float(v) for v in spec.levels], "version": SWEEP_VERSION, **d}
 
 
-def sweep_key(ds: Dataset, corruption: str, config: RobustnessConfig = RobustnessConfig(),
-              model: str | None = None) -> str:
-    from fer_core.models.checkpoint import model_hash
-    model = _model_name(model)
-    return Store.key("robustness_sweep", sweep_config(config, corruption, model), data_hash=ds.data_hash,
-                     model_hash=model_hash(model))
+def _compute_sweep_stage(ds: Dataset, config: SweepConfig, model, progress, store) -> dict[str, np.ndarray]:
+    net, info = load_checkpoint(model)
+    rows, labels = select_rows(ds, config, info.get("label_set") or "fer2013")
+    out = sweep(net, ds.images[rows], labels, config.corruption, repeats=config.repeats, seed=config.seed,
+                keys=rows, tta=config.tta, pgd_steps=config.pgd_steps, progress=progress)
+    return {**out, "rows": rows.astype(np.int64)}
+
+
+def has_model_and_test_split(ds) -> bool:
+    """A model is shipped and the data has labeled PrivateTest images."""
+    return has_model(ds) and bool(len(ds.rows("PrivateTest")))
+
+
+SWEEP = register(Stage("robustness_sweep", "one corruption's accuracy over its severities (on demand)", SweepConfig,
+                       _compute_sweep_stage, reads=("images", "labels", "split"), uses_model=True,
+                       enabled=has_model_and_test_split, key_config=lambda c: sweep_config(c, c.corruption),
+                       prepare=False))
+
+
+def _sweep_config(corruption: str, config: RobustnessConfig) -> SweepConfig:
+    get_corruption(corruption)  # a clear error naming the known corruptions
+    return SweepConfig(**{f: getattr(config, f) for f in RobustnessConfig.__dataclass_fields__}, corruption=corruption)
+
+
+def sweep_key(ds: Dataset, corruption: str, config: RobustnessConfig = RobustnessConfig(), model=None) -> str:
+    """Cache key of :func:`get_sweep`."""
+    return stages.key(SWEEP, ds, _sweep_config(corruption, config), model=model)
 
 
 def load_sweep(ds: Dataset, corruption: str, config: RobustnessConfig = RobustnessConfig(), *,
-               model: str | None = None, store: Store | None = None) -> dict[str, np.ndarray] | None:
+               model=None, store: Store | None = None) -> dict[str, np.ndarray] | None:
     """The cached sweep, or None when it has not been computed."""
-    return (store or Store()).load("robustness_sweep", sweep_key(ds, corruption, config, model))
+    return stages.load(SWEEP, ds, _sweep_config(corruption, config), model=model, store=store)
 
 
 def get_sweep(ds: Dataset, corruption: str, config: RobustnessConfig = RobustnessConfig(), *,
-              model: str | None = None, store: Store | None = None, progress: Progress | None = None
+              model=None, store: Store | None = None, progress: Progress | None = None
               ) -> dict[str, np.ndarray]:
-    """Cached :func:`sweep` of `model` (shipped name or checkpoint path) on `config.split` of `ds`.
+    """Cached :func:`sweep` of `model` (shipped name, checkpoint path or ModelRef; None = the
+    default model) on `config.split` of `ds`.
 
     Returns:
         :func:`sweep`'s dict plus rows (N,) int64, the dataset rows that were corrupted.
     """
-    from fer_core.models.checkpoint import load_checkpoint, model_hash
-    store = store or Store()
-    model = _model_name(model)
-
-    def compute():
-        net, info = load_checkpoint(model)
-        rows, labels = select_rows(ds, config, info.get("label_set") or "fer2013")
-        out = sweep(net, ds.images[rows], labels, corruption, repeats=config.repeats, seed=config.seed,
-                    keys=rows, tta=config.tta, pgd_steps=config.pgd_steps, progress=progress)
-        return {**out, "rows": rows.astype(np.int64)}
-
-    return store.get_or_compute("robustness_sweep", sweep_config(config, corruption, model), compute,
-                                data_hash=ds.data_hash, model_hash=model_hash(model),
-                                extra_meta={"source": ds.source, "n_images": len(ds)})
+    return stages.get(SWEEP, ds, _sweep_config(corruption, config), model=model, store=store, progress=progress)
 
 
 # ---- the default sweep (prepare stage "robustness") --------------------------------------------
-def _default_config(config: RobustnessConfig, model: str) -> dict:
+def _default_config(config: RobustnessConfig) -> dict:
     levels = {c: [float(v) for v in get_corruption(c).levels] for c in config.corruptions}
-    return {"model": model, **config.to_dict(), "levels": levels, "version": SWEEP_VERSION}
+    return {**config.to_dict(), "levels": levels, "version": SWEEP_VERSION}
 
 
-def default_sweep_key(ds: Dataset, config: RobustnessConfig = RobustnessConfig(), model: str | None = None) -> str:
-    from fer_core.models.checkpoint import model_hash
-    model = _model_name(model)
-    return Store.key("robustness", _default_config(config, model), data_hash=ds.data_hash, model_hash=model_hash(model))
+def _compute_default_stage(ds: Dataset, config: RobustnessConfig, model, progress, store) -> dict[str, np.ndarray]:
+    res = {}
+    for i, c in enumerate(config.corruptions):
+        step = (lambda f, t, i=i: progress((i + f) / len(config.corruptions), t)) if progress else None
+        res[c] = get_sweep(ds, c, config, model=model, store=store, progress=step)
+    mean = [float(r["accuracy"][:, 1:].mean()) for r in res.values()]
+    clean = float(next(iter(res.values()))["accuracy"][0, 0]) if res else float("nan")
+    return {"corruptions": np.array(list(res), dtype=str), "mean_accuracy": np.array(mean),
+            "clean_accuracy": np.float64(clean)}
 
 
-def get_default_sweep(ds: Dataset, config: RobustnessConfig = RobustnessConfig(), *, model: str | None = None,
+STAGE = register(Stage("robustness", "model's accuracy under Gaussian noise, blur, JPEG, low contrast, eye and "
+                       "mouth occlusion and FGSM on PrivateTest (3 repeats)", RobustnessConfig, _compute_default_stage,
+                       reads=("images", "labels", "split"), uses_model=True, enabled=has_model_and_test_split,
+                       key_config=_default_config))
+
+
+def default_sweep_key(ds: Dataset, config: RobustnessConfig = RobustnessConfig(), model=None) -> str:
+    """Cache key of :func:`get_default_sweep`."""
+    return stages.key(STAGE, ds, config, model=model)
+
+
+def get_default_sweep(ds: Dataset, config: RobustnessConfig = RobustnessConfig(), *, model=None,
                       store: Store | None = None, progress: Progress | None = None) -> dict[str, np.ndarray]:
-    """Every corruption of `config` for the default model (each cached on its own, so an
-    interrupted run resumes), and their summary: corruptions (C,) str, mean_accuracy (C,) float64
-    (over severities > 0 and repeats) and clean_accuracy (scalar)."""
-    from fer_core.models.checkpoint import model_hash
-    store = store or Store()
-    model = _model_name(model)
-
-    def compute():
-        res = {}
-        for i, c in enumerate(config.corruptions):
-            step = (lambda f, t, i=i: progress((i + f) / len(config.corruptions), t)) if progress else None
-            res[c] = get_sweep(ds, c, config, model=model, store=store, progress=step)
-        mean = [float(r["accuracy"][:, 1:].mean()) for r in res.values()]
-        clean = float(next(iter(res.values()))["accuracy"][0, 0]) if res else float("nan")
-        return {"corruptions": np.array(list(res), dtype=str), "mean_accuracy": np.array(mean),
-                "clean_accuracy": np.float64(clean)}
-
-    return store.get_or_compute("robustness", _default_config(config, model), compute, data_hash=ds.data_hash,
-                                model_hash=model_hash(model))
+    """Every corruption of `config` for `model` (None = the default model; each corruption cached
+    on its own, so an interrupted run resumes), and their summary: corruptions (C,) str,
+    mean_accuracy (C,) float64 (over severities > 0 and repeats) and clean_accuracy (scalar)."""
+    return stages.get(STAGE, ds, config, model=model, store=store, progress=progress)
 
 
 # ---- summaries for tables and figures -----------------------------------------------------------
@@ -708,7 +722,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(a.threads)
     try:
         ds = load_dataset(a.data)
-        model = _model_name(a.model or None)
+        ref = model_ref(a.model or None)  # resolved and hashed once for every sweep
+        model = ref.name
         select_rows(ds, cfg)
     except (DataError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -716,7 +731,7 @@ def main(argv: list[str] | None = None) -> int:
     results, out = {}, {}
     for c in cfg.corruptions:
         t0 = time.perf_counter()
-        r = results[(model, c)] = get_sweep(ds, c, cfg, model=model)
+        r = results[(model, c)] = get_sweep(ds, c, cfg, model=ref)
         spec, s = CORRUPTIONS[c], summarize(r)
         out[c] = {"levels": r["levels"].tolist(), "mean": s["mean"].round(4).tolist(),
                   "std": s["std"].round(4).tolist(), "seconds": round(float(r["seconds"]), 1)}

@@ -100,9 +100,11 @@ class Dataset:
         split: (N,) str, one of SPLITS, or '' when the source has no split.
         row: (N,) int64 row index in the source file (the sample keeps the full file's rows).
         source: where it came from (path, or 'bundled sample').
-        data_hash: content hash of the source file(s); keys every derived artifact.
+        data_hash: content hash of the images, labels and split (the data file or the image
+            folder; a subset: its parent's hash and the rows kept). Never includes FER+.
         ferplus: FER+ labels when loaded, else None.
         paths: (N,) str image file per row, for folder datasets; None otherwise.
+        ferplus_hash: content hash of the FER+ votes ('' when not loaded).
     """
 
     images: np.ndarray
@@ -113,18 +115,40 @@ class Dataset:
     data_hash: str
     ferplus: FerPlus | None = None
     paths: np.ndarray | None = None
+    ferplus_hash: str = ""
 
     def __len__(self) -> int:
         return len(self.labels)
 
+    def input_hash(self, reads) -> str:
+        """Hash of the inputs a stage reads (fer_core.stages.INPUTS): :attr:`data_hash` for images,
+        labels and split (they come from one file), combined with :attr:`ferplus_hash` only when
+        'ferplus' is among `reads`. So loading the FER+ votes or not keeps every other key."""
+        if "ferplus" not in reads:
+            return self.data_hash
+        return hash_bytes(self.data_hash, "ferplus", self.ferplus_hash or "none")
+
+    @property
+    def cache_token(self) -> str:
+        """Identity of everything loaded (data and FER+ votes), for caches of results that may
+        read any of it (e.g. the dashboard's)."""
+        return self.input_hash(("ferplus",))
+
     def subset(self, idx) -> "Dataset":
-        """A new Dataset with the rows `idx` (bool mask or integer indices)."""
+        """A new Dataset with the rows `idx` (bool mask or integer indices), with its own hashes
+        (the parent's and the rows kept), so its artifacts are never the parent's."""
         idx = np.asarray(idx)
         if idx.dtype == bool:
+            if idx.shape != (len(self),):
+                raise ValueError(f"a boolean subset mask must be ({len(self)},), got {idx.shape}")
             idx = np.flatnonzero(idx)
+        idx = idx.astype(np.int64, copy=False)
+        rows = idx.tobytes()
         return replace(self, images=self.images[idx], labels=self.labels[idx], split=self.split[idx],
                        row=self.row[idx], ferplus=self.ferplus.subset(idx) if self.ferplus else None,
-                       paths=self.paths[idx] if self.paths is not None else None)
+                       paths=self.paths[idx] if self.paths is not None else None,
+                       data_hash=hash_bytes(self.data_hash, "subset", rows),
+                       ferplus_hash=hash_bytes(self.ferplus_hash, "subset", rows) if self.ferplus_hash else "")
 
     def split_mask(self, name: str) -> np.ndarray:
         """(N,) bool: rows of split `name` (labelled or not)."""
@@ -534,8 +558,12 @@ def load_dataset(path: str | os.PathLike | None = None, ferplus: str | os.PathLi
     if is_folder and ferplus is not None:
         raise DataError("FER+ votes can only be joined to a fer2013.csv file, not an image folder",
                         file=path)
-    data_hash = hash_bytes(_hash_folder(path) if is_folder else hash_file(path),
-                           hash_file(ferplus) if ferplus else "")
+    # images, labels and split: the source alone (the value the earlier combined hash had without
+    # FER+, so flags recorded then keep their dataset); the FER+ votes apart. The parse cache below
+    # holds both, so it keeps the combined hash.
+    source_hash = _hash_folder(path) if is_folder else hash_file(path)
+    ferplus_hash = hash_file(ferplus) if ferplus else ""
+    data_hash = hash_bytes(source_hash, "")
 
     def parse() -> dict[str, np.ndarray]:
         arrays = read_image_folder(path) if is_folder else read_fer2013_csv(path)
@@ -548,7 +576,8 @@ def load_dataset(path: str | os.PathLike | None = None, ferplus: str | os.PathLi
     config = {"reader": "folder" if is_folder else "fer2013_csv", "reader_version": READER_VERSION,
               "ferplus": ferplus is not None}
     if use_cache:
-        arrays = (store or Store()).get_or_compute("dataset", config, parse, data_hash=data_hash,
+        arrays = (store or Store()).get_or_compute("dataset", config, parse,
+                                                   data_hash=hash_bytes(source_hash, ferplus_hash),
                                                    extra_meta={"source": source})
     else:
         arrays = parse()
@@ -559,7 +588,7 @@ def load_dataset(path: str | os.PathLike | None = None, ferplus: str | os.PathLi
                      not_face=(arrays["fp_name"] == ""), name=arrays["fp_name"])
     return Dataset(images=arrays["images"], labels=arrays["labels"].astype(np.int64),
                    split=arrays["split"].astype(str), row=arrays["row"].astype(np.int64), source=source,
-                   data_hash=data_hash, ferplus=fp, paths=arrays.get("paths"))
+                   data_hash=data_hash, ferplus=fp, paths=arrays.get("paths"), ferplus_hash=ferplus_hash)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,13 +15,14 @@ import json
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from fer_core import __version__
+from fer_core import __version__, stages
 from fer_core.constants import get_label_set
 from fer_core.models.registry import create_model
 from fer_core.store import hash_file
@@ -53,6 +54,8 @@ def resolve_checkpoint(path_or_name: str | os.PathLike) -> Path:
     Raises:
         FileNotFoundError: naming the path tried and the shipped names.
     """
+    if isinstance(path_or_name, ModelRef):
+        return path_or_name.path
     p = Path(path_or_name)
     if p.is_file():
         return p
@@ -67,9 +70,69 @@ def resolve_checkpoint(path_or_name: str | os.PathLike) -> Path:
     raise FileNotFoundError(f"{what}; shipped checkpoints: {known}")
 
 
-def model_hash(path_or_name: str | os.PathLike) -> str:
-    """Content hash of a checkpoint file (keys artifacts derived from the model)."""
-    return hash_file(resolve_checkpoint(path_or_name))
+#: Preference order for the default model among the shipped checkpoints.
+DEFAULT_MODEL_PREFERENCE = ("resnet18", "compact")
+
+
+def default_model() -> str | None:
+    """The shipped checkpoint the pages and the model stages use by default (None when none is
+    shipped). The one place the default model is chosen."""
+    shipped = shipped_checkpoints()
+    return next((m for m in DEFAULT_MODEL_PREFERENCE if m in shipped), shipped[0] if shipped else None)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A resolved model: what artifacts derived from a model are keyed by.
+
+    Attributes:
+        name: as the user gave it (a shipped name such as 'compact', or a checkpoint path).
+        path: the checkpoint file.
+        hash: hex blake2b-128 of the file's bytes (computed once per file version, see :func:`model_ref`).
+    """
+
+    name: str
+    path: Path
+    hash: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+#: (resolved path, mtime_ns, size) -> content hash: a checkpoint is hashed once per file version.
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def model_ref(model: "ModelRef | str | os.PathLike | None" = None) -> ModelRef:
+    """Resolve a model once: a :class:`ModelRef` as is; a shipped name or checkpoint path; None or
+    '' = :func:`default_model`. The file's content hash is memoised on (path, mtime, size), so a
+    Home rerun asking for eight keys reads the checkpoint once, and a rewritten file is hashed again.
+
+    Raises:
+        FileNotFoundError: no such file / shipped name (message lists the shipped names), or no
+            model given and none shipped.
+    """
+    if isinstance(model, ModelRef):
+        return model
+    name = str(model) if model else default_model()
+    if not name:
+        raise FileNotFoundError("no shipped model in fer_core/models/weights/: train one with python -m fer_core.train")
+    path = resolve_checkpoint(name)
+    st = path.stat()
+    memo = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    h = _HASHES.get(memo)
+    if h is None:
+        h = _HASHES[memo] = hash_file(path)
+    return ModelRef(name=name, path=path, hash=h)
+
+
+stages.set_model_resolver(model_ref)  # stages.key/get accept a shipped name or path and resolve it here
+
+
+def model_hash(path_or_name: "ModelRef | str | os.PathLike") -> str:
+    """Content hash of a checkpoint file (keys artifacts derived from the model); memoised per
+    file version by :func:`model_ref`."""
+    return model_ref(path_or_name).hash
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, model_name: str, model_kwargs: dict,
@@ -136,7 +199,7 @@ def load_checkpoint(path_or_name: str | os.PathLike, map_location: str | torch.d
         FileNotFoundError: no such file / shipped name (message lists the shipped names).
         ValueError: the file is not a FER Explorer checkpoint.
     """
-    path = resolve_checkpoint(path_or_name)
+    path = model_ref(path_or_name).path if isinstance(path_or_name, ModelRef) else resolve_checkpoint(path_or_name)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle/zip errors of a corrupt or foreign file
@@ -151,7 +214,7 @@ def load_checkpoint(path_or_name: str | os.PathLike, map_location: str | torch.d
     model.to(map_location).eval()
     info = {k: v for k, v in ckpt.items() if k != "state_dict"}
     info["path"] = str(path)
-    info["model_hash"] = hash_file(path)
+    info["model_hash"] = model_ref(path).hash
     model.normalization = dict(info["normalization"])
     model.label_set = info["label_set"]
     model.classes = tuple(info.get("classes") or get_label_set(info["label_set"]).classes)

@@ -1,176 +1,130 @@
 """Build every artifact the dashboard pages need, in stages, resuming after an interruption.
 
-    python -m fer_core.prepare --data PATH [--ferplus PATH] [--model NAME]
+    python -m fer_core.prepare --data PATH [--ferplus PATH] [--model NAME] [--threads N]
 
 --model picks the model whose outputs the model stages build (predictions, saliency maps,
 embeddings, label errors, robustness): a shipped checkpoint name (the pages offer every shipped
-model) or a checkpoint path; by default the default shipped model. Each stage is a pure function of (dataset, config) whose result the store caches, so a stage
-that finished is never redone, and an interrupted run resumes at the first missing stage.
-Later features register their stages with :func:`register_stage`.
+model) or a checkpoint path; by default the default shipped model. Each stage is a registered
+fer_core.stages.Stage whose result the store caches under a key of exactly what it reads, so a
+stage that finished is never redone, an interrupted run resumes at the first missing stage, and
+loading the FER+ votes or not changes only the stages that read them (embedding_stats).
 """
 from __future__ import annotations
 
 import argparse
-import importlib
+import os
 import shlex
 import sys
 import time
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Mapping
+from contextlib import contextmanager
 
-import numpy as np
 from tqdm import tqdm
 
-from fer_core.config import PCAConfig
+# Importing a module registers the stages declared beside its code, in this order (prepare's).
+from fer_core.analysis import eigenfaces, predictions, attribute, embed, label_errors, duplicates, robustness  # noqa: F401
+from fer_core import stages
 from fer_core.data.dataset import DataError, Dataset, load_dataset
-from fer_core.analysis.eigenfaces import eigenfaces, select_split
+from fer_core.models.checkpoint import ModelRef, model_ref
+from fer_core.stages import Stage, register
 from fer_core.store import Store
 
-
-@dataclass(frozen=True)
-class Stage:
-    """An artifact stage: `key(ds, model)` gives its cache key, `build(ds, store, model)` computes
-    and caches it (`model`: shipped name or checkpoint path, None = the default model; stages
-    that use no model ignore it)."""
-
-    name: str
-    description: str
-    key: Callable[[Dataset, str | None], str]
-    build: Callable[[Dataset, Store, str | None], object]
-    #: False when the stage cannot run for this dataset (e.g. no shipped model); skipped then.
-    enabled: Callable[[Dataset], bool] = lambda ds: True
-
-
-STAGES: dict[str, Stage] = {}
-
-
-def register_stage(stage: Stage) -> Stage:
-    STAGES[stage.name] = stage
-    return stage
-
-
-# ---- eigenfaces ---------------------------------------------------------------------------
-def eigenfaces_key(ds: Dataset, config: PCAConfig = PCAConfig()) -> str:
-    return Store.key("eigenfaces", config.to_dict(), data_hash=ds.data_hash)
-
-
-def get_eigenfaces(ds: Dataset, store: Store | None = None, config: PCAConfig = PCAConfig()) -> dict[str, np.ndarray]:
-    """Cached :func:`fer_core.analysis.eigenfaces.eigenfaces` of `ds` (computed on first call)."""
-    store = store or Store()
-
-    def compute():
-        m = select_split(ds.split, config.split)
-        return eigenfaces(ds.images[m], ds.labels[m], config)
-
-    return store.get_or_compute("eigenfaces", config.to_dict(), compute, data_hash=ds.data_hash,
-                                extra_meta={"source": ds.source, "n_images": len(ds)})
-
-
-register_stage(Stage("eigenfaces", "mean faces, eigenfaces, explained variance (PCA)",
-                     lambda ds, m=None: eigenfaces_key(ds), lambda ds, st, m=None: get_eigenfaces(ds, st)))
-
-
-# ---- model outputs --------------------------------------------------------------------------
-def _has_model(ds: Dataset) -> bool:
-    from fer_core.analysis.predictions import default_model
-    return default_model() is not None
-
-
-def _has_splits(ds: Dataset) -> bool:
-    return bool(((ds.split == "Training") & (ds.labels >= 0)).sum() >= 20 and
-                ((ds.split != "Training") & (ds.split != "")).any())
-
-
-def _lazy_stage(name: str, description: str, module: str, key: str, build: str,
-                enabled: Callable[[Dataset], bool], model_arg: Callable[[str | None], dict] | None = None) -> Stage:
-    """Register a stage whose key and build functions live in `fer_core.<module>`, imported on
-    first use so `prepare` (and the dashboard's Home) starts without loading torch or Captum.
-    `model_arg(model)` gives the keyword arguments that pass the model to both (None: the stage
-    uses no model)."""
-    def mod():
-        return importlib.import_module(f"fer_core.{module}")
-
-    def kw(model):
-        return model_arg(model) if model_arg and model else {}
-    return register_stage(Stage(name, description, lambda ds, m=None: getattr(mod(), key)(ds, **kw(m)),
-                                lambda ds, st, m=None: getattr(mod(), build)(ds, store=st, **kw(m)), enabled))
-
-
-def _model_kw(model):
-    return {"model": model}
-
-
-def _config_kw(config_name: str, module: str = "config"):
-    def kw(model):
-        return {"config": getattr(importlib.import_module(f"fer_core.{module}"), config_name)(model=model)}
-    return kw
-
-
-_lazy_stage("predictions", "model's probabilities and features for every image",
-            "analysis.predictions", "predictions_key", "get_predictions", _has_model, _model_kw)
-_lazy_stage("baselines", "PCA + logistic regression / SVMs / random forest, fit on Training",
-            "analysis.predictions", "baselines_key", "get_baseline_predictions", _has_splits)
-
-
-# ---- saliency (fer_core.analysis.attribute) ----------------------------------------------------------
-def _has_model_and_labels(ds: Dataset) -> bool:
-    return _has_model(ds) and bool((ds.labels >= 0).any())
-
-
-_lazy_stage("class_maps", "model's per-class average Grad-CAM maps (correct test images)",
-            "analysis.attribute", "class_maps_key", "get_class_maps", _has_model_and_labels, _config_kw("AttributionConfig"))
-_lazy_stage("sanity", "saliency sanity check: cascading randomization of the model",
-            "analysis.attribute", "sanity_key", "get_sanity", _has_model, _config_kw("SanityConfig"))
-
-
-# ---- embeddings (default model's features mapped to 2-D; neighbour graph and silhouettes) ---
+#: prepare's order of the built-in stages; stages registered later (with prepare=True) follow.
+ORDER = ("eigenfaces", "predictions", "baselines", "class_maps", "sanity", "projection_umap", "projection_tsne",
+         "embedding_stats", "label_errors", "duplicates", "robustness")
 #: The maps `python -m fer_core.prepare` builds: the dashboard's default UMAP and t-SNE views.
 EMBEDDING_STAGES = {"projection_umap": "umap", "projection_tsne": "tsne"}
 
 
-def _projection_stage(method: str) -> tuple[Callable, Callable]:
-    def key(ds, model=None):
-        from fer_core.config import ProjectionConfig
-        from fer_core.analysis.embed import projection_key
-        return projection_key(ds, ProjectionConfig(method=method, dims=2), model=model)
+class _PrepareStages(Mapping):
+    """{name: Stage} of the stages prepare builds, in its order; a live view of the registry, so
+    a stage registered later shows here (and on the Home page) without further code."""
 
-    def build(ds, st, model=None):
-        from fer_core.config import ProjectionConfig
-        from fer_core.analysis.embed import get_projection
-        return get_projection(ds, ProjectionConfig(method=method, dims=2), model=model, store=st)
-    return key, build
+    def _names(self) -> list[str]:
+        reg = stages.REGISTRY
+        rest = [n for n, s in reg.items() if s.prepare and n not in ORDER]
+        return [n for n in ORDER if n in reg and reg[n].prepare] + rest
 
+    def __getitem__(self, name: str) -> Stage:
+        if name not in self._names():
+            raise KeyError(f"unknown stage {name!r}; known: {self._names()}")
+        return stages.REGISTRY[name]
 
-for _name, _method in EMBEDDING_STAGES.items():
-    register_stage(Stage(_name, f"{'UMAP' if _method == 'umap' else 't-SNE'} 2-D map of the model's "
-                         "features (Embeddings page)", *_projection_stage(_method), _has_model))
+    def __iter__(self):
+        return iter(self._names())
 
-
-_lazy_stage("embedding_stats", "nearest neighbours, silhouette and kNN label agreement in feature space",
-            "analysis.embed", "stats_key", "get_feature_stats", _has_model, _model_kw)
-_lazy_stage("label_errors", "out-of-sample probabilities, label-error rankings and the non-face ranking",
-            "analysis.label_errors", "label_errors_key", "get_label_errors", _has_model_and_labels,
-            _config_kw("LabelErrorConfig", "analysis.label_errors"))
-_lazy_stage("duplicates", "near-duplicate groups (re-encoded, shifted, re-lit copies) for the Label errors page",
-            "analysis.duplicates", "near_duplicates_key", "get_near_duplicates", lambda ds: len(ds) > 1)
+    def __len__(self) -> int:
+        return len(self._names())
 
 
-# ---- robustness (fer_core.analysis.robustness) -------------------------------------------------------
-def _has_model_and_test_split(ds: Dataset) -> bool:
-    return _has_model(ds) and bool(((ds.split == "PrivateTest") & (ds.labels >= 0)).any())
+STAGES: Mapping[str, Stage] = _PrepareStages()
+register_stage = register  # the name earlier code used
 
 
-_lazy_stage("robustness", "model's accuracy under Gaussian noise, blur, JPEG, low contrast, eye and "
-            "mouth occlusion and FGSM on PrivateTest (3 repeats)", "analysis.robustness", "default_sweep_key",
-            "get_default_sweep", _has_model_and_test_split, _model_kw)
+# ---- eigenfaces (kept importable from here: the Eigenfaces page and tests use it) ------------
+eigenfaces_key = eigenfaces.eigenfaces_key
+get_eigenfaces = eigenfaces.get_eigenfaces
+
+
+# ---- threads --------------------------------------------------------------------------------
+def default_threads(cpus: int | None = None) -> int:
+    """Threads prepare uses by default: 1 on a machine with 2 or fewer CPUs, else the CPUs less one.
+
+    Measured on a 2-core machine shared with other busy processes (load average 6-8;
+    ``python bench/bench_threads.py --threads 1 2``, median of 5): the eigenfaces stage of the
+    bundled sample took 0.76 s with 1 thread and 10.6 s with 2, the predictions stage (resnet18,
+    1,000 images) 16.2 s and 21.3 s: a second thread on a shared 2-core machine only waits for
+    the other core. Above 2 CPUs one is left for the dashboard and the OS.
+    """
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 1 if cpus <= 2 else cpus - 1
+
+
+@contextmanager
+def threads(n: int):
+    """Run a block with `n` CPU threads for torch's intra-op pool and, when threadpoolctl is
+    installed, for the BLAS/OpenMP pools of numpy and scikit-learn; restored afterwards."""
+    if n < 1:
+        raise ValueError(f"threads must be >= 1, got {n}")
+    import torch
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # torch's own pool only
+            yield
+            return
+        with threadpool_limits(limits=n):
+            yield
+    finally:
+        torch.set_num_threads(old)
 
 
 # ---- driver -------------------------------------------------------------------------------
-def stage_status(ds: Dataset, store: Store | None = None, *, model: str | None = None) -> dict[str, bool]:
-    """{stage name: artifact present} for every registered stage (model stages: for `model`,
-    None = the default model)."""
+def _resolved(model) -> ModelRef | None:
+    """The model, resolved once for every stage (None when none is given or shipped: the model
+    stages are then disabled)."""
+    try:
+        return model_ref(model)
+    except FileNotFoundError:
+        if model:
+            raise
+        return None
+
+
+def stage_status(ds: Dataset, store: Store | None = None, *, model: str | ModelRef | None = None) -> dict[str, bool]:
+    """{stage name: artifact present} for every stage prepare builds and can build for `ds` (model
+    stages: for `model`, None = the default model)."""
     store = store or Store()
-    return {name: store.exists(name, s.key(ds, model)) for name, s in STAGES.items() if s.enabled(ds)}
+    ref = _resolved(model)
+    out = {}
+    for name, st in STAGES.items():
+        if not st.enabled(ds) or (st.uses_model and ref is None):
+            continue
+        out[name] = stages.exists(st, ds, model=ref if st.uses_model else None, store=store)
+    return out
 
 
 def prepare_command(source: str | None, ferplus: str | None = None, model: str | None = None) -> str:
@@ -186,31 +140,34 @@ def prepare_command(source: str | None, ferplus: str | None = None, model: str |
     return cmd
 
 
-def run(ds: Dataset, store: Store | None = None, *, only: list[str] | None = None, model: str | None = None,
-        log=print) -> dict[str, float]:
+def run(ds: Dataset, store: Store | None = None, *, only: list[str] | None = None,
+        model: str | ModelRef | None = None, log=print) -> dict[str, float]:
     """Build the missing artifacts; returns {stage: seconds} (0 for stages already cached).
-    `model`: shipped name or checkpoint path for the model stages (None = the default model)."""
+    `model`: shipped name, checkpoint path or ModelRef for the model stages (None = the default
+    model), resolved (and hashed) once for the whole run."""
     store = store or Store()
-    names = only or list(STAGES)
-    unknown = set(names) - set(STAGES)
+    names = list(only or STAGES)
+    unknown = [n for n in names if n not in STAGES]
     if unknown:
         raise ValueError(f"unknown stage(s) {sorted(unknown)}; known: {list(STAGES)}")
+    ref = _resolved(model)
     timings = {}
     bar = tqdm(names, desc="prepare", unit="stage", file=sys.stderr)
     for name in bar:
-        stage = STAGES[name]
+        st = STAGES[name]
         bar.set_postfix_str(name)
-        if not stage.enabled(ds):
+        if not st.enabled(ds) or (st.uses_model and ref is None):
             log(f"[{name}] skipped: not available for this dataset")
             continue
-        if store.exists(name, stage.key(ds, model)):
+        m = ref if st.uses_model else None
+        if stages.exists(st, ds, model=m, store=store):
             timings[name] = 0.0
             log(f"[{name}] cached")
             continue
         t0 = time.perf_counter()
-        stage.build(ds, store, model)
+        stages.get(st, ds, model=m, store=store)
         timings[name] = round(time.perf_counter() - t0, 2)
-        log(f"[{name}] built in {timings[name]:.1f} s: {stage.description}")
+        log(f"[{name}] built in {timings[name]:.1f} s: {st.description}")
     return timings
 
 
@@ -219,18 +176,24 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", help="fer2013.csv[.gz] or image folder (default: bundled sample)")
     p.add_argument("--ferplus", help="fer2013new.csv row-aligned with --data")
-    p.add_argument("--only", nargs="*", help=f"stages to build (default: all)")
+    p.add_argument("--only", nargs="*", help=f"stages to build (default: all: {', '.join(STAGES)})")
     p.add_argument("--model", help="shipped model name or checkpoint path for the model stages (default: the "
                                    "default shipped model)")
+    p.add_argument("--threads", type=int, default=0,
+                   help=f"CPU threads for torch, numpy and scikit-learn (default 0 = what suits this machine: 1 "
+                        f"with 2 or fewer CPUs, else the CPUs less one; here {default_threads()}). On a shared 2-core "
+                        "machine 2 threads ran the eigenfaces stage 14x and the predictions stage 1.3x slower "
+                        "than 1 (bench/bench_threads.py)")
     a = p.parse_args(argv)
+    if a.threads < 0:
+        print(f"error: --threads must be 0 (automatic) or more, got {a.threads}", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
-    if a.model:
-        from fer_core.models.checkpoint import resolve_checkpoint
-        try:
-            resolve_checkpoint(a.model)
-        except FileNotFoundError as e:
-            print(f"error: --model {a.model}: {e}", file=sys.stderr)
-            return 2
+    try:
+        ref = model_ref(a.model) if a.model else None
+    except FileNotFoundError as e:
+        print(f"error: --model {a.model}: {e}", file=sys.stderr)
+        return 2
     try:
         ds = load_dataset(a.data, a.ferplus)
     except DataError as e:
@@ -239,7 +202,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[dataset] {len(ds)} images loaded in {time.perf_counter() - t0:.1f} s ({ds.source})")
     if a.model:
         print(f"[model] {a.model}")
-    run(ds, only=a.only, model=a.model)
+    n = a.threads or default_threads()
+    print(f"[threads] {n}")
+    try:
+        with threads(n):
+            run(ds, only=a.only, model=ref)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0
 
