@@ -31,11 +31,12 @@ import argparse
 import sys
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
 
+from fer_core import validate
 from fer_core.config import RobustnessConfig
 from fer_core.constants import IMAGE_SIZE
 from fer_core.data.dataset import Dataset
@@ -52,11 +53,7 @@ MOUTH_ROW, MOUTH_COLS = 37, (12, 36)
 
 
 # ---- input checks ------------------------------------------------------------------------
-def _check(images: np.ndarray) -> np.ndarray:
-    x = np.asarray(images)
-    if x.ndim != 3 or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or x.dtype != np.uint8:
-        raise ValueError(f"images must be (N, 48, 48) uint8, got {x.shape} {x.dtype}")
-    return x
+_check = validate.images
 
 
 def _rng(rng) -> np.random.Generator:
@@ -218,9 +215,7 @@ def _attack(model, images, labels, epsilon: float, *, method: str, steps: int, b
     from captum.robust import FGSM, PGD
 
     x, eps = _check(images), _level(epsilon, "epsilon", 0, 1)
-    y = np.asarray(labels)
-    if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer) or (len(y) and y.min() < 0):
-        raise ValueError(f"labels must be ({len(x)},) non-negative int, got {y.shape} {y.dtype}")
+    y = validate.labels(labels, n=len(x))
     if eps == 0 or not len(x):
         return x.copy()
     dev = torch.device(device) if device is not None else next(model.parameters()).device
@@ -280,9 +275,15 @@ def pgd(model, images: np.ndarray, labels: np.ndarray, epsilon: float, *, steps:
 
 
 # ---- severity tables -------------------------------------------------------------------------
+#: How a registry entry applies its corruption: apply(images, level, *, rng, model, labels, pgd_steps,
+#: batch_size) -> (N, 48, 48) uint8; each entry takes what it needs and ignores the rest.
+Apply = Callable[..., np.ndarray]
+
+
 @dataclass(frozen=True)
 class Corruption:
-    """A corruption and its severity axis. `levels[0]` is the clean image (severity 0)."""
+    """A corruption, its severity axis and the function that applies it. `levels[0]` is the clean
+    image (severity 0)."""
 
     name: str
     title: str
@@ -291,6 +292,7 @@ class Corruption:
     random: bool                    #: draws random numbers: repeats differ
     group: str                      #: noise, blur, digital, lighting, occlusion, geometry, adversarial
     fmt: str = "{:g}"               #: how a level is written ("eps": as k/255)
+    apply: Apply | None = field(default=None, compare=False, repr=False)  #: see :data:`Apply`
 
     @property
     def attack(self) -> bool:
@@ -306,28 +308,58 @@ class Corruption:
 #: half-level step would round unpredictably.
 _EPS = (0.0, 1 / 255, 2 / 255, 4 / 255, 8 / 255)
 
-#: name -> Corruption, in the order the pages list them.
+
+
+def _random(fn) -> Apply:
+    """A corruption drawing from `rng`."""
+    return lambda images, level, *, rng=None, **_: fn(images, level, rng=rng)
+
+
+def _fixed(fn) -> Apply:
+    """A deterministic corruption of (images, level)."""
+    return lambda images, level, **_: fn(images, level)
+
+
+def _bar(region: str) -> Apply:
+    return lambda images, level, *, rng=None, **_: occlude(images, level, region=region, rng=rng)
+
+
+def _fgsm(images, level, *, model, labels, batch_size=256, **_) -> np.ndarray:
+    return fgsm(model, images, labels, level, batch_size=batch_size)
+
+
+def _pgd(images, level, *, model, labels, pgd_steps=10, batch_size=256, **_) -> np.ndarray:
+    return pgd(model, images, labels, level, steps=pgd_steps, batch_size=batch_size)
+
+
+#: name -> Corruption (with the function that applies it), in the order the pages list them.
 CORRUPTIONS: dict[str, Corruption] = {c.name: c for c in [
     Corruption("gaussian_noise", "Gaussian noise", "variance ([0, 1] pixels)",
-               (0.0, 0.01, 0.05, 0.07, 0.1, 0.15, 0.2), True, "noise"),
+               (0.0, 0.01, 0.05, 0.07, 0.1, 0.15, 0.2), True, "noise", apply=_random(gaussian_noise)),
     Corruption("salt_pepper", "Salt and pepper", "share of pixels", (0.0, 0.01, 0.02, 0.05, 0.1, 0.2), True, "noise",
-               "{:.0%}"),
-    Corruption("gaussian_blur", "Gaussian blur", "sigma (pixels)", (0.0, 0.5, 1.0, 1.5, 2.0, 3.0), False, "blur"),
-    Corruption("jpeg", "JPEG compression", "quality (100 = none)", (100, 50, 30, 20, 10, 5), False, "digital"),
+               "{:.0%}", apply=_random(salt_and_pepper)),
+    Corruption("gaussian_blur", "Gaussian blur", "sigma (pixels)", (0.0, 0.5, 1.0, 1.5, 2.0, 3.0), False, "blur",
+               apply=_fixed(gaussian_blur)),
+    Corruption("jpeg", "JPEG compression", "quality (100 = none)", (100, 50, 30, 20, 10, 5), False, "digital",
+               apply=_fixed(jpeg)),
     Corruption("brightness", "Brightness", "offset (share of range)", (0.0, 0.1, 0.2, 0.3, 0.4, 0.5), False,
-               "lighting", "+{:g}"),
+               "lighting", "+{:g}", apply=_fixed(brightness)),
     Corruption("darkness", "Darkness", "offset (share of range)", (0.0, -0.1, -0.2, -0.3, -0.4, -0.5), False,
-               "lighting"),
-    Corruption("contrast", "Contrast", "contrast factor", (1.0, 0.6, 0.4, 0.3, 0.2, 0.1), False, "lighting"),
-    Corruption("occlusion_eyes", "Occlusion: eyes", "bar height (pixels)", (0, 4, 8, 12, 16), False, "occlusion"),
-    Corruption("occlusion_mouth", "Occlusion: mouth", "bar height (pixels)", (0, 4, 8, 12, 16), False, "occlusion"),
+               "lighting", apply=_fixed(brightness)),
+    Corruption("contrast", "Contrast", "contrast factor", (1.0, 0.6, 0.4, 0.3, 0.2, 0.1), False, "lighting",
+               apply=_fixed(contrast)),
+    Corruption("occlusion_eyes", "Occlusion: eyes", "bar height (pixels)", (0, 4, 8, 12, 16), False, "occlusion",
+               apply=_bar("eyes")),
+    Corruption("occlusion_mouth", "Occlusion: mouth", "bar height (pixels)", (0, 4, 8, 12, 16), False, "occlusion",
+               apply=_bar("mouth")),
     Corruption("occlusion_random", "Occlusion: random patch", "patch side (pixels)", (0, 8, 12, 16, 20, 24), True,
-               "occlusion"),
-    Corruption("rotation", "Rotation", "degrees (random sign)", (0, 5, 10, 15, 20, 30, 45), True, "geometry", "{:g}°"),
+               "occlusion", apply=_bar("random")),
+    Corruption("rotation", "Rotation", "degrees (random sign)", (0, 5, 10, 15, 20, 30, 45), True, "geometry", "{:g}°",
+               apply=_random(rotate)),
     Corruption("downscale", "Down-then-up scaling", "resolution (pixels)", (48, 32, 24, 16, 12, 8), False, "geometry",
-               "{:g} px"),
-    Corruption("fgsm", "FGSM attack", "epsilon ([0, 1] pixels)", _EPS, False, "adversarial", "eps"),
-    Corruption("pgd", "PGD attack", "epsilon ([0, 1] pixels)", _EPS, False, "adversarial", "eps"),
+               "{:g} px", apply=_fixed(downscale)),
+    Corruption("fgsm", "FGSM attack", "epsilon ([0, 1] pixels)", _EPS, False, "adversarial", "eps", apply=_fgsm),
+    Corruption("pgd", "PGD attack", "epsilon ([0, 1] pixels)", _EPS, False, "adversarial", "eps", apply=_pgd),
 ]}
 
 
@@ -369,29 +401,9 @@ def corrupt(images: np.ndarray, name: str, level: float, *, rng=None, model=None
     (a Generator or a seed). Returns (N, 48, 48) uint8.
     """
     spec = get_corruption(name)
-    if spec.attack:
-        if model is None or labels is None:
-            raise ValueError(f"{name} is an attack: pass model= and labels=")
-        if name == "fgsm":
-            return fgsm(model, images, labels, level, batch_size=batch_size)
-        return pgd(model, images, labels, level, steps=pgd_steps, batch_size=batch_size)
-    if name == "gaussian_noise":
-        return gaussian_noise(images, level, rng=rng)
-    if name == "salt_pepper":
-        return salt_and_pepper(images, level, rng=rng)
-    if name == "gaussian_blur":
-        return gaussian_blur(images, level)
-    if name == "jpeg":
-        return jpeg(images, level)
-    if name in ("brightness", "darkness"):
-        return brightness(images, level)
-    if name == "contrast":
-        return contrast(images, level)
-    if name.startswith("occlusion_"):
-        return occlude(images, level, region=name.removeprefix("occlusion_"), rng=rng)
-    if name == "rotation":
-        return rotate(images, level, rng=rng)
-    return downscale(images, level)
+    if spec.attack and (model is None or labels is None):
+        raise ValueError(f"{name} is an attack: pass model= and labels=")
+    return spec.apply(images, level, rng=rng, model=model, labels=labels, pgd_steps=pgd_steps, batch_size=batch_size)
 
 
 # ---- sweeps ----------------------------------------------------------------------------------
@@ -435,13 +447,9 @@ def sweep(model, images: np.ndarray, labels: np.ndarray, corruption: str, *, lev
     x = _check(images)
     spec = get_corruption(corruption)
     k = int(getattr(model, "num_classes", 0))
-    y = np.asarray(labels)
-    if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"labels must be ({len(x)},) int, got {y.shape} {y.dtype}")
+    y = validate.labels(labels, n=len(x), num_classes=k or None)  # the model's classes
     if len(x) == 0:
         raise ValueError("no images to sweep")
-    if k and (y.min() < 0 or y.max() >= k):
-        raise ValueError(f"labels must be in [0, {k - 1}] (the model's classes)")
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     lv = np.asarray(spec.levels if levels is None else levels, dtype=np.float64)
