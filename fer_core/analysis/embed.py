@@ -92,14 +92,8 @@ def resolve_config(config: ProjectionConfig) -> ProjectionConfig:
     """`config` with `tsne_impl='auto'` replaced by the implementation that will run, and the
     parameters the method ignores set to their defaults, so equal maps share one cache key."""
     from dataclasses import replace
-    d = ProjectionConfig()
-    if config.method not in ("pca", "tsne", "umap"):
-        raise ValueError(f"method must be pca, tsne or umap, got {config.method!r}")
-    if config.dims not in (2, 3):
-        raise ValueError(f"dims must be 2 or 3, got {config.dims}")
+    d = ProjectionConfig()  # method, dims and tsne_impl: checked by ProjectionConfig itself
     impl = config.tsne_impl
-    if impl not in ("auto", "sklearn", "opentsne"):
-        raise ValueError(f"tsne_impl must be auto, sklearn or opentsne, got {impl!r}")
     if config.method == "tsne" and impl == "auto":
         impl = "opentsne" if config.dims == 2 and _has_opentsne() else "sklearn"
     if config.method != "tsne":

@@ -294,8 +294,8 @@ def rank_outliers(signals: dict[str, np.ndarray]) -> np.ndarray:
 # out-of-sample probabilities
 # --------------------------------------------------------------------------------------------
 def resolve_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
+    """The mode that runs for `mode` (a LabelErrorConfig.mode, checked by the config): 'auto' is
+    kfold with CUDA, else features-cv."""
     if mode == "auto":
         import torch
         return "kfold" if torch.cuda.is_available() else "features-cv"
