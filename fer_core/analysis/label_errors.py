@@ -521,7 +521,7 @@ def ranking_table(ds: Dataset, result: dict, *, method: str = "ensemble") -> pd.
     plus index (position in `ds`), split, p_given, p_suggested."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    idx = np.flatnonzero(ds.labels >= 0)
+    idx = ds.rows()
     s = result[f"score_{method}"][idx]
     order = idx[np.argsort(-s, kind="stable")]
     names = np.array(FER2013_EMOTIONS)

@@ -507,20 +507,19 @@ def select_rows(ds: Dataset, config: RobustnessConfig, label_set: str = "fer2013
     Raises:
         ValueError: the split has no labeled image.
     """
-    lab = ds.labels_in(label_set)
-    rows = np.flatnonzero((ds.split == config.split) & (lab >= 0))
+    rows = ds.rows(config.split, label_set)
     if not len(rows):
         raise ValueError(f"no labeled {config.split} images in this data ({ds.source}): a robustness sweep needs "
                          "a test split (FER2013's Usage column, or a test/ folder)")
     if 0 < config.max_images < len(rows):
         rows = np.sort(np.random.default_rng(config.seed).choice(rows, config.max_images, replace=False))
-    return rows, lab[rows]
+    return rows, ds.labels_in(label_set)[rows]
 
 
 def quick_config(ds: Dataset, config: RobustnessConfig = RobustnessConfig(), *, max_images: int = 500
                  ) -> RobustnessConfig:
     """`config` on a subsample of `max_images` (the full split when it is not larger)."""
-    n = int(((ds.split == config.split) & (ds.labels >= 0)).sum())
+    n = len(ds.rows(config.split))
     return replace(config, max_images=max_images if n > max_images else 0)
 
 
