@@ -165,8 +165,9 @@ def neighbor_label_distribution(embeddings: np.ndarray, labels: np.ndarray, *, k
     k = min(int(k), len(x) - 1)
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    # predict_proba(None): every row's k nearest neighbours without itself, uniform weights (the
-    # same counts as the former knn_graph + bincount, 7% faster on 36k x 64; tests/test_label_errors.py)
+    # predict_proba(None): every row's k nearest neighbours without itself, uniform weights: the same
+    # counts as the former knn_graph + label count (tests/test_label_errors.py), as fast within the
+    # noise (36k x 384: 42.7 s vs 41.7 s; 36k x 64: 11.1 s vs 11.2 s; bench/bench_sklearn_swaps.py)
     knn = KNeighborsClassifier(n_neighbors=k, algorithm="brute").fit(x, labels)
     counts = np.zeros((len(x), n_classes))
     counts[:, knn.classes_] = np.rint(knn.predict_proba(None) * k)  # shares of k -> whole counts
