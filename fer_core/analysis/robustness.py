@@ -52,10 +52,7 @@ EYE_ROW, EYE_COLS = 17, (6, 42)
 MOUTH_ROW, MOUTH_COLS = 37, (12, 36)
 
 
-# ---- input checks ------------------------------------------------------------------------
-_check = validate.images
-
-
+# ---- input checks (images: fer_core.validate.images) -------------------------------------
 def _rng(rng) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
@@ -78,7 +75,7 @@ def gaussian_noise(images: np.ndarray, variance: float, *, rng=None) -> np.ndarr
 
     `variance` 0.01 is a standard deviation of 0.1 (25.5 grey levels); 0 returns a copy.
     """
-    x, v = _check(images), _level(variance, "variance", 0, 1)
+    x, v = validate.images(images), _level(variance, "variance", 0, 1)
     if v == 0:
         return x.copy()
     noise = _rng(rng).standard_normal(x.shape, dtype=np.float32) * np.float32(np.sqrt(v) * 255)
@@ -87,7 +84,7 @@ def gaussian_noise(images: np.ndarray, variance: float, *, rng=None) -> np.ndarr
 
 def salt_and_pepper(images: np.ndarray, amount: float, *, rng=None) -> np.ndarray:
     """Set a share `amount` of the pixels to black or white (half each, chosen at random)."""
-    x, a = _check(images), _level(amount, "amount", 0, 1)
+    x, a = validate.images(images), _level(amount, "amount", 0, 1)
     out = x.copy()
     if a > 0:
         u = _rng(rng).random(x.shape, dtype=np.float32)
@@ -99,7 +96,7 @@ def salt_and_pepper(images: np.ndarray, amount: float, *, rng=None) -> np.ndarra
 def gaussian_blur(images: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur of standard deviation `sigma` pixels (OpenCV, kernel 2*ceil(3 sigma)+1, reflected border)."""
     import cv2
-    x, s = _check(images), _level(sigma, "sigma", 0, 48)
+    x, s = validate.images(images), _level(sigma, "sigma", 0, 48)
     if s == 0:
         return x.copy()
     k = 2 * int(np.ceil(3 * s)) + 1
@@ -110,7 +107,7 @@ def gaussian_blur(images: np.ndarray, sigma: float) -> np.ndarray:
 def jpeg(images: np.ndarray, quality: float) -> np.ndarray:
     """Encode each image as JPEG at `quality` (1-99) and decode it (OpenCV); 100 = not compressed."""
     import cv2
-    x, q = _check(images), int(round(_level(quality, "quality", 1, 100)))
+    x, q = validate.images(images), int(round(_level(quality, "quality", 1, 100)))
     if q >= 100:
         return x.copy()
     out = np.empty_like(x)
@@ -124,13 +121,13 @@ def jpeg(images: np.ndarray, quality: float) -> np.ndarray:
 
 def brightness(images: np.ndarray, offset: float) -> np.ndarray:
     """Add `offset` (in [-1, 1], units of the full pixel range) to every pixel, clip: > 0 brighter."""
-    x, o = _check(images), _level(offset, "offset", -1, 1)
+    x, o = validate.images(images), _level(offset, "offset", -1, 1)
     return x.copy() if o == 0 else _to_u8(x.astype(np.float32) + np.float32(o * 255))
 
 
 def contrast(images: np.ndarray, factor: float) -> np.ndarray:
     """Scale each image's deviations from its own mean by `factor` (1 = unchanged, 0 = flat grey)."""
-    x, f = _check(images), _level(factor, "factor", 0, 10)
+    x, f = validate.images(images), _level(factor, "factor", 0, 10)
     if f == 1:
         return x.copy()
     xf = x.astype(np.float32)
@@ -148,7 +145,7 @@ def occlude(images: np.ndarray, size: float, *, region: str = "random", fill: in
         region: 'eyes', 'mouth' or 'random'.
         fill: grey value of the patch (0 = black).
     """
-    x, s = _check(images), int(round(_level(size, "size", 0, IMAGE_SIZE)))
+    x, s = validate.images(images), int(round(_level(size, "size", 0, IMAGE_SIZE)))
     out = x.copy()
     if s == 0 or not len(x):
         return out
@@ -170,7 +167,7 @@ def rotate(images: np.ndarray, degrees: float, *, rng=None) -> np.ndarray:
     """Rotate each image about its centre by `degrees`, clockwise or counter-clockwise at random
     (bilinear, edge pixels repeated outside the frame)."""
     import cv2
-    x, d = _check(images), _level(degrees, "degrees", 0, 180)
+    x, d = validate.images(images), _level(degrees, "degrees", 0, 180)
     if d == 0 or not len(x):
         return x.copy()
     signs = _rng(rng).choice(np.array([-1.0, 1.0]), len(x))
@@ -183,7 +180,7 @@ def rotate(images: np.ndarray, degrees: float, *, rng=None) -> np.ndarray:
 def downscale(images: np.ndarray, size: float) -> np.ndarray:
     """Shrink to `size` x `size` pixels (area averaging) and enlarge back to 48 x 48 (bilinear)."""
     import cv2
-    x, s = _check(images), int(round(_level(size, "size", 1, IMAGE_SIZE)))
+    x, s = validate.images(images), int(round(_level(size, "size", 1, IMAGE_SIZE)))
     if s >= IMAGE_SIZE or not len(x):
         return x.copy()
     return np.stack([cv2.resize(cv2.resize(im, (s, s), interpolation=cv2.INTER_AREA), (IMAGE_SIZE, IMAGE_SIZE),
@@ -214,7 +211,7 @@ def _attack(model, images, labels, epsilon: float, *, method: str, steps: int, b
     import torch
     from captum.robust import FGSM, PGD
 
-    x, eps = _check(images), _level(epsilon, "epsilon", 0, 1)
+    x, eps = validate.images(images), _level(epsilon, "epsilon", 0, 1)
     y = validate.labels(labels, n=len(x))
     if eps == 0 or not len(x):
         return x.copy()
@@ -384,7 +381,7 @@ def corrupt_level(images: np.ndarray, name: str, levels: Sequence[float], level_
     spec, v = get_corruption(name), float(levels[level_index])
     if not spec.random or v == spec.levels[0]:
         return corrupt(images, name, v, model=model, labels=labels, pgd_steps=pgd_steps, batch_size=batch_size)
-    x = _check(images)
+    x = validate.images(images)
     if len(keys) != len(x):
         raise ValueError(f"{len(keys)} keys for {len(x)} images")
     out = np.empty_like(x)
@@ -444,7 +441,7 @@ def sweep(model, images: np.ndarray, labels: np.ndarray, corruption: str, *, lev
         (NaN for a class without images); class_counts (K,) int64; preds (R, S, N) int16;
         seconds (scalar, wall time).
     """
-    x = _check(images)
+    x = validate.images(images)
     spec = get_corruption(corruption)
     k = int(getattr(model, "num_classes", 0))
     y = validate.labels(labels, n=len(x), num_classes=k or None)  # the model's classes
@@ -665,7 +662,7 @@ def examples(model, images: np.ndarray, labels: np.ndarray, corruption: str, *, 
     """
     from fer_core.models.inference import predict_probs
     spec = get_corruption(corruption)
-    x, keys = _check(images), np.asarray(keys, dtype=np.int64)
+    x, keys = validate.images(images), np.asarray(keys, dtype=np.int64)
     imgs = np.stack([corrupt_level(x, corruption, spec.levels, s, keys=keys, seed=seed, repeat=repeat, model=model,
                                    labels=np.asarray(labels, dtype=np.int64), pgd_steps=pgd_steps)
                      for s in range(len(spec.levels))])
