@@ -15,7 +15,23 @@ T = TypeVar("T", bound="JobConfig")
 
 @dataclass(frozen=True)
 class JobConfig:
-    """Base: dict round-trip and CLI flags generated from the fields."""
+    """Base: dict round-trip, CLI flags generated from the fields, and declared choices checked.
+
+    A field declared with ``opt(..., choices=(...))`` only takes one of those values (each item of
+    a tuple-valued field, too): constructing a config with another raises ValueError naming the
+    config, the field, the value and the choices, so code that receives a config need not re-check.
+    """
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            choices = f.metadata.get("choices")
+            if choices is None:
+                continue
+            value = getattr(self, f.name)
+            for v in value if isinstance(value, (tuple, list)) else (value,):
+                if v not in choices:
+                    raise ValueError(f"{type(self).__name__}.{f.name}: {v!r} is not one of "
+                                     f"{', '.join(map(repr, choices))}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -199,3 +199,13 @@ def test_overlay():
     assert rgb.shape == (144, 144, 3) and rgb.dtype == np.uint8
     assert (rgb[0, 0] == 100).all() and not (rgb[45, 45] == 100).all()  # the face shows where the map is 0
     assert (A.normalize_map(np.ones((4, 4))) == 0).all()
+
+
+def test_registry_entries_and_the_views_the_pages_read():
+    assert list(A.METHODS) == list(A.REGISTRY) and list(A.METHOD_COST) == list(A.REGISTRY)
+    for name, m in A.REGISTRY.items():
+        assert m.name == name and A.METHODS[name] == m.title and A.METHOD_COST[name] == m.cost >= 1
+    assert {n for n, m in A.REGISTRY.items() if m.needs_feature_layer} == {"gradcam", "guided_gradcam"}
+    no_layer = nn.Sequential(nn.Flatten(), nn.Linear(48 * 48, 2))
+    with pytest.raises(ValueError, match="gradcam needs a model with a `feature_layer`"):
+        A.attribute(no_layer, np.zeros((1, 48, 48), np.uint8), method="gradcam")

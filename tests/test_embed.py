@@ -154,6 +154,25 @@ def test_unlabeled_rows_are_ignored_in_agreement():
     assert agr["overall"] == 1.0
 
 
+def test_knn_graph_is_the_exact_self_excluded_neighbours_with_duplicates():
+    """Integer points (every squared distance exact) with planted copies: each row's k neighbours
+    are the k smallest distances to the other rows, copies included, the row itself never."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 500, (60, 3)).astype(np.float32)
+    x[1] = x[2] = x[0]           # two copies of row 0
+    x[10:14] = x[9]              # four copies of row 9: more copies than a 3-neighbour list holds
+    k = 3
+    nb, dist = embed.knn_graph(x, k=k)
+    d2 = ((x[:, None].astype(np.int64) - x[None].astype(np.int64)) ** 2).sum(-1).astype(float)
+    np.fill_diagonal(d2, np.inf)
+    for i in range(len(x)):
+        assert i not in nb[i] and len(set(nb[i])) == k
+        np.testing.assert_array_equal(np.sort(d2[i, nb[i]]), np.sort(d2[i])[:k])
+        np.testing.assert_allclose(dist[i], np.sqrt(np.sort(d2[i])[:k]), rtol=1e-6)
+    assert set(nb[0][:2]) == {1, 2} and (dist[0][:2] == 0).all()
+    assert set(nb[9]) <= {10, 11, 12, 13} and (dist[9] == 0).all()
+
+
 def test_nearest_neighbors_matches_graph():
     x, _ = _planted(n_per=10)
     nb, _ = embed.knn_graph(x, k=5)

@@ -123,3 +123,10 @@ def test_draw_boxes(demo):
     out = F.draw_boxes(rgb, pasted, ["a", "b", "c"])
     assert out.shape == rgb.shape and not np.array_equal(out, rgb)
     assert np.array_equal(F.draw_boxes(rgb, np.zeros((0, 4))), rgb)
+
+
+def test_demo_and_synthetic_photos_name_bad_faces():
+    with pytest.raises(ValueError, match=r"faces must be \(N, 48, 48\) uint8.*got \(2, 32, 32\)"):
+        F.synthetic_photo(np.zeros((2, 32, 32), np.uint8))
+    with pytest.raises(ValueError, match=r"labels must be \(3,\) integers"):
+        F.demo_photo(np.zeros((3, 48, 48), np.uint8), np.zeros(2, int))

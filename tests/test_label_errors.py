@@ -43,6 +43,25 @@ def test_planted_flips_rank_first(rng, method):
     assert set(top) == set(flipped)
 
 
+def test_neighbor_label_distribution_counts_the_self_excluded_neighbours(rng):
+    """KNeighborsClassifier.predict_proba(None) gives the same distribution as counting the labels
+    of knn_graph's neighbours (cosine: on unit rows) by hand, plus the prior."""
+    from fer_core.analysis.embed import knn_graph
+    x = rng.normal(0, 1, (150, 8)).astype(np.float32)
+    labels = rng.integers(0, 5, 150)
+    labels[labels == 4] = 3      # class 4 absent: its column gets only the prior
+    k, prior, n_classes = 7, 0.1, 5
+    got = le.neighbor_label_distribution(x, labels, k=k, n_classes=n_classes, prior=prior)
+    nb, _ = knn_graph(x / np.linalg.norm(x, axis=1, keepdims=True), k=k)
+    counts = np.stack([(labels[nb] == c).sum(1) for c in range(n_classes)], 1)
+    np.testing.assert_allclose(got, (counts + prior / n_classes) / (k + prior), rtol=0, atol=1e-12)
+    assert got.shape == (150, 5) and np.allclose(got.sum(1), 1) and np.allclose(got[:, 4], prior / 5 / (k + prior))
+    with pytest.raises(ValueError, match=r"labels must be in 0\.\.4"):
+        le.neighbor_label_distribution(x, np.full(150, 5), k=k, n_classes=n_classes)
+    with pytest.raises(ValueError, match=r"embeddings must be \(N, D\)"):
+        le.neighbor_label_distribution(x[:, 0], labels, k=k, n_classes=n_classes)
+
+
 def test_suggested_label_is_never_the_given_one(rng):
     labels, p, flipped, true = planted(rng)
     sug = le.suggested_labels(labels, p)
@@ -90,6 +109,24 @@ def test_cross_val_probs_are_out_of_fold(rng):
     p = le.cross_val_probs_features(feats, labels, le.fold_ids(labels, folds=5, seed=0), C=10.0, n_classes=k)
     assert p.shape == (n, k) and np.allclose(p.sum(1), 1)
     assert (p.argmax(1) == labels).mean() < 0.5
+
+
+def test_cross_val_probs_equal_cross_val_predict_on_labeled_rows(rng):
+    """scikit-learn's cross_val_predict(method="predict_proba") with the same folds gives the same
+    out-of-fold probabilities; the own loop is kept because it also predicts unlabeled rows."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    n, k = 240, 4
+    labels = rng.integers(0, k, n)
+    feats = rng.normal(0, 1, (n, 6)) + labels[:, None] * 0.7
+    folds = le.fold_ids(labels, folds=4, seed=0)
+    ours = le.cross_val_probs_features(feats, labels, folds, C=0.5, n_classes=k)
+    cv = [(np.flatnonzero(folds != f), np.flatnonzero(folds == f)) for f in range(4)]
+    theirs = cross_val_predict(make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=300)),
+                               feats, labels, cv=cv, method="predict_proba")
+    np.testing.assert_allclose(ours, le._renorm(theirs), rtol=0, atol=1e-9)
 
 
 def test_outlier_signals_find_planted_non_faces(rng):

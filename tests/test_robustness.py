@@ -278,3 +278,33 @@ def test_no_test_split_is_a_clear_error(sample):
 def test_noise_augmented_reads_the_training_config():
     assert rb.noise_augmented({"train_config": {"noise": 0.1}})
     assert not rb.noise_augmented({"train_config": {"mixup": 0.2}}) and not rb.noise_augmented({})
+
+
+# ---- the registry: every entry carries the function that applies it ------------------------------
+@pytest.mark.parametrize("name", list(rb.CORRUPTIONS))
+def test_every_registered_corruption_applies_its_own_function(name, rng):
+    """corrupt() dispatches through the entry's `apply`: the same images as the named function."""
+    spec = rb.CORRUPTIONS[name]
+    assert spec.apply is not None and spec.name == name
+    x, y = rng.integers(30, 220, (6, 48, 48), dtype=np.uint8), np.array([0, 1] * 3)
+    level = spec.levels[-1]
+    direct = {
+        "gaussian_noise": lambda: rb.gaussian_noise(x, level, rng=3),
+        "salt_pepper": lambda: rb.salt_and_pepper(x, level, rng=3),
+        "gaussian_blur": lambda: rb.gaussian_blur(x, level),
+        "jpeg": lambda: rb.jpeg(x, level),
+        "brightness": lambda: rb.brightness(x, level),
+        "darkness": lambda: rb.brightness(x, level),
+        "contrast": lambda: rb.contrast(x, level),
+        "occlusion_eyes": lambda: rb.occlude(x, level, region="eyes"),
+        "occlusion_mouth": lambda: rb.occlude(x, level, region="mouth"),
+        "occlusion_random": lambda: rb.occlude(x, level, region="random", rng=3),
+        "rotation": lambda: rb.rotate(x, level, rng=3),
+        "downscale": lambda: rb.downscale(x, level),
+        "fgsm": lambda: rb.fgsm(TextureModel(), x, y, level),
+        "pgd": lambda: rb.pgd(TextureModel(), x, y, level, steps=2),
+    }[name]()
+    got = rb.corrupt(x, name, level, rng=3, model=TextureModel(), labels=y, pgd_steps=2)
+    assert got.dtype == np.uint8 and got.shape == x.shape
+    np.testing.assert_array_equal(got, direct)
+    assert not np.array_equal(got, x)

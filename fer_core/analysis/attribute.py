@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -28,6 +29,7 @@ import torch
 from torch import nn
 
 from fer_core import stages
+from fer_core import validate
 from fer_core.analysis.predictions import PREDICTIONS, has_model, has_model_and_labels
 from fer_core.config import AttributionConfig, SanityConfig
 from fer_core.constants import IMAGE_SIZE
@@ -35,19 +37,72 @@ from fer_core.models.checkpoint import load_checkpoint
 from fer_core.models.inference import check_images, for_inference, model_normalization, to_input
 from fer_core.stages import Stage, register
 
-#: Method name -> display name, in the order the pages list them.
-METHODS: dict[str, str] = {
-    "saliency": "Saliency (gradient)",
-    "integrated_gradients": "Integrated Gradients",
-    "smoothgrad": "SmoothGrad",
-    "gradcam": "Grad-CAM",
-    "guided_backprop": "Guided Backprop",
-    "guided_gradcam": "Guided Grad-CAM",
-    "occlusion": "Occlusion",
-}
+
+
+# ---- the methods: one registry entry each, carrying its Captum call --------------------------
+# Each computes raw attributions (B, 1, 48, 48) of normalised input `x` (B, 1, 48, 48), requiring
+# grad, for targets `t` (B,); `ca` is captum.attr; options they do not use are ignored.
+def _saliency(ca, model, x, t, **_):
+    return ca.Saliency(model).attribute(x, target=t, abs=False)
+
+
+def _integrated_gradients(ca, model, x, t, *, n_steps, norm, **_):
+    black = torch.full_like(x, -float(norm["mean"]) / float(norm["std"]))  # pixel value 0
+    return ca.IntegratedGradients(model).attribute(x, baselines=black, target=t, n_steps=n_steps,
+                                                   internal_batch_size=max(len(x) * n_steps, 1))
+
+
+def _smoothgrad(ca, model, x, t, *, nt_samples, nt_stdev, seed, norm, **_):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return ca.NoiseTunnel(ca.Saliency(model)).attribute(
+            x, nt_type="smoothgrad", nt_samples=nt_samples, stdevs=nt_stdev / float(norm["std"]), target=t, abs=False)
+
+
+def _gradcam(ca, model, x, t, **_):
+    g = ca.LayerGradCam(model, model.feature_layer).attribute(x, target=t, relu_attributions=False)
+    return ca.LayerAttribution.interpolate(g, (IMAGE_SIZE, IMAGE_SIZE), interpolate_mode="bilinear")
+
+
+def _guided_backprop(ca, model, x, t, **_):
+    return ca.GuidedBackprop(model).attribute(x, target=t)
+
+
+def _guided_gradcam(ca, model, x, t, **_):
+    return ca.GuidedGradCam(model, model.feature_layer).attribute(x, target=t, interpolate_mode="bilinear")
+
+
+def _occlusion(ca, model, x, t, *, window, stride, **_):
+    return ca.Occlusion(model).attribute(x, sliding_window_shapes=(1, window, window), strides=(1, stride, stride),
+                                         baselines=0.0, target=t, perturbations_per_eval=32)
+
+
+@dataclass(frozen=True)
+class Method:
+    """An attribution method: its display name, relative cost and Captum call."""
+
+    name: str
+    title: str                      #: display name
+    cost: int                       #: forward+backward passes per image with the default options
+    compute: Callable = field(compare=False, repr=False)  #: see the functions above
+    needs_feature_layer: bool = False  #: needs ``model.feature_layer`` (the last conv block)
+    positive_part: bool = False     #: importance = the positive part (else the absolute value)
+
+
+#: name -> Method, in the order the pages list them.
+REGISTRY: dict[str, Method] = {m.name: m for m in [
+    Method("saliency", "Saliency (gradient)", 1, _saliency),
+    Method("integrated_gradients", "Integrated Gradients", 32, _integrated_gradients),
+    Method("smoothgrad", "SmoothGrad", 16, _smoothgrad),
+    Method("gradcam", "Grad-CAM", 1, _gradcam, needs_feature_layer=True, positive_part=True),
+    Method("guided_backprop", "Guided Backprop", 1, _guided_backprop),
+    Method("guided_gradcam", "Guided Grad-CAM", 2, _guided_gradcam, needs_feature_layer=True),
+    Method("occlusion", "Occlusion", 121, _occlusion, positive_part=True),
+]}
+#: Method name -> display name, in the order the pages list them (a view of :data:`REGISTRY`).
+METHODS: dict[str, str] = {n: m.title for n, m in REGISTRY.items()}
 #: Relative cost per image (forward+backward passes) with the default options: a guide for the UI.
-METHOD_COST = {"saliency": 1, "integrated_gradients": 32, "smoothgrad": 16, "gradcam": 1,
-               "guided_backprop": 1, "guided_gradcam": 2, "occlusion": 121}
+METHOD_COST: dict[str, int] = {n: m.cost for n, m in REGISTRY.items()}
 #: A method whose Spearman correlation with the trained model's map stays above this on average
 #: while the top half of the layers is randomized (classifier head first) is flagged as not to be
 #: trusted: its map hardly depends on the weights that make the prediction (Adebayo et al. found
@@ -85,33 +140,9 @@ def _compute(model: nn.Module, x: torch.Tensor, t: torch.Tensor, method: str, *,
                        window=window, stride=stride, seed=seed, norm=norm)
 
 
-def _captum(ca, model, x, t, method, *, n_steps, nt_samples, nt_stdev, window, stride, seed, norm):
+def _captum(ca, model, x, t, method, **kw):
     x = x.detach().clone().requires_grad_(True)
-    if method == "saliency":
-        a = ca.Saliency(model).attribute(x, target=t, abs=False)
-    elif method == "integrated_gradients":
-        black = torch.full_like(x, -float(norm["mean"]) / float(norm["std"]))  # pixel value 0
-        a = ca.IntegratedGradients(model).attribute(x, baselines=black, target=t, n_steps=n_steps,
-                                                    internal_batch_size=max(len(x) * n_steps, 1))
-    elif method == "smoothgrad":
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            a = ca.NoiseTunnel(ca.Saliency(model)).attribute(
-                x, nt_type="smoothgrad", nt_samples=nt_samples, stdevs=nt_stdev / float(norm["std"]),
-                target=t, abs=False)
-    elif method == "gradcam":
-        g = ca.LayerGradCam(model, model.feature_layer).attribute(x, target=t, relu_attributions=False)
-        a = ca.LayerAttribution.interpolate(g, (IMAGE_SIZE, IMAGE_SIZE), interpolate_mode="bilinear")
-    elif method == "guided_backprop":
-        a = ca.GuidedBackprop(model).attribute(x, target=t)
-    elif method == "guided_gradcam":
-        a = ca.GuidedGradCam(model, model.feature_layer).attribute(x, target=t, interpolate_mode="bilinear")
-    elif method == "occlusion":
-        a = ca.Occlusion(model).attribute(x, sliding_window_shapes=(1, window, window), strides=(1, stride, stride),
-                                          baselines=0.0, target=t, perturbations_per_eval=32)
-    else:  # pragma: no cover - checked by the caller
-        raise ValueError(method)
-    return a.detach()[:, 0]
+    return REGISTRY[method].compute(ca, model, x, t, **kw).detach()[:, 0]
 
 
 def attribute(model: nn.Module, images: np.ndarray, *, method: str = "saliency", target=None,
@@ -147,7 +178,7 @@ def attribute(model: nn.Module, images: np.ndarray, *, method: str = "saliency",
     images = check_images(images)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if method in ("gradcam", "guided_gradcam") and not hasattr(model, "feature_layer"):
+    if REGISTRY[method].needs_feature_layer and not hasattr(model, "feature_layer"):
         raise ValueError(f"{method} needs a model with a `feature_layer` (the last conv block)")
     k = getattr(model, "num_classes", None)
     if target is not None:
@@ -171,7 +202,7 @@ def attribute(model: nn.Module, images: np.ndarray, *, method: str = "saliency",
             model.zero_grad(set_to_none=True)
     maps = np.concatenate(out) if out else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.float32)
     if not signed:
-        maps = np.maximum(maps, 0) if method in ("gradcam", "occlusion") else np.abs(maps)
+        maps = np.maximum(maps, 0) if REGISTRY[method].positive_part else np.abs(maps)
     return np.nan_to_num(maps.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
 
 
@@ -251,12 +282,9 @@ def class_average_maps(model: nn.Module, images: np.ndarray, labels: np.ndarray,
         mean_faces (K, 48, 48) float32 pixel means of the images used, counts (K,) int64 and
         rows (M,) int64 indices into `images` of the images used.
     """
-    images = check_images(images)
-    labels = np.asarray(labels)
-    pred_probs = np.asarray(pred_probs)
-    if labels.shape != (len(images),) or pred_probs.ndim != 2 or len(pred_probs) != len(images):
-        raise ValueError(f"labels (N,) and pred_probs (N, K) must match images (N={len(images)}), "
-                         f"got {labels.shape} and {pred_probs.shape}")
+    images = validate.images(images)
+    pred_probs = validate.pred_probs(pred_probs, n=len(images))
+    labels = validate.labels(labels, n=len(images), num_classes=pred_probs.shape[1], allow_unlabeled=True)
     k = pred_probs.shape[1]
     rng = np.random.default_rng(seed)
     correct = (pred_probs.argmax(1) == labels) & (labels >= 0)

@@ -8,16 +8,17 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from fer_core import stages
+from fer_core import validate
 from fer_core.config import PCAConfig
 from fer_core.constants import FER2013_EMOTIONS, IMAGE_SIZE, N_PIXELS
 from fer_core.stages import Stage, register
 
 
-def _check_images(images: np.ndarray) -> None:
-    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or images.dtype != np.uint8:
-        raise ValueError(f"images must be (N, 48, 48) uint8, got {images.shape} {images.dtype}")
+def _check_images(images: np.ndarray) -> np.ndarray:
+    images = validate.images(images)
     if len(images) < 2:
         raise ValueError(f"PCA needs at least 2 images, got {len(images)}")
+    return images
 
 
 def _flat(images: np.ndarray) -> np.ndarray:
@@ -32,7 +33,10 @@ def fit_pca(images: np.ndarray, *, n_components: int = 200, seed: int = 0) -> di
         eigenfaces, most variance first; explained_variance_ratio (k,) float32 (share of the
         total pixel variance, so its cumulative sum is the true explained share); singular_values (k,).
     """
-    _check_images(images)
+    return _fit_pca(_check_images(images), n_components=n_components, seed=seed)
+
+
+def _fit_pca(images: np.ndarray, *, n_components: int, seed: int) -> dict[str, np.ndarray]:
     k = int(min(n_components, len(images) - 1, N_PIXELS))
     pca = PCA(n_components=k, svd_solver="randomized", random_state=seed, iterated_power=4)
     pca.fit(_flat(images))
@@ -73,11 +77,9 @@ def eigenfaces(images: np.ndarray, labels: np.ndarray, config: PCAConfig = PCACo
         absent class), class_counts (7,) int64, class_components (7,kc,48,48) float32 and
         class_evr (7,kc) float32 (zeros where a class has too few images).
     """
-    _check_images(images)
-    labels = np.asarray(labels)
-    if labels.shape != (len(images),):
-        raise ValueError(f"labels must be ({len(images)},), got {labels.shape}")
-    out = fit_pca(images, n_components=config.n_components, seed=config.seed)
+    images = _check_images(images)
+    labels = validate.labels(labels, n=len(images), allow_unlabeled=True)
+    out = _fit_pca(images, n_components=config.n_components, seed=config.seed)
     nc, kc = len(FER2013_EMOTIONS), config.n_components_per_class
     means = np.zeros((nc, IMAGE_SIZE, IMAGE_SIZE), np.float32)
     comps = np.zeros((nc, kc, IMAGE_SIZE, IMAGE_SIZE), np.float32)
@@ -89,7 +91,7 @@ def eigenfaces(images: np.ndarray, labels: np.ndarray, config: PCAConfig = PCACo
         if len(sel):
             means[c] = _flat(sel).mean(0).reshape(IMAGE_SIZE, IMAGE_SIZE)
         if len(sel) > kc:
-            p = fit_pca(sel, n_components=kc, seed=config.seed)
+            p = _fit_pca(sel, n_components=kc, seed=config.seed)
             comps[c], evr[c] = p["components"], p["explained_variance_ratio"]
     out.update(class_means=means, class_counts=counts, class_components=comps, class_evr=evr)
     return out

@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from fer_core import stages
+from fer_core import validate
 from fer_core.analysis.predictions import PREDICTIONS, has_model
 from fer_core.config import FeatureStatsConfig, ProjectionConfig
 from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS, LABEL_SETS
@@ -88,14 +89,8 @@ def resolve_config(config: ProjectionConfig) -> ProjectionConfig:
     """`config` with `tsne_impl='auto'` replaced by the implementation that will run, and the
     parameters the method ignores set to their defaults, so equal maps share one cache key."""
     from dataclasses import replace
-    d = ProjectionConfig()
-    if config.method not in ("pca", "tsne", "umap"):
-        raise ValueError(f"method must be pca, tsne or umap, got {config.method!r}")
-    if config.dims not in (2, 3):
-        raise ValueError(f"dims must be 2 or 3, got {config.dims}")
+    d = ProjectionConfig()  # method, dims and tsne_impl: checked by ProjectionConfig itself
     impl = config.tsne_impl
-    if impl not in ("auto", "sklearn", "opentsne"):
-        raise ValueError(f"tsne_impl must be auto, sklearn or opentsne, got {impl!r}")
     if config.method == "tsne" and impl == "auto":
         impl = "opentsne" if config.dims == 2 and _has_opentsne() else "sklearn"
     if config.method != "tsne":
@@ -110,16 +105,8 @@ def resolve_config(config: ProjectionConfig) -> ProjectionConfig:
 
 
 def check_embeddings(embeddings: np.ndarray, *, min_rows: int = 2) -> np.ndarray:
-    """(N, D) finite float array as float32, or ValueError."""
-    x = np.asarray(embeddings)
-    if x.ndim != 2 or x.shape[0] < min_rows or x.shape[1] < 1:
-        raise ValueError(f"embeddings must be (N, D) with N >= {min_rows}, got shape {x.shape}")
-    if not np.issubdtype(x.dtype, np.number):
-        raise ValueError(f"embeddings must be numeric, got dtype {x.dtype}")
-    x = x.astype(np.float32, copy=False)
-    if not np.isfinite(x).all():
-        raise ValueError("embeddings contain NaN or infinite values")
-    return x
+    """(N, D) finite float array as float32, or ValueError (:func:`fer_core.validate.embeddings`)."""
+    return validate.embeddings(embeddings, min_rows=min_rows)
 
 
 def project(embeddings: np.ndarray, config: ProjectionConfig = ProjectionConfig(), *,
@@ -230,14 +217,10 @@ def knn_graph(embeddings: np.ndarray, *, k: int = 10, n_jobs: int | None = None)
     k = min(int(k), len(x) - 1)
     if k < 1:
         raise ValueError("k must be >= 1")
-    nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute", n_jobs=n_jobs).fit(x)
-    dist, idx = nn.kneighbors(x)
-    # drop self: usually column 0, but exact duplicates can come first in any order
-    self_mask = idx == np.arange(len(x))[:, None]
-    keep = ~self_mask
-    keep[~self_mask.any(1), -1] = False  # row not found among its own neighbours: drop the farthest
-    idx = idx[keep].reshape(len(x), k)
-    dist = dist[keep].reshape(len(x), k)
+    # kneighbors() without X leaves each row itself out (by index: exact duplicates stay neighbours);
+    # same rows and distances as the former drop-self-by-hand code (tests/test_embed.py), as fast or
+    # faster: 71.7 s vs 75.2 s on 36k x 384, 12.8 s vs 14.2 s on 36k x 64 (bench/bench_sklearn_swaps.py)
+    dist, idx = NearestNeighbors(n_neighbors=k, algorithm="brute", n_jobs=n_jobs).fit(x).kneighbors()
     return idx.astype(np.int32), dist.astype(np.float32)
 
 

@@ -26,6 +26,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from fer_core import validate
 from fer_core.constants import IMAGE_SIZE
 
 #: Largest photo decoded, in pixels (40 MP; a 20000x20000 "decompression bomb" is refused before
@@ -473,7 +474,7 @@ def synthetic_photo(faces: np.ndarray, *, size: tuple[int, int] = (640, 480), fa
     """
     import cv2
 
-    faces = np.asarray(faces, np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+    faces = validate.images(faces, name="faces", promote=True)
     w, h = size
     n = len(faces)
     if n * face_px > w or face_px > h:
@@ -506,6 +507,8 @@ def demo_photo(images: np.ndarray, labels: np.ndarray, *, n: int = 3, size: tupl
     Returns:
         rgb (H, W, 3) uint8, boxes (n, 4) as pasted, rows (n,) indices into `images`.
     """
+    images = validate.images(images)
+    labels = validate.labels(labels, n=len(images), allow_unlabeled=True)
     rng = np.random.default_rng(seed)
     picked: list[int] = []
     for i in rng.permutation(len(images)):

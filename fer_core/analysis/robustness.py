@@ -31,12 +31,13 @@ import argparse
 import sys
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
 
 from fer_core import stages
+from fer_core import validate
 from fer_core.analysis.predictions import has_model
 from fer_core.config import RobustnessConfig
 from fer_core.constants import IMAGE_SIZE
@@ -55,14 +56,7 @@ EYE_ROW, EYE_COLS = 17, (6, 42)
 MOUTH_ROW, MOUTH_COLS = 37, (12, 36)
 
 
-# ---- input checks ------------------------------------------------------------------------
-def _check(images: np.ndarray) -> np.ndarray:
-    x = np.asarray(images)
-    if x.ndim != 3 or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or x.dtype != np.uint8:
-        raise ValueError(f"images must be (N, 48, 48) uint8, got {x.shape} {x.dtype}")
-    return x
-
-
+# ---- input checks (images: fer_core.validate.images) -------------------------------------
 def _rng(rng) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
@@ -85,7 +79,7 @@ def gaussian_noise(images: np.ndarray, variance: float, *, rng=None) -> np.ndarr
 
     `variance` 0.01 is a standard deviation of 0.1 (25.5 grey levels); 0 returns a copy.
     """
-    x, v = _check(images), _level(variance, "variance", 0, 1)
+    x, v = validate.images(images), _level(variance, "variance", 0, 1)
     if v == 0:
         return x.copy()
     noise = _rng(rng).standard_normal(x.shape, dtype=np.float32) * np.float32(np.sqrt(v) * 255)
@@ -94,7 +88,7 @@ def gaussian_noise(images: np.ndarray, variance: float, *, rng=None) -> np.ndarr
 
 def salt_and_pepper(images: np.ndarray, amount: float, *, rng=None) -> np.ndarray:
     """Set a share `amount` of the pixels to black or white (half each, chosen at random)."""
-    x, a = _check(images), _level(amount, "amount", 0, 1)
+    x, a = validate.images(images), _level(amount, "amount", 0, 1)
     out = x.copy()
     if a > 0:
         u = _rng(rng).random(x.shape, dtype=np.float32)
@@ -106,7 +100,7 @@ def salt_and_pepper(images: np.ndarray, amount: float, *, rng=None) -> np.ndarra
 def gaussian_blur(images: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur of standard deviation `sigma` pixels (OpenCV, kernel 2*ceil(3 sigma)+1, reflected border)."""
     import cv2
-    x, s = _check(images), _level(sigma, "sigma", 0, 48)
+    x, s = validate.images(images), _level(sigma, "sigma", 0, 48)
     if s == 0:
         return x.copy()
     k = 2 * int(np.ceil(3 * s)) + 1
@@ -117,7 +111,7 @@ def gaussian_blur(images: np.ndarray, sigma: float) -> np.ndarray:
 def jpeg(images: np.ndarray, quality: float) -> np.ndarray:
     """Encode each image as JPEG at `quality` (1-99) and decode it (OpenCV); 100 = not compressed."""
     import cv2
-    x, q = _check(images), int(round(_level(quality, "quality", 1, 100)))
+    x, q = validate.images(images), int(round(_level(quality, "quality", 1, 100)))
     if q >= 100:
         return x.copy()
     out = np.empty_like(x)
@@ -131,13 +125,13 @@ def jpeg(images: np.ndarray, quality: float) -> np.ndarray:
 
 def brightness(images: np.ndarray, offset: float) -> np.ndarray:
     """Add `offset` (in [-1, 1], units of the full pixel range) to every pixel, clip: > 0 brighter."""
-    x, o = _check(images), _level(offset, "offset", -1, 1)
+    x, o = validate.images(images), _level(offset, "offset", -1, 1)
     return x.copy() if o == 0 else _to_u8(x.astype(np.float32) + np.float32(o * 255))
 
 
 def contrast(images: np.ndarray, factor: float) -> np.ndarray:
     """Scale each image's deviations from its own mean by `factor` (1 = unchanged, 0 = flat grey)."""
-    x, f = _check(images), _level(factor, "factor", 0, 10)
+    x, f = validate.images(images), _level(factor, "factor", 0, 10)
     if f == 1:
         return x.copy()
     xf = x.astype(np.float32)
@@ -155,7 +149,7 @@ def occlude(images: np.ndarray, size: float, *, region: str = "random", fill: in
         region: 'eyes', 'mouth' or 'random'.
         fill: grey value of the patch (0 = black).
     """
-    x, s = _check(images), int(round(_level(size, "size", 0, IMAGE_SIZE)))
+    x, s = validate.images(images), int(round(_level(size, "size", 0, IMAGE_SIZE)))
     out = x.copy()
     if s == 0 or not len(x):
         return out
@@ -177,7 +171,7 @@ def rotate(images: np.ndarray, degrees: float, *, rng=None) -> np.ndarray:
     """Rotate each image about its centre by `degrees`, clockwise or counter-clockwise at random
     (bilinear, edge pixels repeated outside the frame)."""
     import cv2
-    x, d = _check(images), _level(degrees, "degrees", 0, 180)
+    x, d = validate.images(images), _level(degrees, "degrees", 0, 180)
     if d == 0 or not len(x):
         return x.copy()
     signs = _rng(rng).choice(np.array([-1.0, 1.0]), len(x))
@@ -190,7 +184,7 @@ def rotate(images: np.ndarray, degrees: float, *, rng=None) -> np.ndarray:
 def downscale(images: np.ndarray, size: float) -> np.ndarray:
     """Shrink to `size` x `size` pixels (area averaging) and enlarge back to 48 x 48 (bilinear)."""
     import cv2
-    x, s = _check(images), int(round(_level(size, "size", 1, IMAGE_SIZE)))
+    x, s = validate.images(images), int(round(_level(size, "size", 1, IMAGE_SIZE)))
     if s >= IMAGE_SIZE or not len(x):
         return x.copy()
     return np.stack([cv2.resize(cv2.resize(im, (s, s), interpolation=cv2.INTER_AREA), (IMAGE_SIZE, IMAGE_SIZE),
@@ -221,10 +215,8 @@ def _attack(model, images, labels, epsilon: float, *, method: str, steps: int, b
     import torch
     from captum.robust import FGSM, PGD
 
-    x, eps = _check(images), _level(epsilon, "epsilon", 0, 1)
-    y = np.asarray(labels)
-    if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer) or (len(y) and y.min() < 0):
-        raise ValueError(f"labels must be ({len(x)},) non-negative int, got {y.shape} {y.dtype}")
+    x, eps = validate.images(images), _level(epsilon, "epsilon", 0, 1)
+    y = validate.labels(labels, n=len(x))
     if eps == 0 or not len(x):
         return x.copy()
     dev = torch.device(device) if device is not None else next(model.parameters()).device
@@ -284,9 +276,15 @@ def pgd(model, images: np.ndarray, labels: np.ndarray, epsilon: float, *, steps:
 
 
 # ---- severity tables -------------------------------------------------------------------------
+#: How a registry entry applies its corruption: apply(images, level, *, rng, model, labels, pgd_steps,
+#: batch_size) -> (N, 48, 48) uint8; each entry takes what it needs and ignores the rest.
+Apply = Callable[..., np.ndarray]
+
+
 @dataclass(frozen=True)
 class Corruption:
-    """A corruption and its severity axis. `levels[0]` is the clean image (severity 0)."""
+    """A corruption, its severity axis and the function that applies it. `levels[0]` is the clean
+    image (severity 0)."""
 
     name: str
     title: str
@@ -295,6 +293,7 @@ class Corruption:
     random: bool                    #: draws random numbers: repeats differ
     group: str                      #: noise, blur, digital, lighting, occlusion, geometry, adversarial
     fmt: str = "{:g}"               #: how a level is written ("eps": as k/255)
+    apply: Apply | None = field(default=None, compare=False, repr=False)  #: see :data:`Apply`
 
     @property
     def attack(self) -> bool:
@@ -310,28 +309,58 @@ class Corruption:
 #: half-level step would round unpredictably.
 _EPS = (0.0, 1 / 255, 2 / 255, 4 / 255, 8 / 255)
 
-#: name -> Corruption, in the order the pages list them.
+
+
+def _random(fn) -> Apply:
+    """A corruption drawing from `rng`."""
+    return lambda images, level, *, rng=None, **_: fn(images, level, rng=rng)
+
+
+def _fixed(fn) -> Apply:
+    """A deterministic corruption of (images, level)."""
+    return lambda images, level, **_: fn(images, level)
+
+
+def _bar(region: str) -> Apply:
+    return lambda images, level, *, rng=None, **_: occlude(images, level, region=region, rng=rng)
+
+
+def _fgsm(images, level, *, model, labels, batch_size=256, **_) -> np.ndarray:
+    return fgsm(model, images, labels, level, batch_size=batch_size)
+
+
+def _pgd(images, level, *, model, labels, pgd_steps=10, batch_size=256, **_) -> np.ndarray:
+    return pgd(model, images, labels, level, steps=pgd_steps, batch_size=batch_size)
+
+
+#: name -> Corruption (with the function that applies it), in the order the pages list them.
 CORRUPTIONS: dict[str, Corruption] = {c.name: c for c in [
     Corruption("gaussian_noise", "Gaussian noise", "variance ([0, 1] pixels)",
-               (0.0, 0.01, 0.05, 0.07, 0.1, 0.15, 0.2), True, "noise"),
+               (0.0, 0.01, 0.05, 0.07, 0.1, 0.15, 0.2), True, "noise", apply=_random(gaussian_noise)),
     Corruption("salt_pepper", "Salt and pepper", "share of pixels", (0.0, 0.01, 0.02, 0.05, 0.1, 0.2), True, "noise",
-               "{:.0%}"),
-    Corruption("gaussian_blur", "Gaussian blur", "sigma (pixels)", (0.0, 0.5, 1.0, 1.5, 2.0, 3.0), False, "blur"),
-    Corruption("jpeg", "JPEG compression", "quality (100 = none)", (100, 50, 30, 20, 10, 5), False, "digital"),
+               "{:.0%}", apply=_random(salt_and_pepper)),
+    Corruption("gaussian_blur", "Gaussian blur", "sigma (pixels)", (0.0, 0.5, 1.0, 1.5, 2.0, 3.0), False, "blur",
+               apply=_fixed(gaussian_blur)),
+    Corruption("jpeg", "JPEG compression", "quality (100 = none)", (100, 50, 30, 20, 10, 5), False, "digital",
+               apply=_fixed(jpeg)),
     Corruption("brightness", "Brightness", "offset (share of range)", (0.0, 0.1, 0.2, 0.3, 0.4, 0.5), False,
-               "lighting", "+{:g}"),
+               "lighting", "+{:g}", apply=_fixed(brightness)),
     Corruption("darkness", "Darkness", "offset (share of range)", (0.0, -0.1, -0.2, -0.3, -0.4, -0.5), False,
-               "lighting"),
-    Corruption("contrast", "Contrast", "contrast factor", (1.0, 0.6, 0.4, 0.3, 0.2, 0.1), False, "lighting"),
-    Corruption("occlusion_eyes", "Occlusion: eyes", "bar height (pixels)", (0, 4, 8, 12, 16), False, "occlusion"),
-    Corruption("occlusion_mouth", "Occlusion: mouth", "bar height (pixels)", (0, 4, 8, 12, 16), False, "occlusion"),
+               "lighting", apply=_fixed(brightness)),
+    Corruption("contrast", "Contrast", "contrast factor", (1.0, 0.6, 0.4, 0.3, 0.2, 0.1), False, "lighting",
+               apply=_fixed(contrast)),
+    Corruption("occlusion_eyes", "Occlusion: eyes", "bar height (pixels)", (0, 4, 8, 12, 16), False, "occlusion",
+               apply=_bar("eyes")),
+    Corruption("occlusion_mouth", "Occlusion: mouth", "bar height (pixels)", (0, 4, 8, 12, 16), False, "occlusion",
+               apply=_bar("mouth")),
     Corruption("occlusion_random", "Occlusion: random patch", "patch side (pixels)", (0, 8, 12, 16, 20, 24), True,
-               "occlusion"),
-    Corruption("rotation", "Rotation", "degrees (random sign)", (0, 5, 10, 15, 20, 30, 45), True, "geometry", "{:g}°"),
+               "occlusion", apply=_bar("random")),
+    Corruption("rotation", "Rotation", "degrees (random sign)", (0, 5, 10, 15, 20, 30, 45), True, "geometry", "{:g}°",
+               apply=_random(rotate)),
     Corruption("downscale", "Down-then-up scaling", "resolution (pixels)", (48, 32, 24, 16, 12, 8), False, "geometry",
-               "{:g} px"),
-    Corruption("fgsm", "FGSM attack", "epsilon ([0, 1] pixels)", _EPS, False, "adversarial", "eps"),
-    Corruption("pgd", "PGD attack", "epsilon ([0, 1] pixels)", _EPS, False, "adversarial", "eps"),
+               "{:g} px", apply=_fixed(downscale)),
+    Corruption("fgsm", "FGSM attack", "epsilon ([0, 1] pixels)", _EPS, False, "adversarial", "eps", apply=_fgsm),
+    Corruption("pgd", "PGD attack", "epsilon ([0, 1] pixels)", _EPS, False, "adversarial", "eps", apply=_pgd),
 ]}
 
 
@@ -356,7 +385,7 @@ def corrupt_level(images: np.ndarray, name: str, levels: Sequence[float], level_
     spec, v = get_corruption(name), float(levels[level_index])
     if not spec.random or v == spec.levels[0]:
         return corrupt(images, name, v, model=model, labels=labels, pgd_steps=pgd_steps, batch_size=batch_size)
-    x = _check(images)
+    x = validate.images(images)
     if len(keys) != len(x):
         raise ValueError(f"{len(keys)} keys for {len(x)} images")
     out = np.empty_like(x)
@@ -373,29 +402,9 @@ def corrupt(images: np.ndarray, name: str, level: float, *, rng=None, model=None
     (a Generator or a seed). Returns (N, 48, 48) uint8.
     """
     spec = get_corruption(name)
-    if spec.attack:
-        if model is None or labels is None:
-            raise ValueError(f"{name} is an attack: pass model= and labels=")
-        if name == "fgsm":
-            return fgsm(model, images, labels, level, batch_size=batch_size)
-        return pgd(model, images, labels, level, steps=pgd_steps, batch_size=batch_size)
-    if name == "gaussian_noise":
-        return gaussian_noise(images, level, rng=rng)
-    if name == "salt_pepper":
-        return salt_and_pepper(images, level, rng=rng)
-    if name == "gaussian_blur":
-        return gaussian_blur(images, level)
-    if name == "jpeg":
-        return jpeg(images, level)
-    if name in ("brightness", "darkness"):
-        return brightness(images, level)
-    if name == "contrast":
-        return contrast(images, level)
-    if name.startswith("occlusion_"):
-        return occlude(images, level, region=name.removeprefix("occlusion_"), rng=rng)
-    if name == "rotation":
-        return rotate(images, level, rng=rng)
-    return downscale(images, level)
+    if spec.attack and (model is None or labels is None):
+        raise ValueError(f"{name} is an attack: pass model= and labels=")
+    return spec.apply(images, level, rng=rng, model=model, labels=labels, pgd_steps=pgd_steps, batch_size=batch_size)
 
 
 # ---- sweeps ----------------------------------------------------------------------------------
@@ -436,16 +445,12 @@ def sweep(model, images: np.ndarray, labels: np.ndarray, corruption: str, *, lev
         (NaN for a class without images); class_counts (K,) int64; preds (R, S, N) int16;
         seconds (scalar, wall time).
     """
-    x = _check(images)
+    x = validate.images(images)
     spec = get_corruption(corruption)
     k = int(getattr(model, "num_classes", 0))
-    y = np.asarray(labels)
-    if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"labels must be ({len(x)},) int, got {y.shape} {y.dtype}")
+    y = validate.labels(labels, n=len(x), num_classes=k or None)  # the model's classes
     if len(x) == 0:
         raise ValueError("no images to sweep")
-    if k and (y.min() < 0 or y.max() >= k):
-        raise ValueError(f"labels must be in [0, {k - 1}] (the model's classes)")
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     lv = np.asarray(spec.levels if levels is None else levels, dtype=np.float64)
@@ -496,20 +501,19 @@ def select_rows(ds: Dataset, config: RobustnessConfig, label_set: str = "fer2013
     Raises:
         ValueError: the split has no labeled image.
     """
-    lab = ds.labels_in(label_set)
-    rows = np.flatnonzero((ds.split == config.split) & (lab >= 0))
+    rows = ds.rows(config.split, label_set)
     if not len(rows):
         raise ValueError(f"no labeled {config.split} images in this data ({ds.source}): a robustness sweep needs "
                          "a test split (FER2013's Usage column, or a test/ folder)")
     if 0 < config.max_images < len(rows):
         rows = np.sort(np.random.default_rng(config.seed).choice(rows, config.max_images, replace=False))
-    return rows, lab[rows]
+    return rows, ds.labels_in(label_set)[rows]
 
 
 def quick_config(ds: Dataset, config: RobustnessConfig = RobustnessConfig(), *, max_images: int = 500
                  ) -> RobustnessConfig:
     """`config` on a subsample of `max_images` (the full split when it is not larger)."""
-    n = int(((ds.split == config.split) & (ds.labels >= 0)).sum())
+    n = len(ds.rows(config.split))
     return replace(config, max_images=max_images if n > max_images else 0)
 
 
@@ -672,7 +676,7 @@ def examples(model, images: np.ndarray, labels: np.ndarray, corruption: str, *, 
     """
     from fer_core.models.inference import predict_probs
     spec = get_corruption(corruption)
-    x, keys = _check(images), np.asarray(keys, dtype=np.int64)
+    x, keys = validate.images(images), np.asarray(keys, dtype=np.int64)
     imgs = np.stack([corrupt_level(x, corruption, spec.levels, s, keys=keys, seed=seed, repeat=repeat, model=model,
                                    labels=np.asarray(labels, dtype=np.int64), pgd_steps=pgd_steps)
                      for s in range(len(spec.levels))])

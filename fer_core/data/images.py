@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from fer_core import validate
 from fer_core.constants import FER2013_EMOTIONS, IMAGE_SIZE, SPLITS
 from fer_core.data.dataset import Dataset
 
@@ -101,7 +102,7 @@ def pixel_stats(images: np.ndarray, *, chunk: int = 4096) -> pd.DataFrame:
         DataFrame with N rows and float32 columns `brightness`, `contrast`. Uniform images
         (contrast near 0) are usually blank or broken rows.
     """
-    _check(images)
+    images = validate.images(images)
     n = len(images)
     bright, contrast = np.empty(n, np.float32), np.empty(n, np.float32)
     for s in range(0, n, chunk):
@@ -116,10 +117,8 @@ def class_histograms(images: np.ndarray, labels: np.ndarray, *, n_classes: int =
                      bins: int = 32) -> np.ndarray:
     """(n_classes, bins) float64 pixel-intensity histograms, each row a density summing to 1
     (zeros for an empty class). Bin b covers intensities [b*256/bins, (b+1)*256/bins)."""
-    _check(images)
-    labels = np.asarray(labels)
-    if labels.shape != (len(images),):
-        raise ValueError(f"labels must be ({len(images)},), got {labels.shape}")
+    images = validate.images(images)
+    labels = validate.labels(labels, n=len(images), allow_unlabeled=True)
     if 256 % bins:
         raise ValueError(f"bins must divide 256, got {bins}")
     out = np.zeros((n_classes, bins))
@@ -220,11 +219,6 @@ def tile(images: np.ndarray, *, cols: int, scale: int = 2, gap: int = 2, caption
         color = tuple(caption_colors[i]) if caption_colors is not None else (40, 40, 40)
         draw.text((x + 1, y), text, fill=color, font=font)
     return np.asarray(im)
-
-
-def _check(images: np.ndarray) -> None:
-    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or images.dtype != np.uint8:
-        raise ValueError(f"images must be (N, 48, 48) uint8, got {images.shape} {images.dtype}")
 
 
 def ferplus_crosstab(labels: np.ndarray, ferplus_majority: np.ndarray) -> pd.DataFrame:

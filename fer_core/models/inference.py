@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fer_core.constants import IMAGE_SIZE
+from fer_core import validate
 
 #: FER2013 Training pixel statistics (/255), used when a model carries no normalisation.
 DEFAULT_NORMALIZATION = {"mean": 0.5077, "std": 0.2550}
@@ -43,13 +43,9 @@ def for_inference(model: torch.nn.Module, device: str | torch.device | None = No
 
 
 def check_images(images: np.ndarray) -> np.ndarray:
-    """Raise ValueError unless `images` is (N, 48, 48) uint8 (a single (48, 48) image is promoted)."""
-    images = np.asarray(images)
-    if images.ndim == 2:
-        images = images[None]
-    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or images.dtype != np.uint8:
-        raise ValueError(f"images must be (N, 48, 48) uint8, got {images.shape} {images.dtype}")
-    return images
+    """`images` as (N, 48, 48) uint8 (a single (48, 48) image is promoted); ValueError otherwise
+    (:func:`fer_core.validate.images`)."""
+    return validate.images(images, promote=True)
 
 
 def to_input(images_u8: torch.Tensor, normalization: dict) -> torch.Tensor:

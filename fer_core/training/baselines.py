@@ -34,6 +34,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import SVC, LinearSVC
 
+from fer_core import validate
 from fer_core.constants import N_PIXELS
 
 BASELINES = ("logreg", "linear_svm", "rbf_svm", "random_forest")
@@ -86,9 +87,7 @@ def fit_baseline(name: str, images: np.ndarray, labels: np.ndarray, *, n_compone
     Returns:
         The fitted Pipeline, with attributes `n_train_` (images used) and `fit_seconds_`.
     """
-    images, labels = np.asarray(images), np.asarray(labels)
-    if images.ndim != 3 or images.shape[1:] != (48, 48) or images.dtype != np.uint8:
-        raise ValueError(f"images must be (N, 48, 48) uint8, got {images.shape} {images.dtype}")
+    images, labels = validate.images(images), np.asarray(labels)
     if labels.shape != (len(images),):
         raise ValueError(f"labels must be ({len(images)},), got {labels.shape}")
     clf = _classifier(name, seed)
