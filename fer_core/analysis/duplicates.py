@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from fer_core import stages
+from fer_core import validate
 from fer_core.config import NearDuplicatesConfig
 from fer_core.constants import IMAGE_SIZE, SPLITS
 from fer_core.stages import Stage, register
@@ -53,10 +54,7 @@ DUPLICATES_VERSION = 1
 
 
 def _check_images(images) -> np.ndarray:
-    images = np.asarray(images)
-    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or images.dtype != np.uint8:
-        raise ValueError(f"images must be (N, {IMAGE_SIZE}, {IMAGE_SIZE}) uint8, got {images.shape} {images.dtype}")
-    return np.ascontiguousarray(images)
+    return np.ascontiguousarray(validate.images(images))
 
 
 def _blank(images: np.ndarray) -> np.ndarray:

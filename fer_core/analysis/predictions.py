@@ -88,7 +88,7 @@ def _compute_predictions(ds: Dataset, config: PredictionsConfig, model: ModelRef
 
 def _compute_baselines(ds: Dataset, config: BaselinePredictionsConfig, model, progress, store) -> dict:
     tr = ds.rows("Training")
-    rows = np.flatnonzero((ds.split != "Training") & (ds.split != "") & (ds.labels >= 0))
+    rows = ds.rows([s for s in np.unique(ds.split) if s not in ("Training", "")])
     if len(tr) < 20 or len(rows) == 0:
         raise ValueError("baselines need labeled Training rows and a test split")
     out = {"rows": rows}

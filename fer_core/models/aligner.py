@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from fer_core import validate
 from fer_core.config import JobConfig, opt
 
 SHIPPED = Path(__file__).resolve().parent / "weights" / "aux" / "face_aligner.pt"
@@ -92,8 +93,7 @@ def train_aligner(images: np.ndarray, config: AlignerConfig = AlignerConfig(), *
         (model in eval mode, mean training loss per epoch).
     """
     from tqdm.auto import tqdm
-    if images.ndim != 3 or images.shape[1:] != (48, 48) or images.dtype != np.uint8:
-        raise ValueError(f"images must be (N, 48, 48) uint8; got {images.shape} {images.dtype}")
+    images = validate.images(images)
     if len(images) < 2:
         raise ValueError("the alignment checker needs at least 2 images")
     if config.threads:

@@ -128,9 +128,8 @@ def run_baselines(dataset, *, names=BASELINES, split: str = "PrivateTest", n_com
     from fer_core.constants import FER2013_EMOTIONS
     from fer_core.training.evaluate import compute_metrics, duplicate_twins
 
-    tr = (dataset.split == "Training") & (dataset.labels >= 0)
-    te = (dataset.split == split) & (dataset.labels >= 0)
-    if not tr.any() or not te.any():
+    tr, te = dataset.rows("Training"), dataset.rows(split)
+    if not len(tr) or not len(te):
         raise ValueError(f"need labeled Training and {split} rows")
     twins = duplicate_twins(dataset.images[te], dataset.images[tr])
     out = {}

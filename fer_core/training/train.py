@@ -66,12 +66,7 @@ def _resolved(config: TrainConfig) -> tuple[float, float]:
 def _validate(config: TrainConfig) -> None:
     if config.model not in list_models():
         raise ValueError(f"unknown model {config.model!r}; known models: {', '.join(list_models())}")
-    get_label_set(config.label_set)
-    choices = {"ferplus_target": ("majority", "distribution"), "optimizer": ("sgd", "adamw"),
-               "schedule": ("cosine", "onecycle"), "imbalance": ("none", "class_weights", "oversample", "undersample")}
-    for name, allowed in choices.items():
-        if getattr(config, name) not in allowed:
-            raise ValueError(f"{name} must be one of {allowed}, got {getattr(config, name)!r}")
+    get_label_set(config.label_set)  # the declared choices (optimizer, schedule, ...) TrainConfig checks itself
     if config.epochs < 1 or config.batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {config.epochs}, {config.batch_size}")
     if config.width <= 0:
@@ -168,8 +163,8 @@ def _prepare(config: TrainConfig, dataset) -> dict:
         train_idx = np.sort(rng.choice(train_idx, config.max_train_images, replace=False))
     if len(train_idx) == 0:
         raise ValueError("no Training rows with a label: the dataset needs a 'Training' split")
-    val_idx = np.flatnonzero((dataset.split == "PublicTest") & (labels >= 0))
-    test_idx = np.flatnonzero((dataset.split == "PrivateTest") & (labels >= 0))
+    val_idx = dataset.rows("PublicTest", config.label_set)
+    test_idx = dataset.rows("PrivateTest", config.label_set)
     y = labels[train_idx]
     if config.label_set == "ferplus" and config.ferplus_target == "distribution":
         soft = dataset.ferplus.probs[train_idx].astype(np.float32)
@@ -637,9 +632,12 @@ def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: s
     dataset = _load_data(config, dataset)
     prep = _prepare(config, dataset)
     norm = prep["normalization"]
+    # provenance: the inputs this run read (the FER+ votes only for the FER+ label set)
+    reads = ("images", "labels", "split") + (("ferplus",) if config.label_set == "ferplus" else ())
+    data_hash = dataset.input_hash(reads)
     with _session(config, device, progress, callback) as run:
         if ckpt is not None:
-            _check_resumable(ckpt, resume, config, dataset.data_hash, prep, run)
+            _check_resumable(ckpt, resume, config, data_hash, prep, run)
         torch.manual_seed(config.seed)
         np_rng = np.random.default_rng(config.seed)
         g = torch.Generator(device=run.device)
@@ -664,7 +662,7 @@ def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: s
             bar.set_postfix(loss=f"{rec['train_loss']:.3f}", val=f"{rec.get('val_acc', float('nan')):.3f}",
                             best=f"{st.best_score:.3f}@{st.best_epoch}" if has_val else "-")
             if last is not None:
-                _save_last(last, config, st, run, prep, dataset.data_hash)
+                _save_last(last, config, st, run, prep, data_hash)
             if run.callback is not None:
                 run.callback(dict(rec))
         metrics = _final_metrics(config, st, prep, dataset, data, run)
@@ -674,7 +672,7 @@ def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: s
     model.model_name = config.model
     info = {"model_name": config.model, "model_kwargs": model_kwargs_of(config), "label_set": prep["ls"].name,
             "normalization": norm, "train_config": config.to_dict(), "history": st.history,
-            "metrics": metrics, "data_hash": dataset.data_hash}
+            "metrics": metrics, "data_hash": data_hash}
     if config.out and rank == 0:
         from fer_core.models.checkpoint import save_checkpoint
         info["path"] = str(save_checkpoint(config.out, model, **info))
