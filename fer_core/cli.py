@@ -70,7 +70,7 @@ def run(body: Callable[[], int | None], *, as_json: bool = False,
 
 def command_line(verb: str, *args: str, **options) -> str:
     """The shell line of a command, options in the order given; empty or None options left out,
-    True ones as bare flags.
+    True ones as bare flags, lists as several values after one flag.
 
     Example:
         >>> command_line("prepare", data="/d/fer 2013.csv", ferplus=None, model="compact")
@@ -81,6 +81,9 @@ def command_line(verb: str, *args: str, **options) -> str:
         flag = "--" + name.replace("_", "-")
         if value is True:
             parts.append(flag)
+        elif isinstance(value, (list, tuple)):
+            if value:
+                parts.append(" ".join([flag, *(shlex.quote(str(v)) for v in value)]))
         elif value not in (None, "", False):
             parts.append(f"{flag} {shlex.quote(str(value))}")
     return " ".join(parts)

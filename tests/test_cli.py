@@ -42,6 +42,8 @@ def test_command_line_quotes_and_skips_empty_options():
         "python -m fer_core.prepare --data '/d/fer 2013.csv' --model compact"
     assert cli.command_line("label_errors", out="r.csv", no_cache=True, only="") == \
         "python -m fer_core.label_errors --out r.csv --no-cache"
+    assert cli.command_line("robustness", corruption=["jpeg", "fgsm"], repeats=2, only=[]) == \
+        "python -m fer_core.robustness --corruption jpeg fgsm --repeats 2"
 
 
 def test_export_and_aligner_fail_cleanly_on_bad_input(tmp_path, capsys):

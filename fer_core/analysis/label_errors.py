@@ -27,7 +27,6 @@ FER+ votes are never an input: they only validate the rankings (:func:`validate_
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 import warnings
@@ -36,12 +35,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from fer_core import cli
 from fer_core import stages
 from fer_core import validate
 from fer_core.analysis.predictions import PREDICTIONS, has_model_and_labels
 from fer_core.config import JobConfig, opt
 from fer_core.constants import FER2013_EMOTIONS
-from fer_core.data.dataset import Dataset, DataError, load_dataset
+from fer_core.data.dataset import Dataset, load_dataset
 from fer_core.models.aligner import SHIPPED as ALIGNER
 from fer_core.stages import Stage, register
 from fer_core.store import Store, hash_file
@@ -578,41 +578,31 @@ def nonfaces_in_top(ds: Dataset, result: dict, *, k: int = 500) -> tuple[int, in
 
 def command(data: str | None = None, model: str | None = None, *, ferplus: str | None = None) -> str:
     """The shell command that computes the rankings (and writes both CSVs) for a data source."""
-    import shlex
-    cmd = "python -m fer_core.label_errors"
-    if data and data != "bundled sample":
-        cmd += f" --data {shlex.quote(str(data))}"
-    if ferplus:
-        cmd += f" --ferplus {shlex.quote(str(ferplus))}"
-    if model:
-        cmd += f" --model {shlex.quote(str(model))}"
-    return cmd + " --out ranking.csv --outliers-out outliers.csv"
+    return cli.command_line("label_errors", data=data if data != "bundled sample" else None, ferplus=ferplus,
+                            model=model, out="ranking.csv", outliers_out="outliers.csv")
 
 
 # --------------------------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fer_core.label_errors", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", help="fer2013.csv[.gz] (default: the bundled sample)")
-    p.add_argument("--ferplus", help="fer2013new.csv: only to validate the rankings (never an input)")
+    p = cli.command_parser("label_errors", __doc__, config=None, data=True, raw_description=True)
+    p.add_argument("--ferplus", default="", help="fer2013new.csv: only to validate the rankings (never an input)")
     p.add_argument("--method", default="ensemble", choices=METHODS, help="ranking written to --out")
     p.add_argument("--out", help="ranking CSV: row, score, given_label, suggested_label (most suspicious first)")
     p.add_argument("--outliers-out", help="outlier CSV: row, score (higher = less face-like)")
     LabelErrorConfig.add_arguments(p)
     a = p.parse_args(argv)
-    try:
-        config = LabelErrorConfig.from_args(a)
-        ds = load_dataset(a.data, a.ferplus)
-        mode = resolve_mode(config.mode)
-        print(f"[label_errors] {len(ds):,} images; mode {mode}"
-              + (" (out-of-sample: K-fold logistic regression on the frozen features)" if mode == "features-cv" else "")
-              + (" (in-sample for Training rows)" if mode == "model" else ""), file=sys.stderr)
-        res = get_label_errors(ds, config)
-    except (DataError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return cli.run(lambda: _rank_and_write(a, LabelErrorConfig.from_args(a)))
+
+
+def _rank_and_write(a, config: LabelErrorConfig) -> int:
+    ds = load_dataset(a.data or None, a.ferplus or None)
+    mode = resolve_mode(config.mode)
+    print(f"[label_errors] {len(ds):,} images; mode {mode}"
+          + (" (out-of-sample: K-fold logistic regression on the frozen features)" if mode == "features-cv" else "")
+          + (" (in-sample for Training rows)" if mode == "model" else ""), file=sys.stderr)
+    res = get_label_errors(ds, config)
     print(f"[label_errors] mode that ran: {res['mode']} ({float(res['seconds']):.1f} s when computed)")
     cols = ["row", "score", "given_label", "suggested_label"]
     if a.out:

@@ -27,7 +27,6 @@ Example:
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 import warnings
@@ -36,6 +35,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from fer_core import cli
 from fer_core import stages
 from fer_core import validate
 from fer_core.analysis.predictions import has_model
@@ -693,27 +693,15 @@ def noise_augmented(info: dict) -> bool:
 def command(corruptions: Sequence[str], *, model: str | None = None, data: str | None = None,
             config: RobustnessConfig = RobustnessConfig()) -> str:
     """The shell command that computes these sweeps."""
-    import shlex
-    cmd = "python -m fer_core.robustness"
-    if data:
-        cmd += f" --data {shlex.quote(str(data))}"
-    if model:
-        cmd += f" --model {shlex.quote(str(model))}"
-    cmd += " --corruption " + " ".join(corruptions)
     d = RobustnessConfig()
-    for f in ("repeats", "max_images", "seed", "split"):
-        if getattr(config, f) != getattr(d, f):
-            cmd += f" --{f.replace('_', '-')} {getattr(config, f)}"
-    return cmd
+    changed = {f: getattr(config, f) for f in ("repeats", "max_images", "seed", "split")
+               if getattr(config, f) != getattr(d, f)}
+    return cli.command_line("robustness", data=data, model=model, corruption=list(corruptions), **changed)
 
 
 # ---- command line ---------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    from fer_core.data.dataset import DataError, load_dataset
-    p = argparse.ArgumentParser(prog="python -m fer_core.robustness", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", help="fer2013.csv[.gz] or image folder (default: the bundled sample)")
-    p.add_argument("--model", default="", help="checkpoint path or shipped name (default: the default model)")
+    p = cli.command_parser("robustness", __doc__, data=True, model=True, raw_description=True)
     p.add_argument("--corruption", nargs="+", choices=list(CORRUPTIONS), metavar="NAME",
                    help=f"corruptions to sweep (default: the prepare set). Known: {', '.join(CORRUPTIONS)}")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = torch's default)")
@@ -724,14 +712,15 @@ def main(argv: list[str] | None = None) -> int:
     if a.threads:
         import torch
         torch.set_num_threads(a.threads)
-    try:
-        ds = load_dataset(a.data)
-        ref = model_ref(a.model or None)  # resolved and hashed once for every sweep
-        model = ref.name
-        select_rows(ds, cfg)
-    except (DataError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return cli.run(lambda: _sweep_and_print(a, cfg))
+
+
+def _sweep_and_print(a, cfg: RobustnessConfig) -> int:
+    from fer_core.data.dataset import load_dataset
+    ds = load_dataset(a.data or None)
+    ref = model_ref(a.model or None)  # resolved and hashed once for every sweep
+    model = ref.name
+    select_rows(ds, cfg)
     results, out = {}, {}
     for c in cfg.corruptions:
         t0 = time.perf_counter()

@@ -10,14 +10,13 @@ Command line::
 """
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
 import re
 import sys
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -592,18 +591,16 @@ def load_dataset(path: str | os.PathLike | None = None, ferplus: str | os.PathLi
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fer_core.data",
-                                description="Load a FER dataset and print a summary.")
+    from fer_core import cli
+    p = cli.command_parser("data", "Load a FER dataset and print a summary.", ferplus=True, json=True)
     p.add_argument("path", nargs="?", help="fer2013.csv[.gz] or an image folder (default: bundled sample)")
-    p.add_argument("--ferplus", help="fer2013new.csv, row-aligned with PATH")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--no-cache", action="store_true", help="parse again, write nothing to cache/")
     a = p.parse_args(argv)
-    try:
-        ds = load_dataset(a.path, a.ferplus, use_cache=not a.no_cache)
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return cli.run(lambda: _summarize(a))
+
+
+def _summarize(a) -> int:
+    ds = load_dataset(a.path, a.ferplus or None, use_cache=not a.no_cache)
     s = ds.summary()
     if a.json:
         print(json.dumps(s, indent=2))

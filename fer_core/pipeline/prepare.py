@@ -11,9 +11,7 @@ loading the FER+ votes or not changes only the stages that read them (embedding_
 """
 from __future__ import annotations
 
-import argparse
 import os
-import shlex
 import sys
 import time
 from collections.abc import Mapping
@@ -22,9 +20,10 @@ from contextlib import contextmanager
 from tqdm import tqdm
 
 # Importing a module registers the stages declared beside its code, in this order (prepare's).
+from fer_core import cli
 from fer_core.analysis import eigenfaces, predictions, attribute, embed, label_errors, duplicates, robustness  # noqa: F401
 from fer_core import stages
-from fer_core.data.dataset import DataError, Dataset, load_dataset
+from fer_core.data.dataset import Dataset, load_dataset
 from fer_core.models.checkpoint import ModelRef, model_ref
 from fer_core.stages import Stage, register
 from fer_core.store import Store
@@ -130,14 +129,7 @@ def stage_status(ds: Dataset, store: Store | None = None, *, model: str | ModelR
 def prepare_command(source: str | None, ferplus: str | None = None, model: str | None = None) -> str:
     """The exact shell command that builds the artifacts for a data source (and a model other
     than the default one)."""
-    cmd = "python -m fer_core.prepare"
-    if source:
-        cmd += f" --data {shlex.quote(str(source))}"
-    if ferplus:
-        cmd += f" --ferplus {shlex.quote(str(ferplus))}"
-    if model:
-        cmd += f" --model {shlex.quote(str(model))}"
-    return cmd
+    return cli.command_line("prepare", data=source, ferplus=ferplus, model=model)
 
 
 def run(ds: Dataset, store: Store | None = None, *, only: list[str] | None = None,
@@ -172,13 +164,8 @@ def run(ds: Dataset, store: Store | None = None, *, only: list[str] | None = Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fer_core.prepare", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", help="fer2013.csv[.gz] or image folder (default: bundled sample)")
-    p.add_argument("--ferplus", help="fer2013new.csv row-aligned with --data")
+    p = cli.command_parser("prepare", __doc__, data=True, ferplus=True, model=True, raw_description=True)
     p.add_argument("--only", nargs="*", help=f"stages to build (default: all: {', '.join(STAGES)})")
-    p.add_argument("--model", help="shipped model name or checkpoint path for the model stages (default: the "
-                                   "default shipped model)")
     p.add_argument("--threads", type=int, default=0,
                    help=f"CPU threads for torch, numpy and scikit-learn (default 0 = what suits this machine: 1 "
                         f"with 2 or fewer CPUs, else the CPUs less one; here {default_threads()}). On a shared 2-core "
@@ -188,28 +175,23 @@ def main(argv: list[str] | None = None) -> int:
     if a.threads < 0:
         print(f"error: --threads must be 0 (automatic) or more, got {a.threads}", file=sys.stderr)
         return 2
+    return cli.run(lambda: _prepare(a))
+
+
+def _prepare(a) -> int:
     t0 = time.perf_counter()
     try:
         ref = model_ref(a.model) if a.model else None
     except FileNotFoundError as e:
-        print(f"error: --model {a.model}: {e}", file=sys.stderr)
-        return 2
-    try:
-        ds = load_dataset(a.data, a.ferplus)
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise FileNotFoundError(f"--model {a.model}: {e}") from None
+    ds = load_dataset(a.data or None, a.ferplus or None)
     print(f"[dataset] {len(ds)} images loaded in {time.perf_counter() - t0:.1f} s ({ds.source})")
     if a.model:
         print(f"[model] {a.model}")
     n = a.threads or default_threads()
     print(f"[threads] {n}")
-    try:
-        with threads(n):
-            run(ds, only=a.only, model=ref)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    with threads(n):
+        run(ds, only=a.only, model=ref)
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0
 

@@ -20,7 +20,6 @@ Command line::
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -152,26 +151,24 @@ def run_baselines(dataset, *, names=BASELINES, split: str = "PrivateTest", n_com
 
 
 def main(argv: list[str] | None = None) -> int:
+    from fer_core import cli
     from fer_core.config import BaselineConfig
-    from fer_core.data.dataset import load_dataset
 
-    p = argparse.ArgumentParser(prog="python -m fer_core.baselines",
-                                description="PCA + classical classifiers, scored like the CNNs.")
-    BaselineConfig.add_arguments(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p = cli.command_parser("baselines", "PCA + classical classifiers, scored like the CNNs.", config=BaselineConfig,
+                           json=True)
     a = p.parse_args(argv)
-    cfg = BaselineConfig.from_args(a)
-    try:
-        unknown = [n for n in cfg.names if n not in BASELINES]
-        if unknown:
-            raise ValueError(f"unknown baseline(s) {unknown}; known: {', '.join(BASELINES)}")
-        ds = load_dataset(cfg.data or None)
-        res = run_baselines(ds, names=cfg.names, split=cfg.split, n_components=cfg.n_components, seed=cfg.seed,
-                            rbf_max_train=cfg.rbf_max_train, progress=not a.json)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if a.json:
+    return cli.run(lambda: _run_and_print(BaselineConfig.from_args(a), as_json=a.json))
+
+
+def _run_and_print(cfg, *, as_json: bool) -> int:
+    from fer_core.data.dataset import load_dataset
+    unknown = [n for n in cfg.names if n not in BASELINES]
+    if unknown:
+        raise ValueError(f"unknown baseline(s) {unknown}; known: {', '.join(BASELINES)}")
+    ds = load_dataset(cfg.data or None)
+    res = run_baselines(ds, names=cfg.names, split=cfg.split, n_components=cfg.n_components, seed=cfg.seed,
+                        rbf_max_train=cfg.rbf_max_train, progress=not as_json)
+    if as_json:
         print(json.dumps({"data_hash": ds.data_hash, "config": cfg.to_dict(), "baselines": res}))
     else:
         print(f"{'baseline':14s} {'n_train':>7s} {'accuracy':>8s} {'dedup':>6s} {'macroF1':>7s} {'ECE':>6s} {'fit s':>7s}")

@@ -190,21 +190,19 @@ def main(argv: list[str] | None = None) -> int:
     CorrectionsReportConfig.add_arguments(rep)
     rep.add_argument("--json", action="store_true", help="print one JSON object")
     a = p.parse_args(argv)
-    cfg = CorrectionsReportConfig.from_args(a)
-    try:
-        if not cfg.after:
-            raise ValueError("--after is required: the checkpoint trained with the corrections")
-        from fer_core.data.dataset import load_dataset
-        ds = load_dataset(cfg.data or None, cfg.ferplus or None)
-        corr = read_corrections(cfg.label_corrections) if cfg.label_corrections else None
-        table = compare_checkpoints(ds, cfg.before, cfg.after, corrections=corr, splits=cfg.splits, tta=cfg.tta,
-                                    batch_size=cfg.batch_size)
-    except (ValueError, FileNotFoundError) as e:  # FlagError and DataError are ValueErrors
-        if a.json:
-            print(json.dumps({"error": str(e)}))
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if a.json:
+    from fer_core import cli
+    return cli.run(lambda: _report(CorrectionsReportConfig.from_args(a), as_json=a.json), as_json=a.json)
+
+
+def _report(cfg: CorrectionsReportConfig, *, as_json: bool) -> int:
+    from fer_core.data.dataset import load_dataset
+    if not cfg.after:
+        raise ValueError("--after is required: the checkpoint trained with the corrections")
+    ds = load_dataset(cfg.data or None, cfg.ferplus or None)
+    corr = read_corrections(cfg.label_corrections) if cfg.label_corrections else None
+    table = compare_checkpoints(ds, cfg.before, cfg.after, corrections=corr, splits=cfg.splits, tta=cfg.tta,
+                                batch_size=cfg.batch_size)
+    if as_json:
         print(json.dumps({"config": cfg.to_dict(), "rows": table.to_dict("records")}))
     else:
         print(f"before: {cfg.before}\nafter:  {cfg.after}\n")

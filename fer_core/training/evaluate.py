@@ -10,7 +10,6 @@ Command line (prints one JSON object with --json)::
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -280,26 +279,19 @@ def main(argv: list[str] | None = None) -> int:
     from fer_core.config import EvalConfig
     from fer_core.data.dataset import load_dataset
 
-    p = argparse.ArgumentParser(prog="python -m fer_core.evaluate",
-                                description="Score a checkpoint on one split; --json prints one JSON object.")
-    EvalConfig.add_arguments(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    from fer_core import cli
+    p = cli.command_parser("evaluate", "Score a checkpoint on one split; --json prints one JSON object.",
+                           config=EvalConfig, json=True)
     a = p.parse_args(argv)
     cfg = EvalConfig.from_args(a)
-    try:
+
+    def body() -> int:
         ds = load_dataset(cfg.data or None, cfg.ferplus or None)
         m = evaluate(cfg.model, ds, split=cfg.split, label_set=cfg.label_set or None, tta=cfg.tta,
                      batch_size=cfg.batch_size)
-    except (ValueError, FileNotFoundError) as e:
-        if a.json:
-            print(json.dumps({"error": str(e)}))
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if a.json:
-        print(json.dumps(m))
-    else:
-        print(_summary_line(m))
-    return 0
+        print(json.dumps(m) if a.json else _summary_line(m))
+        return 0
+    return cli.run(body, as_json=a.json)
 
 
 if __name__ == "__main__":
