@@ -11,7 +11,9 @@ loading the FER+ votes or not changes only the stages that read them (embedding_
 """
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import sys
 import time
 from collections.abc import Mapping
@@ -19,14 +21,18 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
-# Importing a module registers the stages declared beside its code, in this order (prepare's).
-from fer_core import cli
-from fer_core.analysis import eigenfaces, predictions, attribute, embed, label_errors, duplicates, robustness  # noqa: F401
-from fer_core import stages
+import fer_core.analysis
+from fer_core import cli, stages
+from fer_core.analysis import eigenfaces
 from fer_core.data.dataset import Dataset, load_dataset
 from fer_core.models.checkpoint import ModelRef, model_ref
 from fer_core.stages import Stage, register
 from fer_core.store import Store
+
+# Importing every analysis module registers the stages declared beside their code, so a new stage
+# is one object in one file, found here without a line of its own.
+for _module in pkgutil.iter_modules(fer_core.analysis.__path__):
+    importlib.import_module(f"fer_core.analysis.{_module.name}")
 
 #: prepare's order of the built-in stages; stages registered later (with prepare=True) follow.
 ORDER = ("eigenfaces", "predictions", "baselines", "class_maps", "sanity", "projection_umap", "projection_tsne",
