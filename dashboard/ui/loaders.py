@@ -161,10 +161,6 @@ def _read_only(value):
     return value
 
 
-#: What :func:`artifact` has loaded in this process (it then shows no spinner for it again).
-_LOADED: set[tuple] = set()
-
-
 @st.cache_resource(show_spinner=False, max_entries=48, hash_funcs=HASH_FUNCS)
 def _shared(name: str, ds: Dataset, cache_root: str, options: tuple) -> dict:
     out = LOADERS[name].load(ds, Store(cache_root), **dict(options))
@@ -190,20 +186,19 @@ def artifact(name: str, ds: Dataset, *, spinner: bool = True, **options) -> dict
     if name not in LOADERS:
         raise ValueError(f"unknown artifact {name!r}; known: {list(LOADERS)}")
     args = (name, ds, str(store().root), tuple(sorted(options.items())))
-    seen = (name, _dataset_token(ds), args[2], repr(args[3]))
     try:
-        if not spinner or seen in _LOADED:  # a spinner only where it may take a while (placeholders otherwise)
+        if not spinner:
             return _shared(*args)
-        with st.spinner(LOADERS[name].spinner):
-            out = _shared(*args)
-        _LOADED.add(seen)
-        return out
+        with st.spinner(LOADERS[name].spinner):  # transient: drawn only if the call takes over 0.5 s
+            return _shared(*args)
     except _NotBuilt:
         return None
 
 
 def artifact_cached(name: str, ds: Dataset, **options) -> bool:
     """True when the artifact `name` with these options is in the artifact store (nothing computed)."""
+    if LOADERS[name].key is None:
+        raise ValueError(f"artifact {name!r} has no cache key to ask about")
     stage, key = LOADERS[name].key(ds, **options)
     return store().exists(stage, key)
 
