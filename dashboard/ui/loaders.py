@@ -48,8 +48,9 @@ class Loader:
     """How the dashboard gets one kind of artifact from the engine.
 
     Attributes:
-        load: ``load(ds, store, **options)`` -> dict of arrays, or None when `missing_ok` and it
-            is not built (None is not cached: the next call looks again).
+        load: ``load(ds, store, **options)`` -> dict of arrays (computed and stored when missing),
+            or None from a loader that only loads, when the artifact is not built (None is not
+            cached: the next call looks again). Loaders that can compute take ``progress=``.
         key: ``key(ds, **options)`` -> (stage, cache key), for :func:`artifact_cached`; None when
             there is no such question.
         spinner: shown while it loads or computes (after 0.5 s; a cache hit shows nothing).

@@ -63,7 +63,7 @@ def test_review_flag_undo_and_tabs(streamlit_app):
     shown = int(page.get_by_text("Image #", exact=False).first.inner_text().split("#")[1].split()[0])
     streamlit_app.act(lambda: page.get_by_role("button", name="Saliency maps of this image").click(), timeout_s=180)
     page.get_by_role("heading", name="Saliency").wait_for()
-    assert f"/saliency" in page.url
+    assert "/saliency" in page.url
     page.get_by_text(f"#{shown}", exact=False).first.wait_for()
     assert streamlit_app.exceptions() == []
 
