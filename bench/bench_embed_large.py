@@ -11,7 +11,6 @@ import time
 import numpy as np
 
 from common import header  # noqa: E402
-from fer_core.analysis import embed
 from fer_core.figures import embeddings as figures  # noqa: E402
 from fer_core.constants import FER2013_EMOTIONS  # noqa: E402
 from fer_core.data.dataset import Dataset  # noqa: E402
@@ -25,7 +24,7 @@ coords = (centres[labels + 1] + rng.normal(0, 2, (n, 2))).astype(np.float32)
 probs = rng.dirichlet(np.ones(7), n).astype(np.float32)
 ds = Dataset(images=np.zeros((n, 1, 1), np.uint8), labels=labels, split=np.array(["Training"] * n),
              row=np.arange(n), source="synthetic", data_hash="synthetic")
-colors = embed.point_colors(ds, "label")
+colors = figures.point_colors(ds, "label")
 
 
 def timed_once(fn):
@@ -43,26 +42,26 @@ def report(name, build):
 
 
 header("embeddings map at scale")
-print(f"n = {n:,} points, 2-D, coloured by label, MAX_DRAWN_POINTS = {embed.MAX_DRAWN_POINTS:,}")
+print(f"n = {n:,} points, 2-D, coloured by label, MAX_DRAWN_POINTS = {figures.MAX_DRAWN_POINTS:,}")
 report("all", lambda: figures.embedding_figure(coords, np.arange(n), colors,
-                                           hover=embed.hover_texts(ds, probs, FER2013_EMOTIONS)))
+                                           hover=figures.hover_texts(ds, probs, FER2013_EMOTIONS)))
 
 
 def new():
-    s = embed.display_sample(ds.labels, embed.MAX_DRAWN_POINTS)
+    s = figures.display_sample(ds.labels, figures.MAX_DRAWN_POINTS)
     s = None if len(s) == n else s
     return figures.embedding_figure(coords, np.arange(n), colors, sample=s,
-                                    hover=embed.hover_texts(ds, probs, FER2013_EMOTIONS, rows=s))
+                                    hover=figures.hover_texts(ds, probs, FER2013_EMOTIONS, rows=s))
 
 
 report("sample", new)
 sel = {"points": [], "box": [], "lasso": [{"x": [-10, 10, 10, -10, -5], "y": [-10, -10, 10, 10, 0]}]}
-rows, t = timed_once(lambda: embed.selection_rows(sel, coords))
+rows, t = timed_once(lambda: figures.selection_rows(sel, coords))
 print(f"lasso (5 vertices) resolved against all {n:,} points: {len(rows):,} rows in {t * 1000:.0f} ms")
 sel = {"points": [], "box": [{"x": [-10, 10], "y": [-10, 10]}], "lasso": []}
-rows, t = timed_once(lambda: embed.selection_rows(sel, coords))
+rows, t = timed_once(lambda: figures.selection_rows(sel, coords))
 print(f"box resolved against all {n:,} points: {len(rows):,} rows in {t * 1000:.0f} ms")
 a = np.linspace(0, 2 * np.pi, 400, endpoint=False)
 sel = {"points": [], "box": [], "lasso": [{"x": (6 * np.cos(a)).tolist(), "y": (6 * np.sin(a)).tolist()}]}
-rows, t = timed_once(lambda: embed.selection_rows(sel, coords))
+rows, t = timed_once(lambda: figures.selection_rows(sel, coords))
 print(f"lasso (400-vertex circle, warm) resolved against all {n:,} points: {len(rows):,} rows in {t * 1000:.0f} ms")

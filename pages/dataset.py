@@ -37,7 +37,7 @@ def browser(ds):
     order = c[0].selectbox("Order", list(ORDERS))
     if ORDERS[order] and len(idx):
         col, sign = ORDERS[order]
-        idx = idx[np.argsort(sign * ui.pixel_stats(ds, ds.data_hash)[col].to_numpy()[idx], kind="stable")]
+        idx = idx[np.argsort(sign * ui.pixel_stats(ds)[col].to_numpy()[idx], kind="stable")]
     scale, cols = SIZES[c[1].selectbox("Thumbnails", list(SIZES))]
     per_page = c[2].selectbox("Per page", [cols * 6, cols * 8, cols * 12], index=1)
     n_pages = max(1, -(-len(idx) // per_page))
@@ -75,7 +75,7 @@ def class_distribution(ds):
 
 
 def pixel_statistics(ds):
-    stats = ui.pixel_stats(ds, ds.data_hash)
+    stats = ui.pixel_stats(ds)
     present = [c for c in range(7) if (ds.labels == c).any()]
     left, right = st.columns(2)
     for col, name, where in (("brightness", "Brightness (mean pixel, 0–255)", left),
@@ -83,7 +83,7 @@ def pixel_statistics(ds):
         b = fimg.box_stats(stats[col].to_numpy(), ds.labels, 7).iloc[present]
         where.altair_chart(data_figs.box_chart(b, [FER2013_EMOTIONS[c] for c in present],
                                                    [ui.CLASS_COLORS[c] for c in present], title=name), key=f"ds_box_{col}")
-    hist = ui.class_histograms(ds, ds.data_hash)
+    hist = ui.class_histograms(ds)
     centers = (np.arange(hist.shape[1]) + 0.5) * 256 / hist.shape[1]
     st.altair_chart(data_figs.lines_chart(centers, {FER2013_EMOTIONS[c]: hist[c] for c in present},
                                               [ui.CLASS_COLORS[c] for c in present], x_title="intensity",

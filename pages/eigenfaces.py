@@ -33,7 +33,7 @@ st.title("Eigenfaces")
 ds = ui.current_dataset()
 cfg = PCAConfig()
 try:
-    e = ui.eigenfaces(ds, ds.data_hash, str(ui.store().root))
+    e = ui.artifact("eigenfaces", ds)
 except ValueError as err:  # e.g. fewer than 2 images
     st.error(f"Cannot compute eigenfaces for this data: {err}")
     st.stop()

@@ -28,7 +28,7 @@ targets = ["FER2013 labels"] + (["FER+ majority"] if ds.ferplus is not None else
 target = c3.radio("Score against", targets, horizontal=True)
 tkey = "ferplus" if target == "FER+ majority" else "fer2013"
 
-pred = ui.predictions(ds, model)
+pred = ui.artifact("predictions", ds, model=model)
 try:
     m = score_split(ds, pred["probs"], split=split, target=tkey)
 except ValueError as e:
@@ -92,9 +92,10 @@ def training() -> None:
 def side_by_side() -> None:
     rows_tbl = []
     for name in models:
-        s = score_split(ds, ui.predictions(ds, name)["probs"], split=split, target=tkey)
+        s = score_split(ds, ui.artifact("predictions", ds, model=name)["probs"], split=split, target=tkey)
         rows_tbl.append({"model": name, "kind": "CNN", **{x: s[x] for x in SCORES}})
-    base = ui.baselines(ds) if st.session_state.get("baselines_on") or ui.baselines_cached(ds) else None
+    want = st.session_state.get("baselines_on") or ui.artifact_cached("baselines", ds)
+    base = ui.artifact("baselines", ds) if want else None
     if base is None:
         if st.button("Fit PCA baselines (logistic regression, linear/RBF SVM, random forest)",
                      help="Seconds on the sample; several minutes on the full FER2013 (or run python -m fer_core.prepare)."):

@@ -9,27 +9,21 @@ import streamlit as st
 from fer_core.analysis import robustness as rb
 from fer_core.figures import robustness as rf
 from fer_core.config import RobustnessConfig
-from fer_core.store import Store
 
 DEFAULT_CORRUPTIONS = ["gaussian_noise", "gaussian_blur", "occlusion_eyes", "fgsm"]
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def load(_ds, data_hash: str, corruption: str, config: dict, model: str, cache_root: str):
-    """A cached sweep, or None (cleared after a sweep is computed here)."""
-    return rb.load_sweep(_ds, corruption, RobustnessConfig.from_dict(config), model=model, store=Store(cache_root))
-
-
-@st.cache_data(show_spinner="Corrupting the example faces...", max_entries=32)
-def example_faces(_ds, data_hash: str, model: str, corruption: str, rows: tuple, config: dict) -> dict:
-    cfg, net, rows = RobustnessConfig.from_dict(config), ui.load_model(model), np.asarray(rows)
-    return rb.examples(net, _ds.images[rows], _ds.labels_in(net.label_set)[rows], corruption, keys=rows,
+@ui.cache_data(show_spinner="Corrupting the example faces...", max_entries=32)
+def example_faces(ds, model: str, corruption: str, rows: tuple, cfg: RobustnessConfig) -> dict:
+    """The example faces of the detail panel at each severity, with the model's predictions."""
+    net, rows = ui.load_model(model), np.asarray(rows)
+    return rb.examples(net, ds.images[rows], ds.labels_in(net.label_set)[rows], corruption, keys=rows,
                        seed=cfg.seed, pgd_steps=cfg.pgd_steps)
 
 
 def cached(cfg: RobustnessConfig, models, corruptions) -> dict:
-    root = str(ui.store().root)
-    out = {(m, c): load(ds, ds.data_hash, c, cfg.to_dict(), m, root) for m in models for c in corruptions}
+    """{(model, corruption): sweep} of the sweeps already computed with `cfg`."""
+    out = {(m, c): ui.artifact("sweep", ds, corruption=c, config=cfg, model=m) for m in models for c in corruptions}
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -80,7 +74,6 @@ if missing:
         for i, (m, k) in enumerate(missing):
             rb.get_sweep(ds, k, quick, model=m, store=ui.store(), progress=lambda f, t, i=i, m=m: bar.progress(
                 min(1.0, (i + f) / len(missing)), text=f"{m}: {t}"))
-        load.clear()
         st.rerun()
     if not res:
         st.stop()
@@ -134,7 +127,7 @@ def detail(res: dict, chosen: list, corrs: list, cfg: RobustnessConfig) -> None:
     st.markdown(f"**Example faces at each severity** ({model}; repeat 1; caption: prediction and confidence, "
                 "red when wrong)")
     pick = pd.Series(r["rows"]).groupby(y_all[r["rows"]]).first().to_numpy()[:8]  # first face of each class
-    ex = example_faces(ds, ds.data_hash, model, corr, tuple(int(i) for i in pick), cfg.to_dict())
+    ex = example_faces(ds, model, corr, tuple(int(i) for i in pick), cfg)
     y = y_all[pick]
     imgs = ex["images"].transpose(1, 0, 2, 3).reshape(-1, 48, 48)  # one row per face, one column per level
     preds, conf = ex["preds"].T.ravel(), ex["confidence"].T.ravel()

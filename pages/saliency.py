@@ -17,7 +17,7 @@ ds = ui.current_dataset()
 models = ui.require_models()
 model = st.sidebar.selectbox("Model", models, key="sal_model")
 classes = list(ui.load_model(model).classes)
-probs = ui.predictions(ds, model)["probs"]
+probs = ui.artifact("predictions", ds, model=model)["probs"]
 sanity = ui.sanity_result(ds, model)
 flags = {r["method"]: r["flagged"] for r in randomization_summary(sanity)} if sanity else {}
 
@@ -86,7 +86,7 @@ b.caption("Each map is scaled to [0, 1] and averaged over up to 50 correctly cla
           f"images of the class, for the class itself, blended over those images' mean face. "
           f"{METHODS[cmethod]} costs about {METHOD_COST[cmethod]} forward/backward pass(es) per image.")
 try:
-    cm = ui.class_maps(ds, model, cmethod)
+    cm = ui.artifact("class_maps", ds, model=model, method=cmethod)
     blank = np.full((144, 144, 3), 235, np.uint8)  # a class with no correctly classified image
     st.image([overlay(np.clip(f, 0, 255).astype(np.uint8), mp, alpha=alpha, scale=3) if n else blank
               for f, mp, n in zip(cm["mean_faces"], cm["maps"], cm["counts"])],

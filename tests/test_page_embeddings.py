@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from fer_core.analysis import embed
+from fer_core.figures import embeddings as emb_figs
 from fer_core.models.checkpoint import shipped_checkpoints
 from fer_core.data.dataset import load_dataset
 from fer_core.analysis.predictions import default_model
@@ -57,7 +58,7 @@ def test_region_selection_shows_gallery_and_export(sample):
     at = _run(emb_region=rows)
     assert any(s.value == "4 selected images" for s in at.subheader)
     # the labels of the selection are counted
-    labels = [embed.selection_table(sample, rows)["label"].value_counts()]
+    labels = [emb_figs.selection_table(sample, rows)["label"].value_counts()]
     assert any(f"{labels[0].index[0]} **{labels[0].iloc[0]}**" in str(m.value) for m in at.markdown)
     clear = next(b for b in at.button if b.label == "Clear selection")
     clear.click().run()
@@ -65,7 +66,7 @@ def test_region_selection_shows_gallery_and_export(sample):
 
 
 def test_every_coloring_and_the_pca_and_3d_maps():
-    from fer_core.analysis.embed import COLOR_BY
+    from fer_core.figures.embeddings import COLOR_BY
     at = _run()
     color = next(s for s in at.selectbox if s.label == "Color by")
     assert len(color.options) == len(COLOR_BY)  # the sample has FER+ votes
@@ -82,7 +83,7 @@ def test_a_map_over_the_drawing_limit_draws_a_sample_and_regions_select_every_po
     """The sample's map is small, so the limit is lowered to 300: the page must draw 300 points
     over a density image of all of them, say so, and resolve a box against every point."""
     import json
-    monkeypatch.setattr(embed, "MAX_DRAWN_POINTS", 300)
+    monkeypatch.setattr(emb_figs, "MAX_DRAWN_POINTS", 300)
     at = _run()
     assert any(f"300 of {len(sample):,} points are drawn" in c.value for c in at.caption)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -90,14 +91,14 @@ def test_a_map_over_the_drawing_limit_draws_a_sample_and_regions_select_every_po
     scatter = [t for t in spec["data"] if t["type"] == "scattergl"]
     assert len(scatter) >= 7 and all("customdata" in t for t in scatter)
     # the callback's path: a box on the sampled map -> every row inside it, drawn or not
-    monkeypatch.syspath_prepend(str(Path(PAGE).parents[1] / "dashboard"))
-    import ui
+    from dashboard.panels import embeddings as panels
     from fer_core.config import ProjectionConfig
     cfg = ProjectionConfig()
-    coords = ui.projection(sample, default_model(), cfg)
+    coords = embed.get_projection(sample, cfg, model=default_model())["coords"]
     lo, hi = np.quantile(coords, [0.2, 0.8], axis=0)
     box = {"points": [], "box": [{"xref": "x", "yref": "y", "x": [lo[0], hi[0]], "y": [lo[1], hi[1]]}], "lasso": []}
-    rows = ui.embedding_selection(sample, default_model(), cfg, box)
+    rows = panels.selected_rows(sample, default_model(), cfg, box)
     inside = np.flatnonzero(((coords >= lo) & (coords <= hi)).all(1))
     assert rows.tolist() == inside.tolist()
-    assert len(np.setdiff1d(rows, ui.drawn_sample(sample))) > 0
+    drawn = emb_figs.drawn_rows(sample.labels)  # the 300 the page drew (the limit is read at call time)
+    assert len(drawn) == 300 and len(np.setdiff1d(rows, drawn)) > 0

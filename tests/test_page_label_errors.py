@@ -98,3 +98,51 @@ def test_validation_expander_is_lazy(sample):
     assert not any("FER+ non-faces are among" in c.value for c in at.caption)
     at = _run(at, le_pak_open=True)
     assert any("FER+ non-faces are among" in c.value for c in at.caption)
+
+
+def test_flags_table_is_an_editor_whose_edits_are_saved_validated_and_undone(sample):
+    """The Flags tab's table (st.data_editor): decision, corrected label and note edited in place
+    become new decisions in the flag store, with the store's validation and its undo."""
+    from dashboard.panels import label_errors as panels
+    flags, h = FlagStore(), sample.data_hash
+    r0, r1 = int(sample.row[10]), int(sample.row[11])
+    flags.add(data_hash=h, row=r0, decision="mislabeled", label=3, note="eyes")
+    flags.add(data_hash=h, row=r1, decision="not_error")
+    at = _run(le_tab="Flags")
+    editor = at.get("data_editor")
+    assert len(editor) == 1 and editor[0].proto.editing_mode == 1  # fixed rows, editable cells
+    shown = panels.flags_table(sample, flags.latest(h))
+    assert editor[0].value[panels.FLAG_COLUMNS[:5]].fillna("").values.tolist() == \
+        shown[panels.FLAG_COLUMNS[:5]].fillna("").values.tolist()
+    p0, p1 = (int(np.flatnonzero(shown["row"] == r)[0]) for r in (r0, r1))
+    assert shown.loc[p0, "corrected_label"] == "happy" and shown.loc[p0, "original_label"] == \
+        ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"][int(sample.labels[10])]
+
+    def latest(row):
+        return flags.latest(h).set_index("row").loc[row]
+
+    n = len(flags.history(h))
+    # a cell set to the value it has is no decision
+    assert panels.save_table_edits(sample, flags, shown, {str(p0): {"note": "eyes"}, str(p1): {}}) == []
+    assert len(flags.history(h)) == n
+    # a corrected label and a decision edited: each row a new decision
+    assert panels.save_table_edits(sample, flags, shown, {str(p0): {"corrected_label": "sad"},
+                                                           str(p1): {"decision": "mislabeled"}}) == []
+    assert len(flags.history(h)) == n + 2
+    assert (latest(r0)["decision"], int(latest(r0)["label"]), latest(r0)["note"]) == ("mislabeled", 4, "eyes")
+    assert latest(r1)["decision"] == "mislabeled" and pd.isna(latest(r1)["label"])
+    # away from mislabeled: the corrected label goes with it
+    shown = panels.flags_table(sample, flags.latest(h))
+    assert panels.save_table_edits(sample, flags, shown, {p0: {"decision": "not_face", "note": "cartoon"}}) == []
+    assert (latest(r0)["decision"], latest(r0)["note"]) == ("not_face", "cartoon") and pd.isna(latest(r0)["label"])
+    # a corrected label on another decision is refused by the store's validation; the other row is saved
+    shown = panels.flags_table(sample, flags.latest(h))
+    errors = panels.save_table_edits(sample, flags, shown, {p0: {"corrected_label": "fear"},
+                                                            p1: {"corrected_label": "surprise"}})
+    assert len(errors) == 1 and f"row {r0}" in errors[0] and "only goes with decision 'mislabeled'" in errors[0]
+    assert latest(r0)["decision"] == "not_face" and int(latest(r1)["label"]) == 5
+    # undo takes back the last table edit, as it does a review button's
+    flags.undo(data_hash=h)
+    assert pd.isna(latest(r1)["label"])
+    at = _run(at)
+    assert not at.exception

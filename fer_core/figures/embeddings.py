@@ -1,13 +1,442 @@
-"""Plotly figures of the embeddings: the WebGL map (lasso, 3-D) and the neighbour-confusion heatmap.
+"""The embedding map: which points to draw, their colours and hover text, the Plotly figure, and a
+selection on it mapped back to dataset rows. Arrays in, figures and rows out; nothing drawn (like
+Captum's use_pyplot=False), no Streamlit.
 
-Figures out, nothing drawn (like Captum's use_pyplot=False). What a page draws first is Vega-Lite
-instead (the other figures modules): it loads ~1 s faster in a new tab."""
+* :func:`embedding_map` composes the whole map from a dataset, the map coordinates
+  (:func:`fer_core.analysis.embed.get_projection`) and a model's probabilities
+  (:func:`fer_core.analysis.predictions.get_predictions`); :func:`map_selection` maps a Streamlit
+  selection on it back to dataset rows.
+* Colours: :func:`point_colors` (the :data:`COLOR_BY` choices), from the one palette of
+  :mod:`fer_core.figures.style`; hover lines: :func:`hover_texts`.
+* Clicks and lassos: every point carries its dataset row as ``customdata``; :func:`selection_to_rows`
+  maps a Plotly selection back through it, never through trace-local point indices.
+* Large maps: over :data:`MAX_DRAWN_POINTS` points the figure draws a class-stratified
+  :func:`display_sample` over a density image of all points, and :func:`selection_rows` resolves a box
+  or lasso against every point's coordinates (:func:`rows_in_box`, :func:`rows_in_lasso`), so a region
+  selects the rows that were not drawn too.
+
+The map itself is Plotly (WebGL, lasso, 3-D); what a page draws first is Vega-Lite instead (the
+other figures modules): it loads ~1 s faster in a new tab.
+"""
 from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import plotly.graph_objects as go
 
+from fer_core.constants import FER2013_EMOTIONS, LABEL_SETS
+from fer_core.data.dataset import Dataset
+from fer_core.figures.style import BAD, CLASS_COLOR_BY_NAME, GOOD, NONE, SPLIT_COLORS
 
+#: What the map's points can be coloured by (key -> label shown in the dashboard).
+COLOR_BY: dict[str, str] = {
+    "label": "FER2013 label", "prediction": "prediction", "correct": "correct / wrong",
+    "split": "split", "ferplus": "FER+ agreement", "confidence": "confidence",
+}
+#: The most points the Embeddings page sends to the browser as a scatter. A larger map draws a
+#: :func:`display_sample` of this size over a density image of all its points, and box/lasso
+#: selections are resolved on the server against every point (:func:`selection_rows`). FER2013's
+#: 35,887 points are all drawn.
+MAX_DRAWN_POINTS = 50_000
+#: Every class keeps at least min(its count, this) points in a :func:`display_sample`.
+MIN_PER_CLASS = 50
+
+
+# ---- the map, composed ----------------------------------------------------------------------
+def drawn_rows(labels: np.ndarray, *, max_points: int | None = None) -> np.ndarray | None:
+    """The rows a map of these points draws: None when it draws all of them, else the (M,) int64
+    sorted rows of a seeded class-stratified :func:`display_sample` of `max_points`
+    (default :data:`MAX_DRAWN_POINTS`, read at call time).
+
+    Args:
+        labels: (N,) int class per point (-1 = unlabeled), e.g. ``Dataset.labels``.
+    """
+    labels = np.asarray(labels)
+    rows = display_sample(labels, MAX_DRAWN_POINTS if max_points is None else max_points)
+    return None if len(rows) == len(labels) else rows
+
+
+def embedding_map(ds: Dataset, coords: np.ndarray, *, color_by: str = "label", probs: np.ndarray | None = None,
+                  classes: Iterable[str] | None = None, max_points: int | None = None) -> go.Figure:
+    """The Embeddings page's map of `ds`: every point coloured by `color_by`, a hover line each,
+    its dataset row in ``customdata``; over `max_points` points a :func:`drawn_rows` sample over a
+    density image of all of them.
+
+    Args:
+        ds: the dataset the map was computed on (labels, splits, FER+ votes colour the points).
+        coords: (N, 2) or (N, 3) map coordinates, row i = dataset row i (N = len(ds)).
+        color_by: a key of :data:`COLOR_BY` (see :func:`available_colorings`).
+        probs: (N, K) float model probabilities (rows sum to 1): needed for the prediction,
+            correct and confidence colourings, and adds "→ prediction (confidence)" to the hover.
+        classes: (K,) the model's class names (with `probs`).
+        max_points: the most points drawn (default :data:`MAX_DRAWN_POINTS`).
+
+    Returns:
+        The Plotly figure (:func:`embedding_figure`); resolve a selection on it with
+        :func:`map_selection` and the same `max_points`.
+
+    Raises:
+        ValueError: coords not (len(ds), 2|3), an unknown `color_by`, or one that needs
+            probabilities or FER+ votes that are missing.
+    """
+    xy = np.asarray(coords)
+    if xy.ndim != 2 or xy.shape[1] not in (2, 3) or len(xy) != len(ds):
+        raise ValueError(f"coords must be (N, 2|3) with N = len(ds) = {len(ds)}, got shape {xy.shape}")
+    colors = point_colors(ds, color_by, probs=probs, classes=classes)
+    sample = drawn_rows(ds.labels, max_points=max_points)
+    hover = hover_texts(ds, probs, classes, rows=sample)
+    return embedding_figure(xy, np.arange(len(ds)), colors, hover=hover, sample=sample)
+
+
+def map_selection(selection: Mapping[str, Any] | None, coords: np.ndarray, *, drawn: np.ndarray | None = None
+                  ) -> np.ndarray:
+    """Dataset rows of a Streamlit selection on :func:`embedding_map`'s figure.
+
+    Clicks (and any selection on a map that draws every point, or on a 3-D map) come back through
+    the points' ``customdata``; a box or lasso on a 2-D map that draws only a sample is resolved
+    against every point's coordinates, so it also selects the rows that were not drawn.
+
+    Args:
+        selection: ``st.session_state[key].selection`` (points, box, lasso).
+        coords: (N, 2|3) the map's coordinates, row i = dataset row i.
+        drawn: the map's :func:`drawn_rows` (None: every point is drawn).
+
+    Returns:
+        (M,) int64 rows: sorted for a region resolved on coordinates, in selection order otherwise.
+    """
+    xy = np.asarray(coords)
+    if drawn is not None and xy.ndim == 2 and xy.shape[1] == 2 and selection_kind(selection) == "region":
+        return selection_rows(selection, xy)
+    return selection_rows(selection)
+
+
+# ---- colours and hover text --------------------------------------------------------------------
+def _label_set_of(classes: Iterable[str]) -> str | None:
+    classes = tuple(str(c) for c in classes)
+    return next((name for name, ls in LABEL_SETS.items() if ls.classes == classes), None)
+
+
+def available_colorings(ds: Dataset, classes: Iterable[str] | None = None) -> list[str]:
+    """The :data:`COLOR_BY` keys that work for `ds` and a model with these classes."""
+    out = ["label"]
+    if classes is not None:
+        out.append("prediction")
+        ls = _label_set_of(classes)
+        if ls is not None and (ls != "ferplus" or ds.ferplus is not None):
+            out.append("correct")
+    out.append("split")
+    if ds.ferplus is not None:
+        out.append("ferplus")
+    if classes is not None:
+        out.append("confidence")
+    return out
+
+
+def point_colors(ds: Dataset, by: str, *, probs: np.ndarray | None = None,
+                 classes: Iterable[str] | None = None) -> dict[str, Any]:
+    """How to colour every point of a map.
+
+    Args:
+        by: a key of :data:`COLOR_BY`.
+        probs: (N, K) model probabilities (needed for prediction, correct, confidence).
+        classes: (K,) the model's class names.
+
+    Returns:
+        categorical: {"kind": "categorical", "codes": (N,) int, "names": [...], "colors": [...]}
+        (code c -> names[c], colors[c]); continuous: {"kind": "continuous", "values": (N,) float,
+        "title": str}.
+
+    Raises:
+        ValueError: unknown `by`, or it needs probabilities / FER+ votes that are missing.
+    """
+    n = len(ds)
+    if by not in COLOR_BY:
+        raise ValueError(f"color by must be one of {list(COLOR_BY)}, got {by!r}")
+    if by in ("prediction", "correct", "confidence"):
+        if probs is None or classes is None:
+            raise ValueError(f"colouring by {by} needs the model's probabilities and classes")
+        probs = np.asarray(probs)
+        if probs.shape[0] != n:
+            raise ValueError(f"probs has {probs.shape[0]} rows, the dataset {n}")
+        classes = [str(c) for c in classes]
+
+    def categorical(codes, names, colors):
+        return {"kind": "categorical", "codes": np.asarray(codes, dtype=np.int64), "names": list(names),
+                "colors": list(colors)}
+
+    if by == "label":
+        names = list(FER2013_EMOTIONS) + ["unlabeled"]
+        codes = np.where(ds.labels >= 0, ds.labels, len(FER2013_EMOTIONS))
+        return categorical(codes, names, [CLASS_COLOR_BY_NAME[c] for c in FER2013_EMOTIONS] + [NONE])
+    if by == "prediction":
+        return categorical(probs.argmax(1), classes, [CLASS_COLOR_BY_NAME.get(c, NONE) for c in classes])
+    if by == "confidence":
+        return {"kind": "continuous", "values": probs.max(1).astype(np.float32), "title": "confidence"}
+    if by == "correct":
+        label_set = _label_set_of(classes)
+        if label_set is None:
+            raise ValueError(f"cannot compare predictions over {classes} with the dataset's labels")
+        truth = ds.labels_in(label_set)
+        codes = np.where(truth < 0, 2, np.where(probs.argmax(1) == truth, 0, 1))
+        return categorical(codes, ["correct", "wrong", "no label"], [GOOD, BAD, NONE])
+    if by == "split":
+        names = sorted(set(ds.split.tolist()), key=lambda s: (s == "", s not in SPLIT_COLORS, s))
+        lut = {s: i for i, s in enumerate(names)}
+        codes = np.array([lut[s] for s in ds.split], dtype=np.int64)
+        return categorical(codes, [s or "(no split)" for s in names], [SPLIT_COLORS.get(s, NONE) for s in names])
+    # ferplus
+    if ds.ferplus is None:
+        raise ValueError("colouring by FER+ agreement needs FER+ votes (fer2013new.csv)")
+    from fer_core.data.images import AGREEMENT, agreement_codes
+    fp = ds.ferplus
+    codes = agreement_codes(ds.labels, fp.majority, fp.majority_fer2013)
+    return categorical(codes, [f"FER+ {a}" for a in AGREEMENT], [GOOD, BAD, NONE])
+
+
+def hover_texts(ds: Dataset, probs: np.ndarray | None = None, classes: Iterable[str] | None = None, *,
+                rows: np.ndarray | None = None) -> np.ndarray:
+    """(N,) str hover line per point: '#index label → prediction (confidence)'.
+
+    With `rows` ((M,) int dataset rows, e.g. a :func:`display_sample`), only those M lines are
+    built (a million strings take about 2 s; the 50,000 drawn ones a tenth of that)."""
+    idx = np.arange(len(ds)) if rows is None else np.asarray(rows, dtype=np.int64)
+    y = ds.labels[idx]
+    lab = np.array(list(FER2013_EMOTIONS) + ["unlabeled"])[np.where(y >= 0, y, len(FER2013_EMOTIONS))]
+    out = np.char.add(np.char.add("#", idx.astype(str)), np.char.add(" ", lab))
+    if probs is not None and classes is not None:
+        p = np.asarray(probs) if rows is None else np.asarray(probs)[idx]
+        pred = np.asarray([str(c) for c in classes])[p.argmax(1)]
+        conf = np.char.add(np.round(p.max(1) * 100).astype(int).astype(str), "%)")
+        out = np.char.add(out, np.char.add(np.char.add(" → ", pred), np.char.add(" (", conf)))
+    return out
+
+
+
+# ---- selections ------------------------------------------------------------------------------
+def selection_to_rows(points: Iterable[Mapping[str, Any]]) -> np.ndarray:
+    """Dataset rows of the points of a Plotly selection (``event.selection.points``).
+
+    Each point carries its dataset row as ``customdata`` (a number, or a list whose first item is
+    the row). The trace-local ``point_index`` is not used: with one trace per colour it restarts
+    at 0 in every trace.
+
+    Returns:
+        (M,) int64 unique rows, in first-selected order.
+
+    Raises:
+        ValueError: a point has no customdata (the figure was not built with rows in customdata).
+    """
+    rows: list[int] = []
+    for p in points or []:
+        cd = p.get("customdata") if isinstance(p, Mapping) else None
+        if isinstance(cd, (list, tuple, np.ndarray)):
+            cd = cd[0] if len(cd) else None
+        if cd is None:
+            raise ValueError("selected point has no customdata: build the figure with rows in customdata "
+                             "(embedding_figure)")
+        rows.append(int(round(float(cd))))
+    if not rows:
+        return np.zeros(0, dtype=np.int64)
+    arr = np.asarray(rows, dtype=np.int64)
+    _, first = np.unique(arr, return_index=True)
+    return arr[np.sort(first)]
+
+
+def selection_table(ds: Dataset, rows: np.ndarray, *, probs: np.ndarray | None = None,
+                    classes: Iterable[str] | None = None):
+    """The selected rows as a DataFrame for display and CSV export: index (dataset row), row (row
+    in the source file), split, label, and with `probs` prediction and confidence."""
+    import pandas as pd
+    rows = np.asarray(rows, dtype=np.int64)
+    names = np.array(list(FER2013_EMOTIONS) + ["unlabeled"])
+    df = pd.DataFrame({"index": rows, "row": ds.row[rows], "split": ds.split[rows],
+                       "label": names[np.where(ds.labels[rows] >= 0, ds.labels[rows], len(FER2013_EMOTIONS))]})
+    if probs is not None and classes is not None:
+        p = np.asarray(probs)[rows]
+        df["prediction"] = np.asarray([str(c) for c in classes])[p.argmax(1)] if len(rows) else []
+        df["confidence"] = p.max(1).round(4) if len(rows) else []
+    return df
+
+
+def selection_kind(selection: Mapping[str, Any] | None) -> str | None:
+    """'region' for a box or lasso selection, 'click' for clicked point(s), None when empty."""
+    if not selection:
+        return None
+    if selection.get("box") or selection.get("lasso"):
+        return "region"
+    return "click" if selection.get("points") else None
+
+
+# ---- large maps: a drawn sample, and selections resolved against every point ------------------
+def display_sample(labels: np.ndarray, max_points: int, *, seed: int = 0,
+                   min_per_class: int = MIN_PER_CLASS) -> np.ndarray:
+    """Rows of a map to draw: all of them, or a seeded class-stratified sample of `max_points`.
+
+    Each class (each distinct value of `labels`; -1 = unlabeled is a class of its own) gets its
+    proportional share of `max_points`, raised to min(its count, `min_per_class`) so that a rare
+    class such as disgust stays visible; the classes above their floor share the rest in
+    proportion to their size (largest remainders, so the total is exact). Within a class the
+    rows are drawn uniformly at random.
+
+    Args:
+        labels: (N,) int class per row.
+        max_points: how many rows to return at most (>= 1).
+        seed: the same labels and seed give the same rows.
+        min_per_class: the per-class floor (when the floors alone exceed `max_points`, the budget
+            is shared in proportion to the floors instead, at least 1 per class while it lasts).
+
+    Returns:
+        (M,) int64 sorted row indices, M = min(N, max_points): np.arange(N) when N <= max_points.
+
+    Example:
+        >>> y = np.r_[np.zeros(1000, int), np.ones(5, int)]
+        >>> rows = display_sample(y, 100)
+        >>> len(rows), int((y[rows] == 1).sum())
+        (100, 5)
+    """
+    y = np.asarray(labels)
+    if y.ndim != 1:
+        raise ValueError(f"labels must be (N,), got shape {y.shape}")
+    if int(max_points) < 1:
+        raise ValueError(f"max_points must be >= 1, got {max_points}")
+    if min_per_class < 0:
+        raise ValueError(f"min_per_class must be >= 0, got {min_per_class}")
+    if len(y) <= max_points:
+        return np.arange(len(y), dtype=np.int64)
+    return _compute_display_sample(y, int(max_points), seed=seed, min_per_class=int(min_per_class))
+
+
+def _largest_remainder(quota: np.ndarray, total: int, cap: np.ndarray) -> np.ndarray:
+    """Integers k <= cap, each floor(quota) or one more, the largest fractional parts rounded up
+    until the sum reaches `total` (exactly when quota <= cap and quota.sum() == total)."""
+    k = np.minimum(np.floor(quota).astype(np.int64), cap)
+    frac = np.where(k < cap, quota - k, -1.0)
+    for i in np.argsort(-frac, kind="stable")[:max(total - int(k.sum()), 0)]:
+        if frac[i] >= 0:
+            k[i] += 1
+    return k
+
+
+def _compute_display_sample(y: np.ndarray, max_points: int, *, seed: int, min_per_class: int) -> np.ndarray:
+    _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    floor = np.minimum(counts, min_per_class)
+    if floor.sum() < max_points:  # the usual case: proportional, raised to the floors
+        fixed = np.zeros(len(counts), dtype=bool)  # classes held at their floor
+        while True:
+            budget = max_points - floor[fixed].sum()
+            quota = np.where(fixed, floor, counts * (budget / max(counts[~fixed].sum(), 1)))
+            low = ~fixed & (quota < floor)
+            if not low.any():
+                break
+            fixed |= low
+        take = _largest_remainder(np.minimum(quota, counts), max_points, counts)
+        for c in np.argsort(take - counts, kind="stable"):  # what capping at a class's size left over
+            take[c] += min(max_points - int(take.sum()), counts[c] - take[c])
+    else:  # the floors alone exceed the budget: one row per class, the rest in proportion to the floors
+        ones = np.minimum(floor, 1)
+        if ones.sum() >= max_points:  # more classes than points: one row from each of the largest
+            take = np.zeros_like(counts)
+            take[np.argsort(-counts, kind="stable")[:max_points]] = 1
+        else:
+            rest, extra = max_points - int(ones.sum()), floor - ones
+            take = ones + _largest_remainder(extra * (rest / extra.sum()), rest, extra)
+    rng = np.random.default_rng(seed)
+    order = np.argsort(inverse, kind="stable")  # rows grouped by class, ascending within each
+    starts = np.r_[0, np.cumsum(counts)]
+    parts = []
+    for c in np.flatnonzero(take):
+        g = order[starts[c]:starts[c + 1]]
+        parts.append(g if take[c] >= len(g) else rng.choice(g, int(take[c]), replace=False))
+    return np.sort(np.concatenate(parts)).astype(np.int64)
+
+
+def _check_coords2d(coords2d: np.ndarray) -> np.ndarray:
+    xy = np.asarray(coords2d)
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise ValueError(f"coords2d must be (N, 2), got shape {xy.shape}")
+    return xy
+
+
+def rows_in_box(coords2d: np.ndarray, x_range, y_range) -> np.ndarray:
+    """Rows whose point lies in an axis-aligned box (edges included).
+
+    Args:
+        coords2d: (N, 2) map coordinates of every point.
+        x_range, y_range: the box's two x and two y bounds, in either order (Plotly's box
+            selection sends ``{"x": [x0, x1], "y": [y0, y1]}``).
+
+    Returns:
+        (M,) int64 sorted row indices.
+    """
+    return np.flatnonzero(_box_mask(_check_coords2d(coords2d), x_range, y_range)).astype(np.int64)
+
+
+def rows_in_lasso(coords2d: np.ndarray, xs, ys) -> np.ndarray:
+    """Rows whose point lies inside a lasso polygon (closed automatically; even-odd rule).
+
+    Args:
+        coords2d: (N, 2) map coordinates of every point.
+        xs, ys: (V,) the polygon's vertices (Plotly's lasso selection sends ``{"x": [...], "y": [...]}``).
+
+    Returns:
+        (M,) int64 sorted row indices; empty for a polygon of fewer than 3 vertices.
+    """
+    return np.flatnonzero(_lasso_mask(_check_coords2d(coords2d), xs, ys)).astype(np.int64)
+
+
+def _box_mask(xy: np.ndarray, x_range, y_range) -> np.ndarray:
+    (x0, x1), (y0, y1) = sorted(map(float, x_range)), sorted(map(float, y_range))
+    return (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+
+
+def _lasso_mask(xy: np.ndarray, xs, ys) -> np.ndarray:
+    from matplotlib.path import Path
+    verts = np.column_stack([np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)])
+    mask = np.zeros(len(xy), dtype=bool)
+    if len(verts) < 3 or not np.isfinite(verts).all():
+        return mask
+    lo, hi = verts.min(0), verts.max(0)  # only the points in the polygon's bounding box are tested
+    cand = np.flatnonzero(_box_mask(xy, (lo[0], hi[0]), (lo[1], hi[1])))
+    if len(cand):
+        mask[cand] = Path(verts, closed=False).contains_points(xy[cand].astype(np.float64, copy=False))
+    return mask
+
+
+def selection_rows(selection: Mapping[str, Any] | None, coords2d: np.ndarray | None = None) -> np.ndarray:
+    """Dataset rows of a Streamlit Plotly selection (``st.session_state[key].selection``).
+
+    Streamlit's selection holds ``points`` (each with the point's ``customdata``), ``box`` (a
+    list of ``{"xref", "yref", "x": [x0, x1], "y": [y0, y1]}``) and ``lasso`` (a list of
+    ``{"xref", "yref", "x": [...], "y": [...]}``, the polygon's vertices).
+
+    Args:
+        selection: the selection dict.
+        coords2d: (N, 2) coordinates of every point of the map, row i = dataset row i. Give them
+            when the figure draws only a sample (:func:`display_sample`): a box or lasso then
+            selects every row inside the region(s) (union of all boxes and lassos), drawn or
+            not. Without them, and for clicks, rows come from the selected points' customdata
+            (:func:`selection_to_rows`).
+
+    Returns:
+        (M,) int64 rows: sorted for a region resolved on coordinates, in selection order otherwise.
+    """
+    kind = selection_kind(selection)
+    if kind is None:
+        return np.zeros(0, dtype=np.int64)
+    if kind == "region" and coords2d is not None:
+        xy = _check_coords2d(coords2d)
+        inside = np.zeros(len(xy), dtype=bool)
+        for b in selection.get("box") or []:
+            if len(b.get("x", [])) == 2 and len(b.get("y", [])) == 2:
+                inside |= _box_mask(xy, b["x"], b["y"])
+        for la in selection.get("lasso") or []:
+            inside |= _lasso_mask(xy, la.get("x", []), la.get("y", []))
+        return np.flatnonzero(inside).astype(np.int64)
+    return selection_to_rows(selection.get("points", []))
+
+
+# ---- figures ---------------------------------------------------------------------------------
 def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "", height: int = 800,
                      marker_size: float | None = None, sample=None, density_bins: int = 256) -> go.Figure:
     """WebGL scatter of a 2-D or 3-D map, one trace per colour group, rows in ``customdata``.
@@ -15,18 +444,18 @@ def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "",
     Args:
         coords: (N, 2) or (N, 3) coordinates of every point of the map.
         rows: (N,) int dataset row of each point; stored as each point's customdata, so a click or
-            lasso maps back with :func:`fer_core.analysis.embed.selection_to_rows` whatever the trace.
-        colors: :func:`fer_core.analysis.embed.point_colors` output for the N points (categorical groups
+            lasso maps back with :func:`selection_to_rows` whatever the trace.
+        colors: :func:`point_colors` output for the N points (categorical groups
             become traces with a legend; continuous values one trace with a colour bar).
         hover: hover line per point (optional): (N,) str, or (len(sample),) for the drawn points
-            only (:func:`fer_core.analysis.embed.hover_texts` with ``rows=sample``).
-        sample: (M,) int positions in 0..N-1 to draw (:func:`fer_core.analysis.embed.display_sample`), or
+            only (:func:`hover_texts` with ``rows=sample``).
+        sample: (M,) int positions in 0..N-1 to draw (:func:`display_sample`), or
             None to draw all N. When M < N the figure says so, and a 2-D map gets, under the
             scatter, a greyscale density image of ALL N points (log counts on a grid of about
             `density_bins` square cells across its longer side, over the first view; no hover,
             not selectable), so the regions the sample thins out still show. Box and lasso
             selections on it must be resolved against every point on the server
-            (:func:`fer_core.analysis.embed.selection_rows`), not through the drawn points.
+            (:func:`selection_rows`), not through the drawn points.
     """
     xy = np.asarray(coords, dtype=np.float32)
     rows = np.asarray(rows, dtype=np.int32)

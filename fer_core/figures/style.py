@@ -19,6 +19,8 @@ CLASS_COLOR_BY_NAME: dict[str, str] = {
 TOP, OTHER, LABEL_EDGE = "#1f77b4", "#aec7e8", "#d62728"
 #: Good / bad / not applicable (correct, wrong, no label).
 GOOD, BAD, NONE = "#2ca02c", "#d62728", "#c7c7c7"
+#: One colour per FER2013 split (the embedding map's "split" colouring); other split names get NONE.
+SPLIT_COLORS: dict[str, str] = {"Training": "#1f77b4", "PublicTest": "#ff7f0e", "PrivateTest": "#2ca02c", "": "#7f7f7f"}
 #: Several models on one chart, in the order they are listed.
 MODEL_COLORS: tuple[str, ...] = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 

@@ -63,6 +63,50 @@ def test_review_flag_undo_and_tabs(streamlit_app):
     shown = int(page.get_by_text("Image #", exact=False).first.inner_text().split("#")[1].split()[0])
     streamlit_app.act(lambda: page.get_by_role("button", name="Saliency maps of this image").click(), timeout_s=180)
     page.get_by_role("heading", name="Saliency").wait_for()
-    assert f"/saliency" in page.url
+    assert "/saliency" in page.url
     page.get_by_text(f"#{shown}", exact=False).first.wait_for()
     assert streamlit_app.exceptions() == []
+
+
+def test_flags_table_edits_are_saved_and_undone(streamlit_app):
+    """The Flags tab's table is an st.data_editor: a note typed and a decision picked in the grid
+    (keyboard, as a person would) become new decisions in the flag store; Undo takes the last back."""
+    from fer_core.data.dataset import load_dataset
+    ds = load_dataset()
+    flags = _flags(streamlit_app.cache_dir)
+    r0, r1 = int(ds.row[10]), int(ds.row[11])
+    flags.add(data_hash=ds.data_hash, row=r0, decision="mislabeled", label=3, note="eyes")
+    flags.add(data_hash=ds.data_hash, row=r1, decision="not_error")
+    try:
+        page = streamlit_app.goto("label_errors", timeout_s=300)
+        streamlit_app.act(page.get_by_role("tab", name="Flags").click)
+        grid = page.locator('[data-testid="stDataFrame"]').first
+        grid.wait_for()
+        order = [int(page.locator(f'[data-testid="glide-cell-0-{i}"]').inner_text()) for i in range(2)]
+        box = grid.bounding_box()
+
+        def edit(row: int, col: int, *keys: str) -> None:
+            """Select the cell (row, col) of the grid, then press/type `keys` ('<Key>' = press)."""
+            def go():
+                page.mouse.click(box["x"] + 40, box["y"] + 35 + 34 * order.index(row) + 17)  # the row's first cell
+                for _ in range(col):
+                    page.keyboard.press("ArrowRight")
+                for k in keys:
+                    page.keyboard.press(k[1:-1]) if k.startswith("<") else page.keyboard.type(k)
+                    page.wait_for_timeout(300)
+            streamlit_app.act(go)
+
+        def latest(row):
+            return _flags(streamlit_app.cache_dir).latest(ds.data_hash).set_index("row").loc[row]
+
+        edit(r0, 4, "<Enter>", "<Control+a>", "cartoon", "<Enter>")      # the note
+        assert (latest(r0)["decision"], int(latest(r0)["label"]), latest(r0)["note"]) == ("mislabeled", 3, "cartoon")
+        edit(r1, 2, "<Enter>", "not_face", "<Enter>")                     # the decision
+        assert latest(r1)["decision"] == "not_face"
+        assert streamlit_app.exceptions() == []
+        streamlit_app.screenshot("label_errors_flags_table")
+        streamlit_app.act(lambda: page.get_by_role("button", name="Undo last decision").click())
+        assert latest(r1)["decision"] == "not_error" and latest(r0)["note"] == "cartoon"
+    finally:
+        for _ in range(len(flags.history(ds.data_hash))):
+            flags.undo(data_hash=ds.data_hash)

@@ -1,0 +1,161 @@
+"""The Embeddings page's panels: the map and what a click or a lasso on it opens, and the
+class-separation numbers. The map itself is composed in :mod:`fer_core.figures.embeddings`."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from dashboard import ui
+from fer_core.analysis import embed
+from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS
+from fer_core.figures import embeddings as emb_figs
+from fer_core.figures import face as face_figs
+
+#: Maps and neighbour statistics of datasets up to this size are computed on the page without asking.
+AUTO_POINTS = 5000
+N_NEIGHBOURS = 8
+
+
+@st.cache_resource(show_spinner=False, max_entries=6, hash_funcs=ui.HASH_FUNCS)
+def map_figure(ds, model: str, config, color_by: str, max_points: int):
+    """The map's figure (:func:`fer_core.figures.embeddings.embedding_map`), built once per data,
+    model, map, colouring and drawing limit and shared by every session: do not mutate it."""
+    coords = ui.artifact("projection", ds, model=model, config=config, spinner=False)["coords"]
+    pred = ui.artifact("predictions", ds, model=model, spinner=False)
+    return emb_figs.embedding_map(ds, coords, color_by=color_by, probs=pred["probs"], classes=pred["classes"],
+                                  max_points=max_points)
+
+
+@ui.cache_data(show_spinner=False, max_entries=8)
+def drawn_rows(ds, max_points: int) -> np.ndarray | None:
+    """The rows the map draws (None: all of them; :func:`fer_core.figures.embeddings.drawn_rows`)."""
+    return emb_figs.drawn_rows(ds.labels, max_points=max_points)
+
+
+def selected_rows(ds, model: str, config, selection) -> np.ndarray:
+    """Dataset rows of a selection on :func:`map_figure` (a box or lasso on a sampled 2-D map:
+    every row inside it, drawn or not; :func:`fer_core.figures.embeddings.map_selection`)."""
+    coords = ui.artifact("projection", ds, model=model, config=config)["coords"]
+    return emb_figs.map_selection(selection, coords, drawn=drawn_rows(ds, emb_figs.MAX_DRAWN_POINTS))
+
+
+def _on_select(key: str, ds, model, cfg) -> None:
+    """Chart selection changed: a click sets the shown row, a box/lasso the gallery."""
+    sel = st.session_state[key].selection
+    kind, rows = emb_figs.selection_kind(sel), selected_rows(ds, model, cfg, sel)
+    if kind == "click" and len(rows):
+        st.session_state["selected_row"] = int(rows[0])
+    elif kind == "region":
+        st.session_state["emb_region"] = rows
+
+
+def _show_row(i: int) -> None:
+    st.session_state["selected_row"] = int(i)
+
+
+def side_panel(ds, pred, i) -> None:
+    """The clicked image: face, probabilities, FER+ votes and nearest neighbours in feature space."""
+    if i is None or not 0 <= i < len(ds):
+        st.info("Click a point to see its face, its predicted probabilities, its FER+ votes and its "
+                "nearest neighbours in feature space.", icon=":material/touch_app:")
+        return
+    with st.container(key="emb_panel"):
+        st.subheader(f"Image #{i}")
+        d = ui.describe(ds, i)
+        a, b = st.columns([1, 1.25])
+        with a:
+            ui.show_face(ds.images[i], scale=4)
+        with b:
+            k = int(pred["probs"][i].argmax())
+            st.markdown(f"source row **{d['source row']}** · {d['split']}  \n"
+                        f"label **{d['FER2013 label']}**  \npredicted **{pred['classes'][k]}** "
+                        f"({pred['probs'][i, k]:.0%})" + (f"  \nFER+ **{d['FER+ majority']}** ({d['FER+ vs FER2013']})"
+                                                         if ds.ferplus is not None else ""))
+        lab = int(ds.labels[i]) if tuple(pred["classes"]) == FER2013_EMOTIONS else -1
+        st.altair_chart(face_figs.class_probs_chart(pred["probs"][i], pred["classes"], label=lab, step=18),
+                        key=f"emb_probs_{i}")
+        if ds.ferplus is not None:
+            st.altair_chart(ui.votes_chart(ds, i), key=f"emb_votes_{i}")
+        st.markdown(f"**{N_NEIGHBOURS} nearest neighbours** in feature space (click one to show it)")
+        nbrs = embed.nearest_neighbors(pred["features"], i, k=N_NEIGHBOURS)
+        for start in range(0, len(nbrs), 4):
+            for col, j in zip(st.columns(4), nbrs[start:start + 4]):
+                with col:
+                    ui.show_face(ds.images[j], scale=2, caption=ui.label_name(int(ds.labels[j])))
+                    st.button(f"#{j}", key=f"emb_nb_{j}", on_click=_show_row, args=(j,), width="stretch")
+
+
+@st.fragment
+def explorer(ds, model, cfg, color_by, pred) -> None:
+    """The scatter and the panels it drives; a click reruns only this fragment (the scatter goes
+    to the browser again as a cached-message reference, not as data). `pred` is the shared
+    predictions artifact (read-only), so a session keeps no copy of it."""
+    left, right = st.columns([1.85, 1])
+    key = "emb_chart_" + "_".join(str(v) for v in (model, color_by, *cfg.to_dict().values()))
+    with left:
+        st.plotly_chart(map_figure(ds, model, cfg, color_by, emb_figs.MAX_DRAWN_POINTS), key=key,
+                        on_select=lambda: _on_select(key, ds, model, cfg),
+                        selection_mode=("points", "box", "lasso"), config={"scrollZoom": True})
+        sample = drawn_rows(ds, emb_figs.MAX_DRAWN_POINTS)
+        st.caption("Hover for label and prediction; click a point to inspect it; lasso or box to select "
+                   "a group (drag mode in the chart's toolbar); scroll to zoom; double-click to reset."
+                   + (" In 3-D: drag to rotate; clicking and selecting work in the 2-D map." if cfg.dims == 3 else "")
+                   + ("" if sample is None else
+                      f" **{len(sample):,} of {len(ds):,} points are drawn** (a class-stratified sample: every "
+                      f"class keeps at least {emb_figs.MIN_PER_CLASS}, or all it has); "
+                      + ("the grey shading counts all of them, and a box or lasso selects every image inside "
+                         "it, drawn or not." if cfg.dims == 2 else "in 3-D there is no shading.")))
+    with right:
+        side_panel(ds, pred, st.session_state.get("selected_row"))
+    region = st.session_state.get("emb_region")
+    if region is None or not len(region):
+        return
+    st.subheader(f"{len(region):,} selected images")
+    sel = emb_figs.selection_table(ds, region, probs=pred["probs"], classes=pred["classes"])
+    c1, c2, c3 = st.columns([3, 1.2, 1])
+    c1.markdown(" · ".join(f"{k} **{v}**" for k, v in sel["label"].value_counts().items()))
+    c2.download_button("Download row indices (CSV)", sel.to_csv(index=False), file_name="embedding_selection.csv",
+                       mime="text/csv", icon=":material/download:")
+    c3.button("Clear selection", icon=":material/close:", on_click=st.session_state.pop, args=("emb_region", None))
+    shown = region[:144]
+    caps, cols = ui.grid_captions(ds, shown)
+    ui.show_grid(ds.images[shown], cols=16, scale=2, captions=caps, caption_colors=cols)
+    if len(region) > len(shown):
+        st.caption(f"Showing the first {len(shown)} of {len(region):,}; the CSV has all of them.")
+
+
+def class_separation(ds, model) -> None:
+    """Silhouettes, kNN label agreement and the neighbour confusion of the model's features."""
+    if (len(ds) > AUTO_POINTS and not ui.artifact_cached("feature_stats", ds, model=model)
+            and not st.session_state.get("emb_stats_on")):
+        if st.button("Compute neighbours and silhouettes (about a minute on the full FER2013)"):
+            st.session_state["emb_stats_on"] = True
+            st.rerun()
+        return
+    stats = ui.artifact("feature_stats", ds, model=model)
+    sets = {"FER2013 labels": ("fer2013", ds.labels)}
+    if ds.ferplus is not None:
+        sets["FER+ majority"] = ("ferplus", ds.ferplus.majority)
+    label_set, y = sets[st.radio("Labels", list(sets), horizontal=True, key="emb_stats_labels")]
+    table, agr = embed.class_separation_table(stats, y, label_set=label_set)
+    k = stats["neighbors"].shape[1]
+    m = st.columns(3)
+    m[0].metric("Silhouette (all classes)", f"{float(stats[f'silhouette_{label_set}_overall']):.3f}",
+                help="Mean over images of (b - a) / max(a, b): a = mean distance to the own class, b = to the "
+                     "nearest other class. 1 = tight separate classes, 0 = overlapping.")
+    m[1].metric(f"kNN label agreement (k={k})", f"{float(agr['overall']):.1%}",
+                help=f"Share of each image's {k} nearest neighbours (Euclidean, feature space) with its label.")
+    if top := embed.strongest_confusion(table):
+        m[2].metric("Strongest confusion (classes of 30+ images)", f"{top[0]} → {top[1]}",
+                    f"{top[2]:.1%} of its neighbours", delta_color="off", delta_arrow="off")
+    st.dataframe(table.style.format({"silhouette": "{:.3f}", "kNN agreement": "{:.1%}", "share of neighbours": "{:.1%}",
+                                     "that class overall": "{:.1%}"}, na_rep="—"), width="stretch")
+    left, right = st.columns([1.3, 1])
+    names = FERPLUS_EMOTIONS if label_set == "ferplus" else FER2013_EMOTIONS
+    left.plotly_chart(emb_figs.neighbour_confusion_figure(agr["confusion"], names,
+                                                          title=f"How the {k} nearest neighbours are labeled"))
+    right.markdown(f"Each row: how the {k} nearest neighbours (feature space) of that class's images are labeled; "
+                   "the diagonal is the kNN label agreement. *Most confused with* is the row's largest other cell, "
+                   "next to that class's share of all images (chance): the map's \"fear sits inside sad\" becomes "
+                   "\"x % of fear's neighbours are sad, against y % sad images overall\". Silhouettes use a "
+                   "stratified sample of up to 10,000 labeled images; kNN agreement uses all of them.")

@@ -1,0 +1,79 @@
+"""Small results computed for a page (``st.cache_data``, Dataset arguments hashed by content), and
+the stores a page writes to (flags, the saliency sanity check).
+
+Large read-only artifacts are not here: they go through :func:`dashboard.ui.loaders.artifact`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from fer_core.data import images as fimg
+from fer_core.data.dataset import Dataset
+
+from dashboard.ui.loaders import cache_data, load_model
+from dashboard.ui.source import store
+
+
+@cache_data(show_spinner="Computing pixel statistics...", max_entries=4)
+def pixel_stats(ds: Dataset) -> pd.DataFrame:
+    """Per-image brightness and contrast of `ds` (one row per image)."""
+    return fimg.pixel_stats(ds.images)
+
+
+@cache_data(show_spinner="Computing pixel histograms...", max_entries=4)
+def class_histograms(ds: Dataset, bins: int = 32):
+    """(7, bins) per-class intensity densities of `ds`."""
+    return fimg.class_histograms(ds.images, ds.labels, bins=bins)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def attribution(model: str, images: np.ndarray, method: str, target: int | None = None) -> np.ndarray:
+    """(N, 48, 48) importance maps of a shipped model (fer_core.analysis.attribute.attribute), cached."""
+    from fer_core.analysis.attribute import attribute
+    return attribute(load_model(model), images, method=method, target=target)
+
+
+@st.cache_data(show_spinner="Finding faces...", max_entries=16)
+def analyze_upload(data: bytes, model: str, detect: bool = True) -> tuple:
+    """Decode an uploaded photo and classify its faces: (Photo, faces, None) or (None, [], message).
+    Never raises for a bad file (fer_core.analysis.faces.ImageError becomes the message)."""
+    from fer_core.analysis.faces import ImageError, analyze_photo, load_photo
+    try:
+        photo = load_photo(data)
+    except ImageError as e:
+        return None, [], str(e)
+    return photo, analyze_photo(photo.rgb, load_model(model), detect=detect), None
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def demo_photo_bytes() -> bytes:
+    """A PNG of three faces of the bundled sample pasted on a 640x480 canvas (fer_core.analysis.faces.demo_photo)."""
+    import io
+
+    from PIL import Image
+
+    from dashboard.ui.source import SAMPLE, load_source
+    from fer_core.analysis.faces import demo_photo
+    ds, _ = load_source(SAMPLE)
+    rgb, _, _ = demo_photo(ds.images, ds.labels, n=3, seed=0)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def sanity_result(ds: Dataset, model: str, *, compute: bool = False, progress=None) -> dict | None:
+    """The cached sanity check of `model` on `ds` (None when not built and `compute` is False)."""
+    from fer_core.analysis.attribute import get_sanity, sanity_key
+    from fer_core.config import SanityConfig
+    cfg = SanityConfig(model=model)
+    if not compute:
+        return store().load("sanity", sanity_key(ds, cfg))
+    return get_sanity(ds, cfg, store=store(), progress=progress)
+
+
+def flag_store():
+    """The persistent flag database (cache/flags.sqlite)."""
+    from fer_core.data.flags import FlagStore
+    return FlagStore()
