@@ -85,3 +85,22 @@ def test_predictions_come_from_the_engine_and_are_read_only():
     assert np.array_equal(pred["probs"], get_predictions(ds, default_model())["probs"])
     assert not pred["probs"].flags.writeable and not pred["features"].flags.writeable
     assert loaders.artifact("predictions", ds, model=default_model()) is pred
+
+
+def test_the_same_file_with_and_without_ferplus_is_not_one_cache_entry(planted, tmp_path):
+    # data_hash leaves the FER+ votes out (so engine stages that never read them keep their keys),
+    # but a page's cached result may read them: the dashboard keys a Dataset by everything loaded
+    import gzip
+    import shutil
+
+    from fer_core.data.dataset import SAMPLE_CSV, SAMPLE_FERPLUS
+    csv = tmp_path / "fer2013.csv"
+    with gzip.open(SAMPLE_CSV) as src, open(csv, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    calls, _ = planted
+    with_fp, without = load_dataset(csv, SAMPLE_FERPLUS), load_dataset(csv)
+    assert with_fp.data_hash == without.data_hash and without.ferplus is None
+    a = loaders.artifact("planted", with_fp, k=3)
+    b = loaders.artifact("planted", without, k=3)
+    assert a is not b and len(calls) == 2
+    assert loaders.artifact("planted", load_dataset(csv, SAMPLE_FERPLUS), k=3) is a and len(calls) == 2

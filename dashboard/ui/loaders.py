@@ -28,8 +28,9 @@ from dashboard.ui.source import store
 
 def _dataset_token(ds: Dataset) -> str:
     # Everything loaded (data and FER+ votes) identifies a Dataset in the dashboard's caches:
-    # `cache_token` where Dataset has one (data_hash may leave the FER+ votes out), else data_hash.
-    return getattr(ds, "cache_token", None) or ds.data_hash
+    # data_hash leaves the FER+ votes out (stages that do not read them keep their keys), but a
+    # page's cached result may read them (e.g. the FER+ silhouettes of the feature statistics).
+    return ds.cache_token
 
 
 #: Hash a Dataset argument by its content hash (its arrays are never hashed or pickled).
