@@ -15,7 +15,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -393,21 +392,17 @@ def command(config: ProjectionConfig, *, model: str | None = None, data: str | N
 
 # ---- command line -----------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    from fer_core.data.dataset import DataError, load_dataset
-    p = argparse.ArgumentParser(prog="python -m fer_core.embed", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", help="fer2013.csv[.gz] or image folder (default: the bundled sample)")
-    p.add_argument("--ferplus", help="fer2013new.csv row-aligned with --data")
-    p.add_argument("--model", default="", help="checkpoint path or shipped name (default: the default model)")
+    from fer_core import cli
+    p = cli.command_parser("embed", __doc__, config=ProjectionConfig, data=True, ferplus=True, model=True,
+                           raw_description=True)
     p.add_argument("--no-stats", action="store_true", help="skip the neighbour graph and silhouettes")
-    ProjectionConfig.add_arguments(p)
     a = p.parse_args(argv)
-    cfg = ProjectionConfig.from_args(a)
-    try:
-        ds = load_dataset(a.data, a.ferplus)
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return cli.run(lambda: _embed_and_print(a, ProjectionConfig.from_args(a)))
+
+
+def _embed_and_print(a, cfg: ProjectionConfig) -> int:
+    from fer_core.data.dataset import load_dataset
+    ds = load_dataset(a.data or None, a.ferplus or None)
     model = model_ref(a.model or None)  # resolved (and hashed) once for the three artifacts
     t0 = time.perf_counter()
     feats = get_features(ds, model)["features"]

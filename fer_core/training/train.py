@@ -685,9 +685,9 @@ def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: s
 def main(argv: list[str] | None = None) -> int:
     from dataclasses import replace
 
-    p = argparse.ArgumentParser(prog="python -m fer_core.train",
-                                description="Train a CNN on FER2013; the best PublicTest epoch is kept.")
-    TrainConfig.add_arguments(p)
+    from fer_core import cli
+
+    p = cli.command_parser("train", "Train a CNN on FER2013; the best PublicTest epoch is kept.", config=TrainConfig)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--resume", default="", metavar="LAST_CKPT",
                    help="continue a stopped run from the <out stem>.last.ckpt it wrote after each epoch; its "
@@ -695,37 +695,36 @@ def main(argv: list[str] | None = None) -> int:
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--resume", default="")
     resume = pre.parse_known_args(argv)[0].resume
-    if resume:  # the stopped run's config becomes the defaults
+
+    def defaults_from_resume() -> None:  # the stopped run's config becomes the defaults
         from fer_core.models.checkpoint import load_training_state
-        try:
-            p.set_defaults(**TrainConfig.from_dict(load_training_state(resume)["train_config"]).to_dict())
-        except (ValueError, FileNotFoundError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+        p.set_defaults(**TrainConfig.from_dict(load_training_state(resume)["train_config"]).to_dict())
+    if resume and cli.run(defaults_from_resume):
+        return 2
     a = p.parse_args(argv)
     cfg = TrainConfig.from_args(a)
     if not cfg.out:
         cfg = replace(cfg, out=f"runs/{cfg.model}-{cfg.label_set}-{time.strftime('%Y%m%d-%H%M%S')}.pt")
-    try:
-        if cfg.data and not Path(cfg.data).exists():
-            raise FileNotFoundError(f"data file not found: {cfg.data}")
-        if cfg.ferplus and not Path(cfg.ferplus).exists():
-            raise FileNotFoundError(f"FER+ file not found: {cfg.ferplus}")
-        from tqdm.auto import tqdm
+    return cli.run(lambda: _train_and_report(cfg, resume=resume, progress=not a.no_progress))
 
-        def log(rec: dict) -> None:
-            val = (f"  val loss {rec['val_loss']:.4f} acc {rec['val_acc']:.4f} top3 {rec['val_top3']:.4f}"
-                   if "val_acc" in rec else "")
-            tqdm.write(f"epoch {rec['epoch']:3d}  train loss {rec['train_loss']:.4f} acc {rec['train_acc']:.4f}"
-                       f"{val}  lr {rec['lr']:.4g}  {rec['seconds']:.0f}s", file=sys.stdout)
-            sys.stdout.flush()
 
-        if resume:
-            print(f"resuming {resume}", file=sys.stderr)
-        model, info = train(cfg, progress=not a.no_progress, callback=log, resume=resume or None)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+def _train_and_report(cfg: TrainConfig, *, resume: str, progress: bool) -> int:
+    if cfg.data and not Path(cfg.data).exists():
+        raise FileNotFoundError(f"data file not found: {cfg.data}")
+    if cfg.ferplus and not Path(cfg.ferplus).exists():
+        raise FileNotFoundError(f"FER+ file not found: {cfg.ferplus}")
+    from tqdm.auto import tqdm
+
+    def log(rec: dict) -> None:
+        val = (f"  val loss {rec['val_loss']:.4f} acc {rec['val_acc']:.4f} top3 {rec['val_top3']:.4f}"
+               if "val_acc" in rec else "")
+        tqdm.write(f"epoch {rec['epoch']:3d}  train loss {rec['train_loss']:.4f} acc {rec['train_acc']:.4f}"
+                   f"{val}  lr {rec['lr']:.4g}  {rec['seconds']:.0f}s", file=sys.stdout)
+        sys.stdout.flush()
+
+    if resume:
+        print(f"resuming {resume}", file=sys.stderr)
+    model, info = train(cfg, progress=progress, callback=log, resume=resume or None)
     if dist_env()[1] != 0:  # under torchrun only rank 0 reports
         return 0
     m = info["metrics"]
