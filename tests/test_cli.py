@@ -52,3 +52,16 @@ def test_export_and_aligner_fail_cleanly_on_bad_input(tmp_path, capsys):
     assert "error" in json.loads(capsys.readouterr().out)
     assert aligner.main(["--data", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "a.pt")]) == 2
     assert "missing.csv" in capsys.readouterr().err
+
+
+def test_commands_shown_by_the_pages():
+    from fer_core.analysis import embed, label_errors, robustness
+    from fer_core.config import ProjectionConfig, RobustnessConfig
+    from fer_core.pipeline.prepare import prepare_command
+    assert embed.command(ProjectionConfig(method="tsne", perplexity=50.0), model="compact", data="/d/f.csv") == \
+        "python -m fer_core.embed --data /d/f.csv --model compact --method tsne --perplexity 50.0 --tsne-impl opentsne"
+    assert label_errors.command("bundled sample", "compact") == \
+        "python -m fer_core.label_errors --model compact --out ranking.csv --outliers-out outliers.csv"
+    assert robustness.command(["jpeg", "fgsm"], data="/d/x y.csv", config=RobustnessConfig(repeats=1)) == \
+        "python -m fer_core.robustness --data '/d/x y.csv' --corruption jpeg fgsm --repeats 1"
+    assert prepare_command("/d/f.csv", None, "m.pt") == "python -m fer_core.prepare --data /d/f.csv --model m.pt"

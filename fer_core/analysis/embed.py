@@ -23,7 +23,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from fer_core import stages
+from fer_core import cli, stages
 from fer_core import validate
 from fer_core.analysis.predictions import PREDICTIONS, has_model
 from fer_core.config import FeatureStatsConfig, ProjectionConfig
@@ -380,14 +380,9 @@ def strongest_confusion(table, *, min_images: int = 30) -> tuple[str, str, float
 def command(config: ProjectionConfig, *, model: str | None = None, data: str | None = None,
             ferplus: str | None = None) -> str:
     """The `python -m fer_core.embed` command that builds this map (flags only where not default)."""
-    import shlex
     cfg, d = resolve_config(config).to_dict(), ProjectionConfig().to_dict()
-    parts = ["python -m fer_core.embed"]
-    for flag, v in (("--data", data), ("--ferplus", ferplus), ("--model", model)):
-        if v:
-            parts.append(f"{flag} {shlex.quote(str(v))}")
-    parts += [f"--{k.replace('_', '-')} {v}" for k, v in cfg.items() if k == "method" or v != d[k]]
-    return " ".join(parts)
+    return cli.command_line("embed", data=data, ferplus=ferplus, model=model,
+                            **{k: v for k, v in cfg.items() if k == "method" or v != d[k]})
 
 
 # ---- command line -----------------------------------------------------------------------------

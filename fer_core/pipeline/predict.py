@@ -18,10 +18,10 @@ Example (``--json``)::
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
+from fer_core import cli
 from fer_core.analysis.faces import DEFAULT_DETECTOR, DETECTORS, ImageError, analyze_photo, load_photo
 
 
@@ -66,10 +66,8 @@ def format_text(results: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fer_core.predict", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.command_parser("predict", __doc__, model=True, raw_description=True)
     p.add_argument("files", nargs="+", metavar="FILE", help="image files (JPEG, PNG, WebP, BMP, GIF, TIFF...)")
-    p.add_argument("--model", default="", help="shipped checkpoint name or .pt path (default: the default model)")
     p.add_argument("--no-detect", action="store_true", help="treat each whole image as one face crop")
     p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS,
                    help="face detector ('mtcnn' needs facenet-pytorch)")
@@ -79,31 +77,24 @@ def main(argv: list[str] | None = None) -> int:
                    help="onnx: run the model with ONNX Runtime (a .onnx --model file, or the checkpoint "
                         "exported once and cached); a .onnx --model implies it")
     a = p.parse_args(argv)
+    return cli.run(lambda: _predict_and_print(a), errors=(ImportError,))  # ImportError: mtcnn not installed
 
-    from fer_core.models.checkpoint import load_checkpoint
-    from fer_core.analysis.predictions import default_model
+
+def _predict_and_print(a) -> int:
+    from fer_core.models.checkpoint import default_model, load_checkpoint
 
     name = a.model or default_model()
     if not name:
-        print("error: no shipped model in fer_core/models/weights/ and no --model given", file=sys.stderr)
-        return 2
-    try:
-        if a.runtime == "onnx" or str(name).endswith(".onnx"):
-            from fer_core.models.export import ExportError, OnnxModel, get_onnx
-            try:
-                model = OnnxModel(name if str(name).endswith(".onnx") else get_onnx(name))
-            except (ImportError, ExportError) as e:
-                raise ValueError(f"--runtime onnx: {e}") from None
-        else:
-            model, _ = load_checkpoint(name)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    try:
-        results = predict_files(a.files, model, detect=not a.no_detect, detector=a.detector, tta=a.tta)
-    except ImportError as e:  # --detector mtcnn without facenet-pytorch
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise FileNotFoundError("no shipped model in fer_core/models/weights/ and no --model given")
+    if a.runtime == "onnx" or str(name).endswith(".onnx"):
+        from fer_core.models.export import ExportError, OnnxModel, get_onnx
+        try:
+            model = OnnxModel(name if str(name).endswith(".onnx") else get_onnx(name))
+        except (ImportError, ExportError) as e:
+            raise ValueError(f"--runtime onnx: {e}") from None
+    else:
+        model, _ = load_checkpoint(name)
+    results = predict_files(a.files, model, detect=not a.no_detect, detector=a.detector, tta=a.tta)
     print(json.dumps(results, indent=2) if a.json else format_text(results))
     n_bad = sum("error" in r for r in results)
     if n_bad:

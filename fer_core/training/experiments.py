@@ -475,32 +475,33 @@ def main(argv: list[str] | None = None) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr if a.json else sys.stdout, flush=True)
 
-    try:
-        if a.command == "data-size":
-            cfg = DataSizeConfig.from_args(a)
-            if cfg.data and not Path(cfg.data).exists():
-                raise FileNotFoundError(f"data file not found: {cfg.data}")
-            from fer_core.data.dataset import load_dataset
-            ds = load_dataset(cfg.data or None)
-            rows = data_size_runs(cfg, ds, progress=not a.no_progress, log=log, cached_only=a.cached_only)
-            if not rows:
-                raise ValueError("no run of this curve is in the cache yet (--cached-only)")
-            curve = learning_curve(rows)
-            extra = {"data_source": ds.source if cfg.data else "bundled sample", "data_hash": ds.data_hash,
-                     "trend": curve_trend(curve)}
-            log(curve.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-            t = extra["trend"]
-            if t:
-                noise = f"noise {t['noise'] * 100:.2f}" if t["noise"] is not None else "one seed: no noise estimate"
-                log(f"{t['from']:g} -> {t['to']:g}: {t['gain_per_doubling'] * 100:+.2f} points per doubling "
-                    f"({noise}): {'still rising' if t['rising'] else 'flat'}")
-        else:
-            cfg = ModelSizeConfig.from_args(a)
-            rows = model_size_table(cfg, progress=not a.no_progress, log=log)
-            extra = {}
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    from fer_core import cli
+    return cli.run(lambda: _run(a, command, log))
+
+
+def _run(a, command: str, log) -> int:
+    if a.command == "data-size":
+        cfg = DataSizeConfig.from_args(a)
+        if cfg.data and not Path(cfg.data).exists():
+            raise FileNotFoundError(f"data file not found: {cfg.data}")
+        from fer_core.data.dataset import load_dataset
+        ds = load_dataset(cfg.data or None)
+        rows = data_size_runs(cfg, ds, progress=not a.no_progress, log=log, cached_only=a.cached_only)
+        if not rows:
+            raise ValueError("no run of this curve is in the cache yet (--cached-only)")
+        curve = learning_curve(rows)
+        extra = {"data_source": ds.source if cfg.data else "bundled sample", "data_hash": ds.data_hash,
+                 "trend": curve_trend(curve)}
+        log(curve.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        t = extra["trend"]
+        if t:
+            noise = f"noise {t['noise'] * 100:.2f}" if t["noise"] is not None else "one seed: no noise estimate"
+            log(f"{t['from']:g} -> {t['to']:g}: {t['gain_per_doubling'] * 100:+.2f} points per doubling "
+                f"({noise}): {'still rising' if t['rising'] else 'flat'}")
+    else:
+        cfg = ModelSizeConfig.from_args(a)
+        rows = model_size_table(cfg, progress=not a.no_progress, log=log)
+        extra = {}
     if a.out:
         path = save_results(a.out, a.command, cfg, rows, command=command, extra=extra)
         log(f"wrote {path}")
