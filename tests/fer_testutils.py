@@ -3,6 +3,18 @@ import gzip
 from pathlib import Path
 
 
+def planted_dataset(labels, seed=0):
+    """A Dataset of random faces with these labels, splits cycling Training / PublicTest / PrivateTest."""
+    import numpy as np
+
+    from fer_core.data.dataset import Dataset
+    n = len(labels)
+    rng = np.random.default_rng(seed)
+    return Dataset(images=rng.integers(0, 256, (n, 48, 48), dtype=np.uint8), labels=np.asarray(labels),
+                   split=np.array(["Training", "PublicTest", "PrivateTest"] * n)[:n], row=np.arange(n) * 10 + 3,
+                   source="planted", data_hash="planted")
+
+
 def make_pixels(rng, n):
     return [" ".join(map(str, rng.integers(0, 256, 2304))) for _ in range(n)]
 

@@ -7,7 +7,7 @@ import torch
 from fer_core.analysis import embed
 from fer_core.models.checkpoint import save_checkpoint
 from fer_core.config import ProjectionConfig as P
-from fer_core.data.dataset import Dataset, load_dataset
+from fer_core.data.dataset import load_dataset
 from fer_core.models.registry import create_model
 from fer_core.store import Store
 
@@ -44,12 +44,6 @@ def _planted(n_per=40, d=16, seed=0):
     return np.concatenate(x).astype(np.float32), np.array(y)
 
 
-def _dataset(labels, seed=0):
-    n = len(labels)
-    rng = np.random.default_rng(seed)
-    return Dataset(images=rng.integers(0, 256, (n, 48, 48), dtype=np.uint8), labels=np.asarray(labels),
-                   split=np.array(["Training", "PublicTest", "PrivateTest"] * n)[:n], row=np.arange(n) * 10 + 3,
-                   source="planted", data_hash="planted")
 
 
 # ---- features and cache keys ----------------------------------------------------------------

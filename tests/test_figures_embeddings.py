@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS
-from fer_core.data.dataset import Dataset, load_dataset
+from fer_core.data.dataset import load_dataset
 from fer_core.figures import embeddings as figures
 from fer_core.figures import style
+from fer_testutils import planted_dataset
 
 
 @pytest.fixture(scope="module")
@@ -15,19 +16,13 @@ def sample():
     return load_dataset(use_cache=False)
 
 
-def _dataset(labels, seed=0):
-    n = len(labels)
-    rng = np.random.default_rng(seed)
-    return Dataset(images=rng.integers(0, 256, (n, 48, 48), dtype=np.uint8), labels=np.asarray(labels),
-                   split=np.array(["Training", "PublicTest", "PrivateTest"] * n)[:n], row=np.arange(n) * 10 + 3,
-                   source="planted", data_hash="planted")
 
 
 # ---- colours, figure and the selection-to-row mapping --------------------------------------
 def test_selection_maps_through_customdata_with_several_colored_traces():
     rng = np.random.default_rng(1)
     labels = rng.permutation(np.arange(42) % 7)        # 7 classes interleaved: 7 traces
-    ds = _dataset(labels)
+    ds = planted_dataset(labels)
     colors = figures.point_colors(ds, "label")
     fig = figures.embedding_figure(rng.normal(size=(42, 2)), np.arange(42), colors, hover=figures.hover_texts(ds))
     assert len(fig.data) == 7
@@ -170,7 +165,7 @@ def test_point_colors(sample):
     with pytest.raises(ValueError, match="probabilities"):
         figures.point_colors(sample, "prediction")
     with pytest.raises(ValueError, match="FER\\+"):
-        figures.point_colors(_dataset([0, 1, 2]), "ferplus")
+        figures.point_colors(planted_dataset([0, 1, 2]), "ferplus")
     fig = figures.embedding_figure(np.zeros((n, 3)), np.arange(n), figures.point_colors(sample, "confidence", probs=probs,
                                                                                    classes=FER2013_EMOTIONS))
     assert fig.data[0].type == "scatter3d" and len(fig.data[0].customdata) == n
@@ -180,7 +175,7 @@ def test_point_colors(sample):
 
 def test_available_colorings(sample):
     assert figures.available_colorings(sample, FER2013_EMOTIONS) == list(figures.COLOR_BY)
-    no_fp = _dataset([0, 1, 2])
+    no_fp = planted_dataset([0, 1, 2])
     assert figures.available_colorings(no_fp) == ["label", "split"]
     assert "correct" not in figures.available_colorings(no_fp, FERPLUS_EMOTIONS)
     assert "correct" in figures.available_colorings(sample, FERPLUS_EMOTIONS)
@@ -207,7 +202,7 @@ def _clusters(per=400, seed=0):
     pred[:70] = (labels[:70] + 1) % 7
     probs = np.full((len(labels), 7), 0.05, dtype=np.float32)
     probs[np.arange(len(labels)), pred] = 0.7
-    return _dataset(labels, seed), coords, probs, pred
+    return planted_dataset(labels, seed), coords, probs, pred
 
 
 def test_drawn_rows_is_none_when_everything_is_drawn_and_reads_the_limit_at_call_time(monkeypatch):
