@@ -61,3 +61,13 @@ def test_fit_seconds_is_the_time_spent_in_fit(sample, monkeypatch):
     monkeypatch.setattr(B.time, "perf_counter", lambda: next(clock))
     est = B.fit_baseline("logreg", sample.images[:60], sample.labels[:60], n_components=5)
     assert est.fit_seconds_ == 2.5 and est.n_train_ == 60
+
+
+def test_every_registered_baseline_builds_and_unknown_names_are_refused():
+    from fer_core.training import baselines as B
+    assert B.BASELINES == tuple(B.CLASSIFIERS) == ("logreg", "linear_svm", "rbf_svm", "random_forest")
+    for name in B.BASELINES:
+        clf = B._classifier(name, 3)
+        assert hasattr(clf, "fit") and hasattr(clf, "predict_proba"), name
+    with pytest.raises(ValueError, match="unknown baseline 'knn'; known: logreg, linear_svm"):
+        B._classifier("knn", 0)

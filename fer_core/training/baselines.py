@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import Callable
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
@@ -36,7 +37,18 @@ from sklearn.svm import SVC, LinearSVC
 from fer_core import validate
 from fer_core.constants import N_PIXELS
 
-BASELINES = ("logreg", "linear_svm", "rbf_svm", "random_forest")
+#: Baseline name -> factory(seed) of its classifier, fit on the whitened PCA features; the order is
+#: the one the CLI, the Model page and the prepare stage use.
+CLASSIFIERS: dict[str, Callable[[int], object]] = {
+    "logreg": lambda seed: LogisticRegression(C=1.0, max_iter=2000),
+    "linear_svm": lambda seed: CalibratedClassifierCV(LinearSVC(C=0.1, max_iter=5000, random_state=seed), cv=3,
+                                                      method="sigmoid"),
+    "rbf_svm": lambda seed: CalibratedClassifierCV(SVC(kernel="rbf", C=10.0, gamma="scale", random_state=seed),
+                                                   cv=3, method="sigmoid", ensemble=False),
+    "random_forest": lambda seed: RandomForestClassifier(n_estimators=300, min_samples_leaf=2, n_jobs=2,
+                                                         random_state=seed),
+}
+BASELINES = tuple(CLASSIFIERS)
 #: default training subsample per baseline (None = all images)
 DEFAULT_MAX_TRAIN = {"rbf_svm": 10000}
 
@@ -46,16 +58,9 @@ def _flatten(images: np.ndarray) -> np.ndarray:
 
 
 def _classifier(name: str, seed: int):
-    if name == "logreg":
-        return LogisticRegression(C=1.0, max_iter=2000)
-    if name == "linear_svm":
-        return CalibratedClassifierCV(LinearSVC(C=0.1, max_iter=5000, random_state=seed), cv=3, method="sigmoid")
-    if name == "rbf_svm":
-        return CalibratedClassifierCV(SVC(kernel="rbf", C=10.0, gamma="scale", random_state=seed), cv=3,
-                                      method="sigmoid", ensemble=False)
-    if name == "random_forest":
-        return RandomForestClassifier(n_estimators=300, min_samples_leaf=2, n_jobs=2, random_state=seed)
-    raise ValueError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+    if name not in CLASSIFIERS:
+        raise ValueError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+    return CLASSIFIERS[name](seed)
 
 
 def _stratified_subsample(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
