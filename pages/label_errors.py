@@ -29,6 +29,8 @@ if not built:
     ui.run_with_progress("Ranking likely label errors...", ui.compute_artifact, name="label_errors", ds=ds, model=model)
 res = ui.artifact("label_errors", ds, model=model)
 flags = ui.flag_store()
+if flags.adopt(ds.data_hash, ds.previous_hashes):  # decisions recorded under this data's earlier hash
+    st.toast("Earlier decisions on this data were carried over to its new data hash.")
 latest = flags.latest(ds.data_hash).set_index("row")
 counts = flags.counts(ds.data_hash)
 review = panels.Review(ds, res, flags, latest)

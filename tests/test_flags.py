@@ -251,3 +251,31 @@ def test_a_writer_killed_mid_write_leaves_every_committed_flag(tmp_path):
     assert set(committed) <= ids
     fs = FlagStore(path)  # and the file still takes writes
     assert fs.add(data_hash="h", row=1, decision="not_error") > max(ids)
+
+
+def test_decisions_under_the_datas_earlier_hash_are_carried_over(tmp_path):
+    # before the stage registry, a file loaded with its FER+ votes had a data hash that included
+    # them; flags recorded then must still show for the same data (FlagStore.adopt)
+    import gzip
+    import shutil
+
+    from fer_core.data.dataset import SAMPLE_CSV, SAMPLE_FERPLUS, load_dataset
+    from fer_core.data.flags import FlagStore
+    from fer_core.store import hash_bytes, hash_file
+    csv = tmp_path / "fer2013.csv"
+    with gzip.open(SAMPLE_CSV) as src, open(csv, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    ds = load_dataset(csv, SAMPLE_FERPLUS)
+    old = hash_bytes(hash_file(csv), hash_file(SAMPLE_FERPLUS))  # the earlier data_hash with FER+
+    assert ds.previous_hashes == (old,) and old != ds.data_hash
+    assert load_dataset(csv).previous_hashes == () and ds.subset([0, 1]).previous_hashes == ()
+    flags = FlagStore(tmp_path / "flags.sqlite")
+    flags.add(data_hash=old, row=int(ds.row[3]), decision="not_face")
+    flags.add(data_hash=old, row=int(ds.row[5]), decision="mislabeled", label=3)
+    flags.add(data_hash="another dataset", row=1, decision="duplicate")
+    assert flags.latest(ds.data_hash).empty
+    assert flags.adopt(ds.data_hash, ds.previous_hashes) == 2
+    latest = flags.latest(ds.data_hash)
+    assert latest["row"].tolist() == sorted([int(ds.row[3]), int(ds.row[5])])
+    assert flags.adopt(ds.data_hash, ds.previous_hashes) == 0  # once only
+    assert len(flags.latest("another dataset")) == 1  # other data untouched

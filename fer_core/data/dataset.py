@@ -104,6 +104,9 @@ class Dataset:
         ferplus: FER+ labels when loaded, else None.
         paths: (N,) str image file per row, for folder datasets; None otherwise.
         ferplus_hash: content hash of the FER+ votes ('' when not loaded).
+        previous_hashes: data hashes the same data had in earlier versions of this package (the
+            hash of a file loaded with its FER+ votes used to include them), so that records keyed
+            by them (flags) can be carried over; empty for a subset.
     """
 
     images: np.ndarray
@@ -115,6 +118,7 @@ class Dataset:
     ferplus: FerPlus | None = None
     paths: np.ndarray | None = None
     ferplus_hash: str = ""
+    previous_hashes: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -146,7 +150,7 @@ class Dataset:
         return replace(self, images=self.images[idx], labels=self.labels[idx], split=self.split[idx],
                        row=self.row[idx], ferplus=self.ferplus.subset(idx) if self.ferplus else None,
                        paths=self.paths[idx] if self.paths is not None else None,
-                       data_hash=hash_bytes(self.data_hash, "subset", rows),
+                       data_hash=hash_bytes(self.data_hash, "subset", rows), previous_hashes=(),
                        ferplus_hash=hash_bytes(self.ferplus_hash, "subset", rows) if self.ferplus_hash else "")
 
     def split_mask(self, name: str) -> np.ndarray:
@@ -587,7 +591,8 @@ def load_dataset(path: str | os.PathLike | None = None, ferplus: str | os.PathLi
                      not_face=(arrays["fp_name"] == ""), name=arrays["fp_name"])
     return Dataset(images=arrays["images"], labels=arrays["labels"].astype(np.int64),
                    split=arrays["split"].astype(str), row=arrays["row"].astype(np.int64), source=source,
-                   data_hash=data_hash, ferplus=fp, paths=arrays.get("paths"), ferplus_hash=ferplus_hash)
+                   data_hash=data_hash, ferplus=fp, paths=arrays.get("paths"), ferplus_hash=ferplus_hash,
+                   previous_hashes=(hash_bytes(source_hash, ferplus_hash),) if ferplus_hash else ())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -314,6 +314,20 @@ class FlagStore:
         return self._write([("INSERT INTO flags (data_hash, image_row, decision, label, note, time) "
                              "VALUES (?, ?, ?, ?, ?, ?)", (data_hash, r, d, lab, note, time.time()))])[0]
 
+    def adopt(self, data_hash: str, previous_hashes) -> int:
+        """Carry the decisions recorded under `previous_hashes` (the same data's hashes in earlier
+        versions: ``Dataset.previous_hashes``) over to `data_hash`, in one transaction, keeping their
+        order and times; returns how many moved. Nothing is lost: a row already decided under
+        `data_hash` keeps its newer decisions after the adopted ones (ids keep the order)."""
+        old = [h for h in previous_hashes if h and h != data_hash]
+        if not old:
+            return 0
+        marks = ", ".join("?" * len(old))
+        n = self._query(f"SELECT COUNT(*) FROM flags WHERE data_hash IN ({marks})", tuple(old))[0][0]
+        if n:
+            self._write([(f"UPDATE flags SET data_hash = ? WHERE data_hash IN ({marks})", (data_hash, *old))])
+        return int(n)
+
     def undo(self, *, data_hash: str) -> dict | None:
         """Remove the most recent decision of dataset `data_hash`.
 
