@@ -27,16 +27,11 @@ def map_figure(ds, model: str, config, color_by: str, max_points: int):
 
 
 @ui.cache_data(show_spinner=False, max_entries=8)
-def drawn_rows(ds, max_points: int) -> np.ndarray | None:
-    """The rows the map draws (None: all of them; :func:`fer_core.figures.embeddings.drawn_rows`)."""
-    return emb_figs.drawn_rows(ds.labels, max_points=max_points)
-
-
 def selected_rows(ds, model: str, config, selection) -> np.ndarray:
     """Dataset rows of a selection on :func:`map_figure` (a box or lasso on a sampled 2-D map:
     every row inside it, drawn or not; :func:`fer_core.figures.embeddings.map_selection`)."""
     coords = ui.artifact("projection", ds, model=model, config=config)["coords"]
-    return emb_figs.map_selection(selection, coords, drawn=drawn_rows(ds, emb_figs.MAX_DRAWN_POINTS))
+    return emb_figs.map_selection(selection, coords, drawn=emb_figs.drawn_rows(ds.labels))
 
 
 def _on_select(key: str, ds, model, cfg) -> None:
@@ -96,7 +91,7 @@ def explorer(ds, model, cfg, color_by, pred) -> None:
         st.plotly_chart(map_figure(ds, model, cfg, color_by, emb_figs.MAX_DRAWN_POINTS), key=key,
                         on_select=lambda: _on_select(key, ds, model, cfg),
                         selection_mode=("points", "box", "lasso"), config={"scrollZoom": True})
-        sample = drawn_rows(ds, emb_figs.MAX_DRAWN_POINTS)
+        sample = emb_figs.drawn_rows(ds.labels)
         st.caption("Hover for label and prediction; click a point to inspect it; lasso or box to select "
                    "a group (drag mode in the chart's toolbar); scroll to zoom; double-click to reset."
                    + (" In 3-D: drag to rotate; clicking and selecting work in the 2-D map." if cfg.dims == 3 else "")

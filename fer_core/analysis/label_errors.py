@@ -586,7 +586,7 @@ def command(data: str | None = None, model: str | None = None, *, ferplus: str |
 # CLI
 # --------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    p = cli.command_parser("label_errors", __doc__, config=None, data=True, raw_description=True)
+    p = cli.command_parser("label_errors", __doc__, data=True, raw_description=True)
     p.add_argument("--ferplus", default="", help="fer2013new.csv: only to validate the rankings (never an input)")
     p.add_argument("--method", default="ensemble", choices=METHODS, help="ranking written to --out")
     p.add_argument("--out", help="ranking CSV: row, score, given_label, suggested_label (most suspicious first)")

@@ -524,12 +524,17 @@ class SweepConfig(RobustnessConfig):
     corruption: str = "gaussian_noise"
 
 
+def _base_config(config: RobustnessConfig) -> RobustnessConfig:
+    """The RobustnessConfig part of `config` (a SweepConfig without its corruption)."""
+    return RobustnessConfig(**{f: getattr(config, f) for f in RobustnessConfig.__dataclass_fields__})
+
+
 def sweep_config(config: RobustnessConfig, corruption: str, model=None) -> dict:
     """What a sweep artifact's key hashes: the config without the corruption list, with this
     corruption and its severity table (PGD's step count only for PGD). `model` is not hashed
     (the model enters the key by content hash)."""
     spec = get_corruption(corruption)
-    d = RobustnessConfig(**{f: getattr(config, f) for f in RobustnessConfig.__dataclass_fields__}).to_dict()
+    d = _base_config(config).to_dict()
     d.pop("corruptions")
     if corruption != "pgd":
         d.pop("pgd_steps")
@@ -557,7 +562,7 @@ SWEEP = register(Stage("robustness_sweep", "one corruption's accuracy over its s
 
 def _sweep_config(corruption: str, config: RobustnessConfig) -> SweepConfig:
     get_corruption(corruption)  # a clear error naming the known corruptions
-    return SweepConfig(**{f: getattr(config, f) for f in RobustnessConfig.__dataclass_fields__}, corruption=corruption)
+    return SweepConfig(**_base_config(config).to_dict(), corruption=corruption)
 
 
 def sweep_key(ds: Dataset, corruption: str, config: RobustnessConfig = RobustnessConfig(), model=None) -> str:
