@@ -92,6 +92,9 @@ def test_flags_table_edits_are_saved_and_undone(streamlit_app):
                 for _ in range(col):
                     page.keyboard.press("ArrowRight")
                 for k in keys:
+                    if k.startswith("option:"):  # a dropdown cell: wait until typing has filtered it to this
+                        page.get_by_role("option", name=k.removeprefix("option:"), exact=True).wait_for()
+                        continue
                     page.keyboard.press(k[1:-1]) if k.startswith("<") else page.keyboard.type(k)
                     page.wait_for_timeout(300)
             streamlit_app.act(go)
@@ -101,7 +104,7 @@ def test_flags_table_edits_are_saved_and_undone(streamlit_app):
 
         edit(r0, 4, "<Enter>", "<Control+a>", "cartoon", "<Enter>")      # the note
         assert (latest(r0)["decision"], int(latest(r0)["label"]), latest(r0)["note"]) == ("mislabeled", 3, "cartoon")
-        edit(r1, 2, "<Enter>", "not_face", "<Enter>")                     # the decision
+        edit(r1, 2, "<Enter>", "not_face", "option:not_face", "<Enter>")  # the decision
         assert latest(r1)["decision"] == "not_face"
         assert streamlit_app.exceptions() == []
         streamlit_app.screenshot("label_errors_flags_table")
