@@ -83,11 +83,11 @@ def test_flags_table_edits_are_saved_and_undone(streamlit_app):
         grid = page.locator('[data-testid="stDataFrame"]').first
         grid.wait_for()
         order = [int(page.locator(f'[data-testid="glide-cell-0-{i}"]').inner_text()) for i in range(2)]
-        box = grid.bounding_box()
 
         def edit(row: int, col: int, *keys: str) -> None:
             """Select the cell (row, col) of the grid, then press/type `keys` ('<Key>' = press)."""
             def go():
+                box = grid.bounding_box()  # read now: a rerun's messages can move the grid
                 page.mouse.click(box["x"] + 40, box["y"] + 35 + 34 * order.index(row) + 17)  # the row's first cell
                 for _ in range(col):
                     page.keyboard.press("ArrowRight")
