@@ -136,7 +136,22 @@ class TrainConfig(JobConfig):
                        "on [0, 1] pixels (0 = off; 0.1 is the robustness study's fix, see fer_core.analysis.robustness)")
     imbalance: str = opt("none", "class imbalance handling: loss weights, or re-sampling each epoch",
                          ("none", "class_weights", "oversample", "undersample"))
+    # knowledge distillation
+    teacher: str = opt("", "checkpoint (path or shipped name) of a teacher model with the same label set: the "
+                       "student also learns the teacher's flip-TTA soft targets on each augmented batch")
+    kd_weight: float = opt(0.5, "with --teacher: weight of the distillation term (loss = (1 - w) x labels + w x "
+                           "teacher)")
+    kd_temperature: float = opt(4.0, "with --teacher: softmax temperature of the distillation term")
+    # out-of-fold probabilities
+    folds: int = opt(0, "K-fold mode (K >= 2; 0 = off): train on every labelled row (all splits) outside fold "
+                     "--fold, keep the last epoch, and write the held-out fold's flip-TTA probabilities to "
+                     "<out stem>.oof.npz (folds stratified by label, exact duplicate images kept in one fold)")
+    fold: int = opt(0, "with --folds: the fold to hold out (0 .. K-1)")
     # run
+    time_budget: float = opt(0.0, "seconds for the training epochs (0 = no limit): after the first epoch the "
+                             "cosine schedule's length is set from the measured epoch time so that it ends inside "
+                             "the budget (re-planned each epoch as the pace changes); --epochs is then the most "
+                             "epochs. A run out of time stops and keeps its best epoch")
     seed: int = opt(0, "random seed (weights, sampling, augmentation)")
     threads: int = opt(0, "CPU threads for torch (0 = torch's default)")
     amp: bool = opt(True, "mixed precision (bfloat16 autocast) on CUDA; ignored on CPU")

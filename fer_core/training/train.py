@@ -73,6 +73,15 @@ def _validate(config: TrainConfig) -> None:
         raise ValueError(f"width must be > 0, got {config.width}")
     if not 0 <= config.erasing <= 1 or config.mixup < 0 or not 0 <= config.label_smoothing < 1:
         raise ValueError("erasing must be in [0,1], mixup >= 0, label_smoothing in [0,1)")
+    if config.time_budget < 0:
+        raise ValueError(f"time_budget must be >= 0 seconds, got {config.time_budget}")
+    if config.time_budget > 0 and config.schedule != "cosine":
+        raise ValueError("--time-budget sets the length of the cosine schedule: use --schedule cosine")
+    if config.teacher and not (0 <= config.kd_weight <= 1 and config.kd_temperature > 0):
+        raise ValueError(f"kd_weight must be in [0,1] and kd_temperature > 0, got {config.kd_weight}, "
+                         f"{config.kd_temperature}")
+    if config.folds and (config.folds < 2 or not 0 <= config.fold < config.folds):
+        raise ValueError(f"--folds K needs K >= 2 and 0 <= --fold < K, got folds {config.folds}, fold {config.fold}")
 
 
 def model_kwargs_of(config: TrainConfig) -> dict:
@@ -157,14 +166,25 @@ def _prepare(config: TrainConfig, dataset) -> dict:
         labels = np.where(fer_labels >= 0, FER2013_TO_FER6[np.maximum(fer_labels, 0)], -1)
     else:
         labels = dataset.ferplus.majority
-    train_idx = np.flatnonzero(is_train & keep & (labels >= 0))
+    if config.folds:  # every labelled row outside the held-out fold, whatever its split
+        from fer_core.training.folds import fold_assignment
+        fold_of = fold_assignment(labels, dataset.images, folds=config.folds)
+        train_idx = np.flatnonzero((keep | ~is_train) & (fold_of >= 0) & (fold_of != config.fold))
+    else:
+        train_idx = np.flatnonzero(is_train & keep & (labels >= 0))
     if config.max_train_images and len(train_idx) > config.max_train_images:
         rng = np.random.default_rng(config.seed)
         train_idx = np.sort(rng.choice(train_idx, config.max_train_images, replace=False))
     if len(train_idx) == 0:
         raise ValueError("no Training rows with a label: the dataset needs a 'Training' split")
-    val_idx = dataset.rows("PublicTest", config.label_set)
-    test_idx = dataset.rows("PrivateTest", config.label_set)
+    if config.folds:  # no selection split: the last epoch is kept; the held-out fold is scored
+        val_idx = np.zeros(0, np.int64)
+        test_idx = np.flatnonzero(fold_of == config.fold)
+        scored = (("held-out fold", test_idx),)
+    else:
+        val_idx = dataset.rows("PublicTest", config.label_set)
+        test_idx = dataset.rows("PrivateTest", config.label_set)
+        scored = (("PublicTest", val_idx), ("PrivateTest", test_idx))
     y = labels[train_idx]
     if config.label_set == "ferplus" and config.ferplus_target == "distribution":
         soft = dataset.ferplus.probs[train_idx].astype(np.float32)
@@ -173,7 +193,7 @@ def _prepare(config: TrainConfig, dataset) -> dict:
     imgs = dataset.images[train_idx]
     norm = {"mean": float(imgs.mean() / 255.0), "std": float(imgs.std() / 255.0)}
     return {"ls": ls, "labels": labels, "train_idx": train_idx, "val_idx": val_idx, "test_idx": test_idx,
-            "y": y, "soft": soft, "normalization": norm, "corrections": corr_counts}
+            "scored": scored, "y": y, "soft": soft, "normalization": norm, "corrections": corr_counts}
 
 
 def _epoch_order(y: np.ndarray, k: int, mode: str, rng: np.random.Generator) -> np.ndarray:
@@ -202,17 +222,49 @@ def _class_weights(y: np.ndarray, k: int) -> np.ndarray:
     return w
 
 
-def _lr_lambda(config: TrainConfig, total_steps: int, steps_per_epoch: int) -> Callable[[int], float]:
-    warm = int(round(config.warmup_epochs * steps_per_epoch))
-    warm = min(warm, max(total_steps - 1, 0))
+class CosineHorizon:
+    """Linear warm-up over `warm` steps, then cosine from 1 to 0 at step `total`: the LambdaLR
+    factor. An object rather than a closure so that (1) a time budget can move `total` while the
+    run goes (:func:`plan_epochs`) and (2) LambdaLR's state_dict saves `warm` and `total` with the
+    run, so a resumed run keeps the planned length."""
 
-    def f(step: int) -> float:
+    def __init__(self, warm: int, total: int):
+        self.warm, self.total = warm, total
+
+    def __call__(self, step: int) -> float:
+        warm = min(self.warm, max(self.total - 1, 0))
         if step < warm:
             return (step + 1) / warm
-        prog = (step - warm) / max(1, total_steps - warm)
+        prog = (step - warm) / max(1, self.total - warm)
         return 0.5 * (1 + math.cos(math.pi * min(1.0, prog)))
 
-    return f
+
+def _lr_lambda(config: TrainConfig, total_steps: int, steps_per_epoch: int) -> CosineHorizon:
+    return CosineHorizon(int(round(config.warmup_epochs * steps_per_epoch)), total_steps)
+
+
+def plan_epochs(*, budget: float, elapsed: float, epoch_seconds: list[float], planned: int, max_epochs: int) -> int:
+    """How many epochs a time-budgeted run should have in all, after the epochs timed so far.
+
+    The pace is the slower of the last epoch and the mean of the last three (the first epoch,
+    with its warm-up costs, counts only while it is the only one): the run gets as many epochs
+    as fit in the time left at that pace. For the first two epochs (the first one's warm-up costs
+    misjudge the pace) and while less than half of the plan has run (other jobs sharing the GPU
+    finish or start), the plan may grow or shrink; after that it only shrinks, since a longer
+    cosine would raise the learning rate again. Never fewer epochs than have run (then the run
+    stops), never more than `max_epochs`.
+
+    Args:
+        budget: seconds for all epochs; elapsed: seconds spent on the epochs so far.
+        epoch_seconds: duration of each finished epoch (at least one).
+        planned: the current plan (epochs in all); max_epochs: the config's --epochs.
+    """
+    done = len(epoch_seconds)
+    recent = epoch_seconds[1:][-3:] or epoch_seconds[-1:]
+    pace = max(epoch_seconds[-1], sum(recent) / len(recent))
+    fit = done + int(max(0.0, budget - elapsed) // max(pace, 1e-9))
+    new = max(done, min(fit, max_epochs))
+    return new if done <= 2 or done < planned / 2 else min(planned, new)
 
 
 def _evaluate_split(model, images, labels, norm, batch_size, device) -> dict:
@@ -262,8 +314,9 @@ def _params_in_sync(model: nn.Module) -> bool:
 # training: the steps
 # --------------------------------------------------------------------------------------------
 #: TrainConfig fields that may differ between a stopped run and its resumption: where the files
-#: are (the data is compared by its hash instead) and how many CPU threads run it
-RESUME_MAY_DIFFER = ("data", "ferplus", "label_corrections", "out", "threads")
+#: are (the data and the teacher are compared by their hashes instead), how many CPU threads run
+#: it, and the time budget (a resumed run gets a new one for the epochs left)
+RESUME_MAY_DIFFER = ("data", "ferplus", "label_corrections", "out", "threads", "teacher", "time_budget")
 
 
 @dataclass
@@ -294,6 +347,27 @@ class _Data:
     steps_per_epoch: int
     val_images: np.ndarray  # (V, 48, 48) uint8 PublicTest images
     val_labels: np.ndarray  # (V,) int
+    teacher: _Teacher | None = None
+
+
+@dataclass
+class _Teacher:
+    """A frozen teacher for knowledge distillation, on the training device."""
+
+    model: nn.Module
+    normalization: dict  # the teacher's own input normalisation
+    hash: str  # content hash of its checkpoint (provenance, resume check)
+    name: str
+
+    def soft_targets(self, x: torch.Tensor, student_norm: dict, temperature: float, amp: bool) -> torch.Tensor:
+        """(B, K) float32: the mean of the teacher's temperature-softened probabilities of the batch
+        `x` (normalised for the student) and of its mirror image (flip TTA)."""
+        tn = self.normalization
+        xt = (x * student_norm["std"] + student_norm["mean"] - tn["mean"]) / tn["std"]
+        with torch.no_grad(), torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
+            logits = torch.cat([self.model(xt), self.model(xt.flip(-1))]).float()
+        p = torch.softmax(logits / temperature, 1)
+        return (p[:len(x)] + p[len(x):]) / 2
 
 
 @dataclass
@@ -312,6 +386,7 @@ class _State:
     best_state: dict | None = None  # its weights
     best_epoch: int = 0
     epoch: int = 0  # epochs finished
+    planned_epochs: int = 0  # the schedule's length in epochs (config.epochs, or the time budget's plan)
 
 
 def _load_data(config: TrainConfig, dataset):
@@ -386,6 +461,25 @@ def _build_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optim
     return torch.optim.AdamW(groups, lr=lr)
 
 
+def _load_teacher(config: TrainConfig, prep: dict, run: _Run, mem_fmt: torch.memory_format) -> _Teacher | None:
+    """The --teacher checkpoint, frozen, in eval mode on the device (None without one).
+
+    Raises:
+        ValueError: its label set is not the student's.
+    """
+    if not config.teacher:
+        return None
+    from fer_core.models.checkpoint import load_checkpoint
+    model, info = load_checkpoint(config.teacher, map_location=run.device)
+    if info["label_set"] != prep["ls"].name:
+        raise ValueError(f"teacher {config.teacher} predicts label set {info['label_set']!r}, but this run learns "
+                         f"{prep['ls'].name!r}: distil from a teacher of the same label set")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    model = model.to(memory_format=mem_fmt).eval()
+    return _Teacher(model, dict(info["normalization"]), info["model_hash"], info["model_name"])
+
+
 def _training_data(config: TrainConfig, prep: dict, dataset, run: _Run) -> _Data:
     """Move the training images and targets to the device and fix the batch geometry:
     `config.batch_size` is the global batch (each process takes batch_size / processes), and
@@ -454,6 +548,11 @@ def _train_epoch(config: TrainConfig, st: _State, data: _Data, run: _Run, epoch:
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
             logits = st.net(x)
         loss = soft_cross_entropy(logits, target, class_weights=data.class_weights, smoothing=config.label_smoothing)
+        if data.teacher is not None:  # Hinton et al.: T^2 keeps the soft term's gradients at the hard term's scale
+            t = config.kd_temperature
+            soft = data.teacher.soft_targets(x, norm, t, amp)
+            kd = F.kl_div(F.log_softmax(logits.float() / t, 1), soft, reduction="batchmean") * (t * t)
+            loss = (1 - config.kd_weight) * loss + config.kd_weight * kd
         st.opt.zero_grad(set_to_none=True)
         loss.backward()
         st.opt.step()
@@ -502,7 +601,8 @@ def _rng_states(st: _State, run: _Run) -> list[dict]:
     return [{k: (v.cpu() if torch.is_tensor(v) else v) for k, v in s.items()} for s in states]
 
 
-def _save_last(path: Path, config: TrainConfig, st: _State, run: _Run, prep: dict, data_hash: str) -> None:
+def _save_last(path: Path, config: TrainConfig, st: _State, run: _Run, prep: dict, data_hash: str,
+               data: _Data) -> None:
     """Write the ``.last.ckpt``: weights, optimiser, schedule, the epoch, every process's random
     states, the best epoch so far and the history (rank 0 writes; every process joins the
     gather of random states)."""
@@ -516,13 +616,15 @@ def _save_last(path: Path, config: TrainConfig, st: _State, run: _Run, prep: dic
                    "schedule": st.sched.state_dict(), "rng": rng,
                    "best": {"score": st.best_score, "epoch": st.best_epoch,
                             "state": {k: v.detach().cpu() for k, v in st.best_state.items()}},
-                   "corrections_hash": corrections.get("file_hash", "")}
+                   "corrections_hash": corrections.get("file_hash", ""), "planned_epochs": st.planned_epochs,
+                   "teacher_hash": data.teacher.hash if data.teacher is not None else ""}
     save_training_state(path, st.model, model_name=config.model, model_kwargs=model_kwargs_of(config),
                         label_set=prep["ls"].name, normalization=prep["normalization"], train_state=train_state,
                         train_config=config.to_dict(), history=st.history, data_hash=data_hash)
 
 
-def _check_resumable(ckpt: dict, path, config: TrainConfig, data_hash: str, prep: dict, run: _Run) -> None:
+def _check_resumable(ckpt: dict, path, config: TrainConfig, data_hash: str, prep: dict, run: _Run,
+                     teacher: _Teacher | None) -> None:
     """Refuse to resume a run that would not be the stopped one continued: another config (any
     field but RESUME_MAY_DIFFER), other data or corrections, another number of processes."""
     saved = ckpt.get("train_config") or {}
@@ -535,6 +637,8 @@ def _check_resumable(ckpt: dict, path, config: TrainConfig, data_hash: str, prep
         differ.append(f"training data (hash {ckpt.get('data_hash')} in the checkpoint, {data_hash} now)")
     if ts.get("corrections_hash", "") != corrections:
         differ.append("label corrections file (another content)")
+    if ts.get("teacher_hash", "") != (teacher.hash if teacher is not None else ""):
+        differ.append("teacher (another checkpoint content)")
     if ts.get("world_size", 1) != run.world:
         differ.append(f"processes ({ts.get('world_size', 1)} in the checkpoint, {run.world} now)")
     if differ:
@@ -550,6 +654,7 @@ def _restore(st: _State, ckpt: dict, run: _Run) -> None:
     st.opt.load_state_dict(ts["optimizer"])
     st.sched.load_state_dict(ts["schedule"])
     st.epoch, st.history = int(ts["epoch"]), [dict(h) for h in ckpt["history"]]
+    st.planned_epochs = int(ts.get("planned_epochs") or st.planned_epochs)
     best = ts["best"]
     st.best_score, st.best_epoch = float(best["score"]), int(best["epoch"])
     st.best_state = {k: v.to(dev) for k, v in best["state"].items()}
@@ -572,7 +677,7 @@ def _final_metrics(config: TrainConfig, st: _State, prep: dict, dataset, data: _
     st.model = st.model.to(memory_format=torch.contiguous_format).eval()
     metrics: dict = {"selection": {"split": "PublicTest" if has_val else "last epoch",
                                    "epoch": st.best_epoch, "val_acc": st.best_score if has_val else None}}
-    for split, idx in (("PublicTest", prep["val_idx"]), ("PrivateTest", prep["test_idx"])):
+    for split, idx in prep["scored"]:
         if len(idx):
             r = _evaluate_split(st.model, dataset.images[idx], prep["labels"][idx], prep["normalization"],
                                 data.batch_size, run.device)
@@ -636,8 +741,6 @@ def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: s
     reads = ("images", "labels", "split") + (("ferplus",) if config.label_set == "ferplus" else ())
     data_hash = dataset.input_hash(reads)
     with _session(config, device, progress, callback) as run:
-        if ckpt is not None:
-            _check_resumable(ckpt, resume, config, data_hash, prep, run)
         torch.manual_seed(config.seed)
         np_rng = np.random.default_rng(config.seed)
         g = torch.Generator(device=run.device)
@@ -645,27 +748,46 @@ def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: s
         model, net, mem_fmt = _build_model(config, prep, run)
         opt = _build_optimizer(config, model)
         data = _training_data(config, prep, dataset, run)
-        st = _State(model, net, mem_fmt, opt, _build_schedule(config, opt, data), np_rng, g)
+        data.teacher = _load_teacher(config, prep, run, mem_fmt)
+        if ckpt is not None:
+            _check_resumable(ckpt, resume, config, data_hash, prep, run, data.teacher)
+        st = _State(model, net, mem_fmt, opt, _build_schedule(config, opt, data), np_rng, g,
+                    planned_epochs=config.epochs)
         if ckpt is not None:
             _restore(st, ckpt, run)
         last = last_path(config.out) if config.out else None
         has_val = len(data.val_labels) > 0
-        bar = tqdm(range(st.epoch + 1, config.epochs + 1), desc=f"train {config.model}", unit="epoch",
+        bar = tqdm(total=st.planned_epochs, initial=st.epoch, desc=f"train {config.model}", unit="epoch",
                    disable=not run.progress)
-        for epoch in bar:
+        budget = _Budget(config.time_budget, st.epoch) if config.time_budget > 0 else None
+        while st.epoch < st.planned_epochs:
+            epoch = st.epoch + 1
             t0 = time.perf_counter()
             rec = _train_epoch(config, st, data, run, epoch, norm)
             _select(st, rec, data, run, norm)
             rec["seconds"] = time.perf_counter() - t0
-            st.history.append(rec)
             st.epoch = epoch
+            if budget is not None:  # the schedule's length from the pace so far
+                _replan(st, budget, rec["seconds"], config, data, run)
+                bar.total = st.planned_epochs
+            rec["planned_epochs"] = st.planned_epochs
+            st.history.append(rec)
+            bar.update(1)
             bar.set_postfix(loss=f"{rec['train_loss']:.3f}", val=f"{rec.get('val_acc', float('nan')):.3f}",
                             best=f"{st.best_score:.3f}@{st.best_epoch}" if has_val else "-")
             if last is not None:
-                _save_last(last, config, st, run, prep, data_hash)
+                _save_last(last, config, st, run, prep, data_hash, data)
             if run.callback is not None:
                 run.callback(dict(rec))
+        bar.close()
         metrics = _final_metrics(config, st, prep, dataset, data, run)
+        if budget is not None:
+            metrics["time_budget"] = budget.summary(st)
+        if data.teacher is not None:
+            metrics["teacher"] = {"checkpoint": config.teacher, "model_name": data.teacher.name,
+                                  "model_hash": data.teacher.hash, "kd_weight": config.kd_weight,
+                                  "kd_temperature": config.kd_temperature}
+        oof = _held_out_probs(config, st, prep, dataset, run) if config.folds else None
         rank = run.rank
 
     model = st.model
@@ -676,7 +798,60 @@ def train(config: TrainConfig, dataset=None, progress: bool = True, *, device: s
     if config.out and rank == 0:
         from fer_core.models.checkpoint import save_checkpoint
         info["path"] = str(save_checkpoint(config.out, model, **info))
+        if oof is not None:
+            from fer_core.training.folds import save_oof
+            info["oof_path"] = str(save_oof(oof_path(config.out), rows=prep["test_idx"], probs=oof, fold=config.fold,
+                                            folds=config.folds, n=len(dataset), data_hash=data_hash,
+                                            classes=prep["ls"].classes))
     return model, info
+
+
+def oof_path(out: str | os.PathLike) -> Path:
+    """Where a --folds run writing `out` puts its held-out probabilities: ``x.pt`` -> ``x.oof.npz``."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.oof.npz")
+
+
+def _held_out_probs(config: TrainConfig, st: _State, prep: dict, dataset, run: _Run) -> np.ndarray:
+    """(M, K) flip-TTA probabilities of the held-out fold's rows (prep["test_idx"]) by the kept model."""
+    from fer_core.models.inference import predict_probs
+    return predict_probs(st.model, dataset.images[prep["test_idx"]], batch_size=512, tta=True, device=run.device,
+                         normalization=prep["normalization"])
+
+
+class _Budget:
+    """A run's time budget: when its epochs started and how long each took."""
+
+    def __init__(self, seconds: float, start_epoch: int):
+        self.seconds, self.start_epoch = float(seconds), start_epoch
+        self.epoch_seconds: list[float] = []
+        self.plans: list[int] = []
+
+    def summary(self, st: _State) -> dict:
+        used = sum(self.epoch_seconds)
+        return {"seconds": self.seconds, "used_seconds": used, "epochs_run": len(self.epoch_seconds),
+                "planned_epochs": st.planned_epochs, "plans": list(self.plans),
+                "stopped": "schedule complete" if st.epoch >= st.planned_epochs and used <= self.seconds
+                else "out of time"}
+
+
+def _replan(st: _State, budget: _Budget, seconds: float, config: TrainConfig, data: _Data, run: _Run) -> None:
+    """After an epoch of a time-budgeted run: re-plan the schedule's length (:func:`plan_epochs`;
+    under torchrun every process takes the smallest plan, so they stop together) and move the
+    cosine's end there."""
+    budget.epoch_seconds.append(seconds)
+    new = plan_epochs(budget=budget.seconds, elapsed=sum(budget.epoch_seconds), epoch_seconds=budget.epoch_seconds,
+                      planned=st.planned_epochs, max_epochs=config.epochs)
+    if run.distributed:
+        import torch.distributed as dist
+        t = torch.tensor([new], device=run.device)
+        dist.all_reduce(t, op=dist.ReduceOp.MIN)
+        new = int(t.item())
+    new = max(new, st.epoch)
+    budget.plans.append(new)
+    st.planned_epochs = new
+    for f in st.sched.lr_lambdas:
+        f.total = new * data.steps_per_epoch
 
 
 # --------------------------------------------------------------------------------------------
@@ -730,9 +905,15 @@ def _train_and_report(cfg: TrainConfig, *, resume: str, progress: bool) -> int:
     m = info["metrics"]
     sel = m["selection"]
     print(f"saved {info['path']}  (best epoch {sel['epoch']} by {sel['split']})")
-    for split in ("PublicTest", "PrivateTest"):
+    for split in ("PublicTest", "PrivateTest", "held-out fold"):
         if split in m:
             print(f"  {split}: accuracy {m[split]['accuracy']:.4f}  macro-F1 {m[split]['macro_f1']:.4f}")
+    if "oof_path" in info:
+        print(f"  held-out probabilities (flip TTA): {info['oof_path']}")
+    if "time_budget" in m:
+        b = m["time_budget"]
+        print(f"  time budget {b['seconds']:.0f} s: {b['epochs_run']} epochs in {b['used_seconds']:.0f} s "
+              f"({b['stopped']})")
     print(f"  {m['train_seconds'] / 60:.1f} min on {m['device']}"
           + (f" x {m['distributed']['world_size']} processes ({m['distributed']['backend']})"
              if "distributed" in m else ""))
