@@ -13,6 +13,13 @@ version, never a path. Writes go to a temporary folder that is renamed into plac
 killed process never leaves a half-written artifact that loads; a folder whose checksum does
 not match is treated as missing, removed and rebuilt.
 
+A read that misses the cache looks in the *seed*, ``fer_core/data/sample/artifacts/``: the
+bundled sample's artifacts for the shipped default model, built by ``scripts/make_seed.py`` and
+shipped, so that a fresh install opens every page on the sample without computing. The seed is
+read-only and keyed like the cache, so it can only ever answer for exactly the inputs it was
+built from (``tests/test_seed.py`` fails when a model or stage change leaves it stale).
+``FER_SEED_CACHE=0`` turns it off (the tests do, but for the seed's own).
+
 Example:
     >>> store = Store("/tmp/fer-cache")
     >>> arrays = store.get_or_compute("pca", {"k": 50}, lambda: {"x": np.zeros(3)},
@@ -37,6 +44,10 @@ from fer_core import __version__
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Environment variable that moves the cache (tests point it at a temporary folder).
 CACHE_ENV = "FER_CACHE_DIR"
+#: the shipped, read-only artifacts of the bundled sample (see the module docstring)
+SEED_DIR = Path(__file__).resolve().parent / "data" / "sample" / "artifacts"
+#: "0" = do not read the seed
+SEED_ENV = "FER_SEED_CACHE"
 _DATA = "data.npz"
 _META = "meta.json"
 _CONFIG = "config.json"
@@ -79,10 +90,24 @@ def _sha256(path: Path) -> str:
 
 
 class Store:
-    """Artifact cache rooted at `root` (default: :func:`default_cache_dir`)."""
+    """Artifact cache rooted at `root` (default: :func:`default_cache_dir`), with a read-only seed
+    consulted on a miss (default: :data:`SEED_DIR` unless ``$FER_SEED_CACHE`` is "0"; None: none)."""
 
-    def __init__(self, root: str | os.PathLike | None = None):
+    def __init__(self, root: str | os.PathLike | None = None, *, seed: str | os.PathLike | None | bool = True):
         self.root = Path(root) if root is not None else default_cache_dir()
+        if seed is True:
+            seed = SEED_DIR if os.environ.get(SEED_ENV, "1") != "0" else None
+        self.seed = Path(seed) if seed else None
+
+    def _folder(self, stage: str, key: str) -> Path:
+        """Where (stage, key) is read from: the cache's folder, or the seed's when only it holds a
+        valid copy."""
+        folder = self.path(stage, key)
+        if self.seed is not None and not folder.exists():
+            seeded = self.seed / stage / key
+            if self._valid_meta(seeded) is not None:
+                return seeded
+        return folder
 
     # ---- keys and paths -------------------------------------------------------------------
     @staticmethod
@@ -96,7 +121,7 @@ class Store:
     # ---- read ----------------------------------------------------------------------------
     def exists(self, stage: str, key: str) -> bool:
         """True when a complete, checksum-valid artifact is stored under (stage, key)."""
-        return self._valid_meta(self.path(stage, key)) is not None
+        return self._valid_meta(self._folder(stage, key)) is not None
 
     def _valid_meta(self, folder: Path) -> dict | None:
         try:
@@ -109,27 +134,31 @@ class Store:
             return None
 
     def load(self, stage: str, key: str) -> dict[str, np.ndarray] | None:
-        """The stored arrays, or None when missing. A corrupt artifact is removed, then None."""
-        folder = self.path(stage, key)
+        """The stored arrays (from the cache, else the seed), or None when missing. A corrupt
+        artifact in the cache is removed, then None."""
+        folder = self._folder(stage, key)
         if not folder.exists():
             return None
+        seeded = folder != self.path(stage, key)
         if self._valid_meta(folder) is None:
-            shutil.rmtree(folder, ignore_errors=True)
+            if not seeded:
+                shutil.rmtree(folder, ignore_errors=True)
             return None
         try:
             with np.load(folder / _DATA, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
         except (OSError, ValueError):
-            shutil.rmtree(folder, ignore_errors=True)
+            if not seeded:
+                shutil.rmtree(folder, ignore_errors=True)
             return None
 
     def meta(self, stage: str, key: str) -> dict | None:
         """meta.json of a valid artifact (None when missing or corrupt)."""
-        return self._valid_meta(self.path(stage, key))
+        return self._valid_meta(self._folder(stage, key))
 
     def config(self, stage: str, key: str) -> dict | None:
         try:
-            return json.loads((self.path(stage, key) / _CONFIG).read_text())
+            return json.loads((self._folder(stage, key) / _CONFIG).read_text())
         except (OSError, ValueError):
             return None
 

@@ -1,7 +1,12 @@
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# The shipped seed artifacts of the bundled sample (fer_core.store.SEED_DIR) would answer many
+# tests' computations; only tests/test_seed.py reads them. Set before any fixture starts a server.
+os.environ["FER_SEED_CACHE"] = "0"
 
 from fer_testutils import make_pixels, write_fer_csv
 
