@@ -49,15 +49,12 @@ def browser(ds):
     c[4].markdown(f"**{len(idx):,}** of {len(ds):,} images match")
     show = idx[(page - 1) * per_page: page * per_page]
     caps, colors = ui.grid_captions(ds, show)
-    ui.show_grid(ds.images[show], cols=cols, scale=scale, captions=caps, caption_colors=colors)
-    st.caption("Caption: dataset index and FER2013 label. :red[Red]: the FER+ majority disagrees; "
-               "grey: FER+ has no majority.")
-    if len(show):
-        pick = st.selectbox("Selected image (on this page)", show, help="Dataset index · source row · labels",
-                            format_func=lambda i: " · ".join(f"{k} {v}" for k, v in ui.describe(ds, i).items()
-                                                             if k in ("index", "source row", "FER2013 label",
-                                                                      "FER+ majority")))
-        ui.image_card(ds, int(pick))
+    picked = ui.show_grid(ds.images[show], cols=cols, scale=scale, captions=caps, caption_colors=colors, ids=show,
+                          key="ds_grid")
+    st.caption("Click a face to open its card. Caption: dataset index and FER2013 label. :red[Red]: the FER+ "
+               "majority disagrees; grey: FER+ has no majority.")
+    if picked is not None:
+        ui.open_card(ds, picked)
 
 
 def class_distribution(ds):

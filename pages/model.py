@@ -70,8 +70,11 @@ rows = m["rows"][hit]
 conf = pred["probs"][rows, pi] if len(rows) else np.array([])
 order = np.argsort(-conf)[:60]
 st.write(f"**{len(rows)}** images labeled *{t_sel}* predicted *{p_sel}* (most confident first, up to 60).")
-ui.show_grid(ds.images[rows[order]], cols=12, scale=2,
-             captions=[f"{r} {c:.0%}" for r, c in zip(rows[order], conf[order])])
+picked = ui.show_grid(ds.images[rows[order]], cols=12, scale=2, ids=rows[order], key="model_cell_grid",
+                      captions=[f"{r} {c:.0%}" for r, c in zip(rows[order], conf[order])])
+st.caption("Click a face to open its card.")
+if picked is not None:
+    ui.open_card(ds, picked, model=model)
 
 
 def calibration() -> None:

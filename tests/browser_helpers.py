@@ -58,6 +58,17 @@ FIND_POINT_JS = """() => {
 
 
 
+#: The k-th face (page order) of the clickable face grids (dashboard.ui.face_grid: Vega-Lite image
+#: marks, each labelled "...; index: <dataset index>; ..."), scrolled into view: its centre and index.
+FACE_JS = """(k) => {
+  const faces = [...document.querySelectorAll('[data-testid="stVegaLiteChart"] g.mark-image image')];
+  faces[k].scrollIntoView({block: 'center'});
+  const r = faces[k].getBoundingClientRect();
+  const m = /index: (\\d+)/.exec(faces[k].getAttribute('aria-label') || '');
+  return {x: r.left + r.width / 2, y: r.top + r.height / 2, index: m ? +m[1] : null, n: faces.length};
+}"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -43,12 +43,13 @@ def test_cell_gallery_count_and_ferplus_target():
 def test_lower_sections_are_lazy_tabs():
     at = AppTest.from_file(MODEL, default_timeout=120).run()
     assert not any("parameters, label set" in c.value for c in at.caption)  # the Training tab is closed
-    assert len(at.get("vega_lite_chart")) == 4 and not at.get("plotly_chart")  # confusion, per class, reliability, top-k
+    # confusion, per class, the clickable faces of the cell, reliability, top-k
+    assert len(at.get("vega_lite_chart")) == 5 and not at.get("plotly_chart")
     at.session_state["model_more"] = "Training"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("parameters, label set" in c.value for c in at.caption)
-    assert len(at.get("vega_lite_chart")) == 3  # reliability and top-k out, training curves in
+    assert len(at.get("vega_lite_chart")) == 4  # reliability and top-k out, training curves in
 
 
 def test_baselines_button_adds_rows():

@@ -6,7 +6,8 @@
   (held once per server, read-only), the model loader, and :func:`cache_data` for small results.
 * :mod:`dashboard.ui.derived`: small cached results (pixel statistics, saliency maps, uploads),
   and the flag store.
-* :mod:`dashboard.ui.widgets`: faces, face grids, the image card, count tables, a progress bar.
+* :mod:`dashboard.ui.widgets`: faces, face grids (clickable), the image card, count tables, a progress bar.
+* :mod:`dashboard.ui.face_card`: the face card dialog a click on any face opens (:func:`open_card`).
 
 A page's own panels live beside it in ``dashboard/panels/<page>.py``; figures and every
 composition of engine results come from ``fer_core``.
@@ -18,9 +19,10 @@ from dashboard.ui.loaders import (HASH_FUNCS, LOADERS, artifact, artifact_cached
 from dashboard.ui.source import (PAGES_DIR, ROOT, SAMPLE, SETTINGS, current_dataset, current_source,
                                  data_source_sidebar, load_source, save_source, saved_source, source_files,
                                  store)
-from dashboard.ui.widgets import (BAD_RGB, CLASS_COLORS, NONE_RGB, OK_RGB, describe, grid_captions, image_card,
-                                  label_name, pick_gallery, run_with_progress, show_counts, show_face, show_grid,
-                                  votes_chart)
+from dashboard.ui.widgets import (BAD_RGB, CLASS_COLORS, NONE_RGB, OK_RGB, describe, face_grid, grid_captions,
+                                  label_name, pick_gallery, run_with_progress, show_counts, show_face,
+                                  show_grid, votes_chart)
+from dashboard.ui.face_card import DECISION_TEXT, open_card, similar_faces
 
 __all__ = [
     "analyze_upload", "attribution", "class_histograms", "demo_photo_bytes", "flag_store", "pixel_stats",
@@ -28,6 +30,6 @@ __all__ = [
     "compute_artifact", "load_model", "require_models", "shipped_models", "store", "PAGES_DIR", "ROOT", "SAMPLE",
     "SETTINGS", "current_dataset", "current_source", "data_source_sidebar", "load_source", "save_source",
     "saved_source", "source_files", "BAD_RGB", "CLASS_COLORS", "NONE_RGB", "OK_RGB", "describe", "grid_captions",
-    "image_card", "label_name", "pick_gallery", "run_with_progress", "show_counts", "show_face", "show_grid",
-    "votes_chart",
+    "label_name", "pick_gallery", "run_with_progress", "show_counts", "show_face", "show_grid",
+    "votes_chart", "face_grid", "DECISION_TEXT", "open_card", "similar_faces",
 ]

@@ -16,8 +16,6 @@ from fer_core.figures import face as face_figs
 #: One colour per FER2013 class, used by every chart so a class keeps its colour across pages.
 from fer_core.figures.style import CLASS_COLORS  # noqa: F401  (pages colour classes with it)
 
-from dashboard.ui.derived import pixel_stats
-
 #: Caption colours of face grids: agrees with FER+ / disagrees / FER+ has no majority.
 OK_RGB, BAD_RGB, NONE_RGB = (40, 40, 40), (200, 30, 30), (120, 120, 120)
 
@@ -49,13 +47,48 @@ def show_face(image: np.ndarray, *, scale: int = 5, caption: str | None = None) 
 
 
 def show_grid(images: np.ndarray, *, cols: int = 12, scale: int = 2, captions=None, caption_colors=None,
-              font_size: int = 11) -> None:
-    """A grid of faces sent as one composed image (one request however many faces)."""
+              font_size: int = 11, ids=None, key: str | None = None, selected: int | None = None) -> int | None:
+    """A grid of faces. With `ids` and `key`, each face is clickable (a Vega-Lite chart of
+    thumbnails) and the id of a face just clicked is returned (None on a run without a new click);
+    without, the faces are sent as one composed image (one request however many faces).
+
+    Args:
+        images: (M, 48, 48) uint8 faces; ids: (M,) their dataset indices (what a click returns).
+        captions: one per face; caption_colors: RGB tuples (or CSS colours) per caption.
+        selected: the id to frame (the face whose card is open).
+    """
     if len(images) == 0:
         st.info("No images match.")
-        return
-    st.image(fimg.tile(images, cols=cols, scale=scale, captions=captions, caption_colors=caption_colors,
-                       font_size=font_size), width="content")
+        return None
+    if ids is None or key is None:
+        st.image(fimg.tile(images, cols=cols, scale=scale, captions=captions, caption_colors=caption_colors,
+                           font_size=font_size), width="content")
+        return None
+    return face_grid(images, ids, captions or [str(i) for i in ids], key=key, cols=cols, size=48 * scale,
+                     caption_colors=caption_colors, selected=selected)
+
+
+def _css(color) -> str:
+    return color if isinstance(color, str) else "#%02x%02x%02x" % tuple(int(c) for c in color[:3])
+
+
+def face_grid(images: np.ndarray, ids, captions: list[str], *, key: str, cols: int = 8, size: int = 96,
+              caption_colors=None, selected: int | None = None) -> int | None:
+    """Clickable thumbnails (one Vega-Lite chart): returns the id of the face clicked in this run,
+    else None. After a click the chart starts afresh (a new widget key), so clicking the same face
+    again, once its card is closed, opens it again. The ids shown are kept in
+    ``st.session_state[f"{key}__ids"]``."""
+    gen = st.session_state.get(f"{key}__gen", 0)
+    st.session_state[f"{key}__ids"] = [int(i) for i in ids]  # what this run showed (tests, bulk actions)
+    uris = [fimg.png_data_uri(im, scale=max(1, size // 48)) for im in images]
+    chart = face_figs.face_grid_chart(uris, ids, list(captions), cols=cols, size=size, selected=selected,
+                                      caption_colors=[_css(c) for c in caption_colors] if caption_colors else None)
+    event = st.altair_chart(chart, on_select="rerun", selection_mode=face_figs.FACE_PICK, key=f"{key}__{gen}")
+    picked = (event.selection.get(face_figs.FACE_PICK) or []) if event else []
+    if not picked:
+        return None
+    st.session_state[f"{key}__gen"] = gen + 1
+    return int(picked[0]["id"])
 
 
 def grid_captions(ds: Dataset, idx: np.ndarray) -> tuple[list[str], list[tuple]]:
@@ -77,24 +110,6 @@ def votes_chart(ds: Dataset, i: int, *, step: int = 17):
                                      label_column=col, step=step)
 
 
-def image_card(ds: Dataset, i: int) -> None:
-    """Large face, its metadata and its FER+ vote bar chart."""
-    left, mid, right = st.columns([1.1, 1.3, 2])
-    with left:
-        show_face(ds.images[i], scale=5)
-    with mid:
-        meta = describe(ds, i)
-        stats = pixel_stats(ds).iloc[i]
-        meta.update({"brightness (mean)": f"{stats.brightness:.1f}", "contrast (std)": f"{stats.contrast:.1f}"})
-        st.dataframe(pd.DataFrame({"value": [str(v) for v in meta.values()]}, index=list(meta)),
-                     width="stretch", height=(len(meta) + 1) * 35 + 3)
-    with right:
-        if ds.ferplus is None:
-            st.info("No FER+ votes loaded: add fer2013new.csv in the sidebar.")
-        else:
-            st.altair_chart(votes_chart(ds, i, step=20), key=f"votes_{i}")
-
-
 def show_counts(df: pd.DataFrame, **kw) -> None:
     """A table of integer counts with thousands separators."""
     st.dataframe(df, width="stretch", column_config={c: st.column_config.NumberColumn(format="localized")
@@ -103,16 +118,12 @@ def show_counts(df: pd.DataFrame, **kw) -> None:
 
 def pick_gallery(images: np.ndarray, idx: np.ndarray, captions: list[str], *, key: str, cols: int = 6,
                  scale: int = 2, selected: int | None = None) -> None:
-    """Thumbnails of `images[idx]` in a grid, each with a button that sets st.session_state[key]
-    to its index (the clicked face is then shown large by the page). The selected one is marked."""
-    def pick(i):
-        st.session_state[key] = int(i)
-    for start in range(0, len(idx), cols):
-        for col, i, cap in zip(st.columns(cols), idx[start:start + cols], captions[start:start + cols]):
-            with col:
-                st.image(fimg.upscale(images[i], scale), caption=cap, width="content")
-                st.button(f"#{i}", key=f"{key}_btn_{i}", on_click=pick, args=(i,), width="stretch",
-                          type="primary" if selected == int(i) else "secondary")
+    """Clickable thumbnails of `images[idx]`: a click on a face sets st.session_state[key] to its
+    index (the page then shows it large) and reruns. The selected one is framed."""
+    picked = face_grid(images[idx], idx, captions, key=f"{key}_grid", cols=cols, size=48 * scale, selected=selected)
+    if picked is not None and picked != st.session_state.get(key):
+        st.session_state[key] = picked
+        st.rerun()
 
 
 def run_with_progress(text: str, fn, **kw):

@@ -240,3 +240,17 @@ def ferplus_crosstab(labels: np.ndarray, ferplus_majority: np.ndarray) -> pd.Dat
     order += [j for j in range(nf) if j not in order] + [nf]
     names = list(FERPLUS_EMOTIONS) + ["no majority"]
     return pd.DataFrame(counts[:, order], index=list(FER2013_EMOTIONS), columns=[names[j] for j in order])
+
+
+def png_data_uri(image: np.ndarray, *, scale: int = 1) -> str:
+    """A grey uint8 image (H, W) as a ``data:image/png;base64,...`` URI (thumbnails in charts and
+    tables); `scale` upscales it with nearest neighbour first."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    img = to_uint8(image) if image.dtype != np.uint8 else image
+    buf = io.BytesIO()
+    Image.fromarray(upscale(img, scale) if scale > 1 else img).save(buf, format="PNG", optimize=False)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

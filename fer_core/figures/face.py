@@ -46,3 +46,47 @@ def votes_chart(votes, names, *, majority: int, label_column: int = -1, step: in
     names = [f"{n} (FER2013)" if j == label_column else str(n) for j, n in enumerate(names)]
     return _hbars(names, votes, highlight=majority, outlined=label_column, fmt="d",
                   title="FER+ votes (10 annotators)", step=step)
+
+
+#: name of the click selection of :func:`face_grid_chart` (the page reads event.selection[FACE_PICK])
+FACE_PICK = "face"
+
+
+def face_grid_chart(uris: list[str], ids, captions: list[str], *, cols: int = 8, size: int = 72,
+                    selected: int | None = None, caption_colors: list[str] | None = None) -> alt.LayerChart:
+    """A grid of faces in which each face is clickable: a click selects its id (Vega-Lite point
+    selection :data:`FACE_PICK` on the field "id"; Streamlit returns it with ``on_select``).
+
+    Args:
+        uris: one image URL per face (``fer_core.data.images.png_data_uri``).
+        ids: (M,) ints the selection returns (dataset indices).
+        captions: one line under each face (also its tooltip).
+        cols: faces per row; size: face width and height in pixels.
+        selected: the id drawn with a frame (the face whose card is open), or None.
+        caption_colors: CSS colour per caption (default dark grey).
+    """
+    ids = [int(i) for i in ids]
+    k = np.arange(len(ids))
+    df = pd.DataFrame({"id": ids, "col": k % cols, "row": k // cols, "url": uris, "caption": captions,
+                       "color": caption_colors or ["#333333"] * len(ids),
+                       "frame": [2.5 if i == selected else 0.0 for i in ids]})
+    rows = int(k[-1] // cols + 1) if len(ids) else 1
+    pick = alt.selection_point(name=FACE_PICK, fields=["id"], on="click", empty=False)
+    # a face fills its column up to its row's height (the chart is as wide as the page makes it)
+    side = "min(bandwidth('x'), bandwidth('y') - 24)"
+    cell = {"expr": side}
+    base = alt.Chart(df).encode(
+        x=alt.X("col:O", axis=None, scale=alt.Scale(type="band", domain=list(range(cols)), paddingInner=0.08,
+                                                    paddingOuter=0)),
+        y=alt.Y("row:O", axis=None, scale=alt.Scale(type="band", domain=list(range(rows)), paddingInner=0,
+                                                    paddingOuter=0)),
+        tooltip=[alt.Tooltip("caption:N", title="face"), alt.Tooltip("id:N", title="index")])
+    faces = base.mark_image(width=cell, height=cell, cursor="pointer", yOffset={"expr": "-10"}).encode(
+        url="url:N").add_params(pick)
+    frames = base.mark_rect(filled=False, color="#e4572e", width=cell, height=cell, yOffset={"expr": "-10"},
+                            xOffset=0).encode(strokeWidth=alt.StrokeWidth("frame:Q", scale=None))
+    text = base.mark_text(baseline="top", fontSize=11, dy={"expr": f"{side} / 2 - 8"},
+                          limit={"expr": "bandwidth('x')"}).encode(text="caption:N",
+                                                                      color=alt.Color("color:N", scale=None))
+    return (faces + frames + text).properties(width=cols * (size + 8), height=rows * (size + 26)).configure_view(
+        stroke=None)

@@ -3,6 +3,7 @@
 Screenshots land in test-artifacts/ (git-ignored) for a person to look at.
 """
 import pytest
+from browser_helpers import FACE_JS
 
 from fer_core.models.checkpoint import shipped_checkpoints
 
@@ -20,11 +21,10 @@ def test_review_flag_undo_and_tabs(streamlit_app):
     page = streamlit_app.goto("label_errors", timeout_s=300)
     assert page.get_by_role("heading", name="Label errors").is_visible()
     assert streamlit_app.exceptions() == []
-    # click the third face of the gallery: the review panel shows it
-    third = page.locator('[data-testid="stButton"] button', has_text="#").nth(2)
-    label = third.inner_text().strip()
-    streamlit_app.act(lambda: third.click())
-    i = int(label.lstrip("#"))
+    # click the third face of the gallery (the face itself): the review panel shows it
+    face = page.evaluate(FACE_JS, 2)
+    streamlit_app.act(lambda: page.mouse.click(face["x"], face["y"]))
+    i = face["index"]
     page.get_by_text(f"Image #{i}", exact=False).first.wait_for()
     # flag it as not a face, in the real browser, and find it in the database
     streamlit_app.act(lambda: page.get_by_role("button", name="Not a face").click())
