@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "robustness": "fer_core.analysis.robustness", "export": "fer_core.models.export",
     "experiments": "fer_core.training.experiments", "baselines": "fer_core.training.baselines",
     "corrections": "fer_core.training.corrections", "aligner": "fer_core.models.aligner",
+    "quantize": "fer_core.training.quantize",
 }
 
 
