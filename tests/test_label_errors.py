@@ -236,3 +236,119 @@ def test_kfold_mode_trains_fold_models(monkeypatch):
     folds = le.fold_ids(sub.labels, folds=2, seed=0)
     p = le.cross_val_probs_kfold(sub, folds, arch="compact", epochs=1, seed=0)
     assert p.shape == (300, 7) and np.allclose(p.sum(1), 1)
+
+
+# --------------------------------------------------------------------------------------------
+# --pred-probs: probabilities brought in a file
+# --------------------------------------------------------------------------------------------
+def _agreeing_probs(ds, conf=0.88):
+    """(N, 7): every image's given label at `conf`, the rest spread evenly."""
+    p = np.full((len(ds), 7), (1 - conf) / 6)
+    p[np.arange(len(ds)), ds.labels] = conf
+    return p
+
+
+@pytest.fixture(scope="module")
+def planted_file(tmp_path_factory):
+    """The bundled sample and a .npy agreeing with every label except one row, which points to
+    another class; that row is one the shipped model itself gets right with confidence."""
+    from fer_core.analysis.predictions import get_predictions
+    ds = load_dataset()
+    assert (ds.labels >= 0).all()
+    pm = get_predictions(ds, "compact")["probs"]
+    i = int(np.flatnonzero(pm[np.arange(len(ds)), ds.labels] > 0.9)[0])
+    p = _agreeing_probs(ds)
+    p[i] = np.roll(p[i], 1)  # the label's 0.88 moves to the next class
+    assert p[i].argmax() != ds.labels[i]
+    d = tmp_path_factory.mktemp("given")
+    np.save(d / "planted.npy", p)
+    np.save(d / "agreeing.npy", _agreeing_probs(ds))
+    return ds, i, d
+
+
+def test_given_probs_rank_the_planted_row_first(planted_file):
+    ds, i, d = planted_file
+    res = le.get_label_errors(ds, le.LabelErrorConfig(pred_probs=str(d / "planted.npy")))
+    assert str(res["mode"]) == "given"
+    np.testing.assert_allclose(res["pred_probs"][i], np.load(d / "planted.npy")[i], atol=1e-6)
+    for m in ("study", "cleanlab", "self_confidence"):  # rank by the given probabilities alone
+        assert np.argmax(res[f"score_{m}"]) == i, m
+    # the ensemble still mixes in the model's own probabilities and the neighbours' labels, which
+    # both back the label here: the given file moves the row from the bottom towards the top
+    rank = {f: int(np.flatnonzero(np.argsort(-le.get_label_errors(
+        ds, le.LabelErrorConfig(pred_probs=str(d / f)))["score_ensemble"], kind="stable") == i)[0])
+        for f in ("planted.npy", "agreeing.npy")}
+    assert rank["planted.npy"] < len(ds) / 2 < rank["agreeing.npy"]
+    np.testing.assert_array_equal(res["model_probs"], le.get_label_errors(
+        ds, le.LabelErrorConfig(mode="model"))["model_probs"])  # the model's own still from the model
+
+
+def test_given_probs_key_by_content_not_path(planted_file, tmp_path, monkeypatch):
+    import shutil
+    ds, _, d = planted_file
+    cfg = le.LabelErrorConfig(pred_probs=str(d / "planted.npy"))
+    first = le.get_label_errors(ds, cfg)
+    copy = tmp_path / "elsewhere" / "renamed.npy"
+    copy.parent.mkdir()
+    shutil.copy(d / "planted.npy", copy)
+    other = le.LabelErrorConfig(pred_probs=str(copy), mode="kfold", C=5.0, folds=3)  # mode, C, folds: unused
+    assert le.label_errors_key(ds, other) == le.label_errors_key(ds, cfg)
+    monkeypatch.setattr(le, "read_given_probs", lambda *a: pytest.fail("recomputed a cached artifact"))
+    np.testing.assert_array_equal(le.get_label_errors(ds, other)["score_ensemble"], first["score_ensemble"])
+    assert le.label_errors_key(ds, le.LabelErrorConfig(pred_probs=str(d / "agreeing.npy"))) != le.label_errors_key(ds, cfg)
+    assert le.label_errors_key(ds, le.LabelErrorConfig(mode="model")) != le.label_errors_key(ds, cfg)
+    with pytest.raises(FileNotFoundError, match="pred_probs file not found: .*gone.npy"):
+        le.label_errors_key(ds, le.LabelErrorConfig(pred_probs=str(tmp_path / "gone.npy")))
+
+
+def _bad_files(ds, d):
+    """(file, what the error says) for each way a --pred-probs file can be wrong."""
+    p = _agreeing_probs(ds)
+    out = []
+    np.save(d / "short.npy", p[:-1])
+    out.append(("short.npy", r"short\.npy: pred_probs must be \(N, K\) = \(1000, 7\).*shape \(999, 7\)"))
+    np.save(d / "six.npy", p[:, :6] / p[:, :6].sum(1, keepdims=True))
+    out.append(("six.npy", r"six\.npy: pred_probs must be \(N, K\) = \(1000, 7\).*shape \(1000, 6\)"))
+    nan = p.copy()
+    nan[5, 3] = np.nan
+    np.save(d / "nan.npy", nan)
+    out.append(("nan.npy", r"nan\.npy, row 5, field 'happy': nan is not a probability"))
+    neg = p.copy()
+    neg[7, 0], neg[7, 1] = -0.1, neg[7, 1] + 0.1
+    np.save(d / "negative.npy", neg)
+    out.append(("negative.npy", r"negative\.npy, row 7, field 'angry': -0\.1 is negative"))
+    sums = p.copy()
+    sums[9:] *= 1.2
+    np.save(d / "sums.npy", sums)
+    out.append(("sums.npy", r"sums\.npy, row 9: rows do not sum to 1: normalise them \(this row sums to 1\.2.*991 bad rows"))
+    (d / "text.npy").write_text("0.1,0.9\n0.5,0.5\n")
+    out.append(("text.npy", r"text\.npy: not a NumPy \.npy file"))
+    np.save(d / "words.npy", np.array([["a"] * 7] * 1000))
+    out.append(("words.npy", r"words\.npy: pred_probs must be a float array.*<U1"))
+    return out
+
+
+def test_bad_given_files_give_a_clear_error_through_the_command(tmp_path, capsys):
+    import re
+    ds = load_dataset()
+    for name, msg in _bad_files(ds, tmp_path):
+        assert le.main(["--pred-probs", str(tmp_path / name), "--out", str(tmp_path / "r.csv")]) == 2, name
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert re.search(msg, err), (name, err)
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_cli_ranks_with_a_given_csv(planted_file, tmp_path, capsys):
+    """A CSV with a 'row' column and class-name columns in another order, rows shuffled."""
+    ds, i, d = planted_file
+    p = np.load(d / "planted.npy")
+    order = np.random.default_rng(0).permutation(len(ds))
+    names = list(le.FER2013_EMOTIONS)[::-1]
+    df = pd.DataFrame(p[order][:, ::-1], columns=names)
+    df.insert(0, "row", ds.row[order])
+    df.to_csv(tmp_path / "probs.csv", index=False)
+    out = tmp_path / "ranking.csv"
+    assert le.main(["--pred-probs", str(tmp_path / "probs.csv"), "--method", "study", "--out", str(out)]) == 0
+    assert "mode that ran: given" in capsys.readouterr().out
+    assert pd.read_csv(out)["row"].iloc[0] == ds.row[i]

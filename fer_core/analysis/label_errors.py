@@ -10,6 +10,8 @@ Pipeline (every step arrays in, arrays out; the whole run is cached through the 
    ``features-cv`` fits K-fold logistic regression on the frozen penultimate features of the
    shipped model (the CPU mode); ``model`` uses the shipped model's own probabilities (fast, but
    in-sample for the Training rows). ``auto`` = kfold with CUDA, else features-cv.
+   ``--pred-probs FILE`` brings your own instead (an (N, 7) .npy or .csv, e.g. from K-fold
+   training elsewhere; mode 'given'): :func:`fer_core.validate.read_pred_probs` checks it.
 2. **Rankings** of likely label errors (higher score = more likely mislabeled):
    ``study`` (misclassified images first, sorted by the wrong class's probability, the method of
    the source study), ``cleanlab`` (confident learning: ``cleanlab.filter.find_label_issues``
@@ -31,6 +33,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -56,6 +59,7 @@ METHOD_HELP = {
 }
 MODES = ("auto", "kfold", "features-cv", "model")
 MODE_HELP = {
+    "given": "out-of-sample probabilities given in a file (--pred-probs)",
     "kfold": "out-of-sample: K fold models, each predicting the images it did not train on",
     "features-cv": "out-of-sample: K-fold logistic regression on the model's frozen features (CPU mode)",
     "model": "the model's own probabilities: in-sample for the images it trained on",
@@ -81,6 +85,10 @@ class LabelErrorConfig(JobConfig):
     knn_weight: float = opt(0.25, "weight of the neighbours' label distribution in the ensemble")
     kfold_epochs: int = opt(30, "kfold: epochs per fold model")
     kfold_model: str = opt("", "kfold: architecture to train per fold (empty: the model's own)")
+    pred_probs: str = opt("", "an (N, K) .npy or .csv of out-of-sample probabilities to rank with, e.g. from "
+                          "K-fold training; replaces --mode. One row per image in the data's order (or a "
+                          "'row' column), one column per class (a CSV header names them); the file's content "
+                          "keys the cache, not its path")
 
 
 # --------------------------------------------------------------------------------------------
@@ -306,6 +314,17 @@ def resolve_mode(mode: str) -> str:
     return mode
 
 
+def run_mode(config: LabelErrorConfig) -> str:
+    """The mode a config runs: 'given' with a --pred-probs file, else :func:`resolve_mode`."""
+    return "given" if config.pred_probs else resolve_mode(config.mode)
+
+
+def read_given_probs(path: str, ds: Dataset) -> np.ndarray:
+    """(N, 7) float64 probabilities from a --pred-probs file, checked against `ds` (one row per
+    image, a 'row' column mapped through ``ds.row``); see :func:`fer_core.validate.read_pred_probs`."""
+    return validate.read_pred_probs(path, n=len(ds), class_names=FER2013_EMOTIONS, rows=ds.row)
+
+
 def fold_ids(labels: np.ndarray, *, folds: int, seed: int) -> np.ndarray:
     """(N,) int fold of each labeled image (stratified by label), -1 for unlabeled rows."""
     from sklearn.model_selection import StratifiedKFold
@@ -408,13 +427,21 @@ def cross_val_probs_kfold(ds: Dataset, folds: np.ndarray, *, arch: str, epochs: 
 # --------------------------------------------------------------------------------------------
 def _key_config(config: LabelErrorConfig) -> dict:
     """What the key hashes: the resolved mode, only the fields that mode uses, the algorithm
-    version and the face aligner's hash (the model enters by content hash)."""
+    version and the face aligner's hash (the model enters by content hash; a --pred-probs file by
+    its content hash, so the same file under another path is the same artifact)."""
     d = config.to_dict()
-    d["mode"] = resolve_mode(config.mode)
+    d["mode"] = run_mode(config)
     if d["mode"] != "kfold":
         d.pop("kfold_epochs"), d.pop("kfold_model")
-    if d["mode"] == "kfold":
+    if d["mode"] in ("kfold", "given"):
         d.pop("C")
+    if d["mode"] == "given":
+        d.pop("folds")
+        if not Path(config.pred_probs).is_file():
+            raise FileNotFoundError(f"pred_probs file not found: {config.pred_probs}")
+        d["pred_probs"] = hash_file(config.pred_probs)
+    else:
+        d.pop("pred_probs")
     d["version"] = VERSION
     d["aligner"] = hash_file(ALIGNER) if ALIGNER.is_file() else "missing"
     return d
@@ -436,15 +463,19 @@ def _compute(ds: Dataset, config: LabelErrorConfig, model, progress, store) -> d
     lab = labels >= 0
     if len(np.unique(labels[lab])) < 2:
         raise ValueError("ranking label errors needs labeled images of at least 2 classes")
+    given = read_given_probs(config.pred_probs, ds) if cfg["mode"] == "given" else None  # checked before any work
     step(0.0, f"{model.name}: features and probabilities of {len(ds):,} images")
     pred = stages.get(PREDICTIONS, ds, model=model, store=store,
                       progress=(lambda f, t: step(0.3 * f, t)) if progress else None)
     feats, model_probs = pred["features"], _renorm(pred["probs"].astype(np.float64))
-    folds = fold_ids(labels, folds=cfg["folds"], seed=cfg["seed"])
-    if cfg["mode"] == "features-cv":
+    if cfg["mode"] == "given":
+        oos = _renorm(given)  # no exact zeros: the ensemble mixes it with the model's probabilities
+    elif cfg["mode"] == "features-cv":
+        folds = fold_ids(labels, folds=cfg["folds"], seed=cfg["seed"])
         oos = cross_val_probs_features(feats, labels, folds, C=cfg["C"],
                                        progress=(lambda f, t: step(0.3 + 0.3 * f, t)) if progress else None)
     elif cfg["mode"] == "kfold":
+        folds = fold_ids(labels, folds=cfg["folds"], seed=cfg["seed"])
         arch = cfg["kfold_model"] or load_checkpoint(model)[1]["model_name"]
         oos = cross_val_probs_kfold(ds, folds, arch=arch, epochs=cfg["kfold_epochs"], seed=cfg["seed"],
                                     progress=(lambda f, t: step(0.3 + 0.3 * f, t)) if progress else None)
@@ -598,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _rank_and_write(a, config: LabelErrorConfig) -> int:
     ds = load_dataset(a.data or None, a.ferplus or None)
-    mode = resolve_mode(config.mode)
+    mode = run_mode(config)
     print(f"[label_errors] {len(ds):,} images; mode {mode}"
           + (" (out-of-sample: K-fold logistic regression on the frozen features)" if mode == "features-cv" else "")
           + (" (in-sample for Training rows)" if mode == "model" else ""), file=sys.stderr)
