@@ -240,3 +240,43 @@ def ferplus_crosstab(labels: np.ndarray, ferplus_majority: np.ndarray) -> pd.Dat
     order += [j for j in range(nf) if j not in order] + [nf]
     names = list(FERPLUS_EMOTIONS) + ["no majority"]
     return pd.DataFrame(counts[:, order], index=list(FER2013_EMOTIONS), columns=[names[j] for j in order])
+
+
+# ---- PNG export ---------------------------------------------------------------------------
+def png_bytes(image: np.ndarray, *, scale: int = 1) -> bytes:
+    """One (h, w) uint8 image as PNG bytes (upscaled by `scale`, nearest neighbour)."""
+    import io
+
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(upscale(np.asarray(image, np.uint8), scale)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def png_data_uri(image: np.ndarray, *, scale: int = 1) -> str:
+    """One image as a ``data:image/png;base64,...`` URI (for a table's image column)."""
+    import base64
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image, scale=scale)).decode("ascii")
+
+
+def png_zip(images: np.ndarray, folders: Sequence[str], names: Sequence[str]) -> bytes:
+    """A zip of PNGs, image i at ``folders[i]/names[i].png`` (e.g. ``<label>/<row>.png``).
+
+    Args:
+        images: (N, h, w) uint8.
+        folders, names: N strings each; '/' and '\\' in them are replaced by '_'.
+
+    Raises:
+        ValueError: lengths differ.
+    """
+    import io
+    import zipfile
+    images = np.asarray(images)
+    if not len(images) == len(folders) == len(names):
+        raise ValueError(f"{len(images)} images, {len(folders)} folders and {len(names)} names")
+    clean = lambda s: str(s).replace("/", "_").replace("\\", "_") or "_"  # noqa: E731
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:  # PNG is compressed already
+        for img, folder, name in zip(images, folders, names):
+            z.writestr(f"{clean(folder)}/{clean(name)}.png", png_bytes(img))
+    return buf.getvalue()
