@@ -47,7 +47,10 @@ def set_selection(ds: Dataset, indices, source: str) -> Selection:
 def offer_selection(ds: Dataset, indices, source: str, *, key: str) -> None:
     """:func:`set_selection`, but only when `indices` or `source` differ from what `key` offered
     last: code that runs on every rerun (a chart's selection) sets the selection once, so a
-    cleared selection stays cleared until that chart's selection changes."""
+    cleared selection stays cleared until that chart's selection changes. None or no indices
+    (nothing chosen, an empty cell) leave the current selection alone."""
+    if indices is None or not len(indices):
+        return
     sig = (ds.data_hash, clean_source(source), normalize(indices, n=len(ds)).tobytes())
     if st.session_state.get(f"_offered_{key}") != sig:
         st.session_state[f"_offered_{key}"] = sig

@@ -274,7 +274,7 @@ def png_zip(images: np.ndarray, folders: Sequence[str], names: Sequence[str]) ->
     images = np.asarray(images)
     if not len(images) == len(folders) == len(names):
         raise ValueError(f"{len(images)} images, {len(folders)} folders and {len(names)} names")
-    clean = lambda s: str(s).replace("/", "_").replace("\\", "_") or "_"  # noqa: E731
+    clean = lambda s: str(s).replace("/", "_").replace("\\", "_") or "_"
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:  # PNG is compressed already
         for img, folder, name in zip(images, folders, names):
