@@ -46,6 +46,7 @@ def _on_select(key: str, ds, model, cfg) -> None:
         st.session_state["emb_region"] = rows
         shape = "lasso" if sel.get("lasso") else "box"
         ui.set_selection(ds, rows, f"{shape} on {MAP_NAMES.get(cfg.method, cfg.method)} map")
+        st.session_state["_emb_rerun_app"] = True  # the sidebar's selection summary is outside this fragment
 
 
 def _show_row(i: int) -> None:
@@ -89,6 +90,8 @@ def explorer(ds, model, cfg, color_by, pred) -> None:
     """The scatter and the panels it drives; a click reruns only this fragment (the scatter goes
     to the browser again as a cached-message reference, not as data). `pred` is the shared
     predictions artifact (read-only), so a session keeps no copy of it."""
+    if st.session_state.pop("_emb_rerun_app", False):
+        st.rerun()  # a box or lasso set the current selection: the whole app shows it
     left, right = st.columns([1.85, 1])
     key = "emb_chart_" + "_".join(str(v) for v in (model, color_by, *cfg.to_dict().values()))
     with left:

@@ -18,19 +18,16 @@ FORMATS = {"confidence": "percent", "FER+ agreement": "percent", "loss": "%.2f",
 
 
 def filters(table: pd.DataFrame) -> dict:
-    """The filter and sort widgets; returns the keyword arguments of :func:`query`."""
-    c = st.columns([1.2, 1.5, 1.5, 1.1, 1.3, 0.8], vertical_alignment="bottom")
+    """The filter widgets (one row); returns those keyword arguments of :func:`query`."""
+    c = st.columns([1.1, 1.5, 1.5, 1.1])
     present = lambda col: sorted(set(table[col].tolist())) if col in table else []
-    out = {"splits": c[0].multiselect("Split", present("split"), key="tbl_split", placeholder="all"),
-           "labels": c[1].multiselect("Label", present("label"), key="tbl_label", placeholder="all"),
-           "predictions": c[2].multiselect("Prediction", present("prediction"), key="tbl_pred", placeholder="all",
-                                           disabled="prediction" not in table,
-                                           help=None if "prediction" in table else "no predictions (see below)"),
-           "flag": c[3].selectbox("Flag", FLAG_FILTERS, key="tbl_flag",
-                                  help="flagged: the current decision is not 'not an error'"),
-           "sort_by": c[4].selectbox("Sort by", [col for col in table.columns if col != "row"], key="tbl_sort")}
-    out["descending"] = c[5].toggle("Desc.", key="tbl_desc", help="Largest first (missing values stay last)")
-    return out
+    return {"splits": c[0].multiselect("Split", present("split"), key="tbl_split", placeholder="all"),
+            "labels": c[1].multiselect("Label", present("label"), key="tbl_label", placeholder="all"),
+            "predictions": c[2].multiselect("Prediction", present("prediction"), key="tbl_pred", placeholder="all",
+                                            disabled="prediction" not in table,
+                                            help=None if "prediction" in table else "no predictions (see above)"),
+            "flag": c[3].selectbox("Flag", FLAG_FILTERS, key="tbl_flag",
+                                   help="flagged: the current decision is not 'not an error'")}
 
 
 def describe_filters(f: dict) -> str:
@@ -52,18 +49,21 @@ def table_view(ds, table: pd.DataFrame, flags) -> None:
     selection; flag all and export of the current selection."""
     from fer_core.analysis.image_table import with_flags
     f = filters(table)
+    c = st.columns([1.3, 1.15, 1.0, 1.3, 1.3], vertical_alignment="bottom")
+    f["sort_by"] = c[0].selectbox("Sort by", [col for col in table.columns if col != "row"], key="tbl_sort")
+    f["descending"] = c[1].toggle("Largest first", key="tbl_desc")  # missing values stay last
     t = query(with_flags(table, flags.latest(ds.data_hash)), **f)
     pages = max(1, -(-len(t) // PER_PAGE))
     sig = repr(sorted(f.items()))
     if st.session_state.get("_tbl_sig") != sig:  # new filters or sort: back to page 1
         st.session_state["_tbl_sig"], st.session_state["tbl_page"] = sig, 1
     st.session_state["tbl_page"] = min(st.session_state.get("tbl_page", 1), pages)
-    c = st.columns([1, 1.6, 1.6], vertical_alignment="bottom")
-    page = c[0].number_input(f"Page (of {pages:,}, {PER_PAGE} rows each)", 1, pages, key="tbl_page")
-    c[1].markdown(f"**{len(t):,}** of {len(table):,} images match")
-    if c[2].button(f"Select all {len(t):,} matching images", key="tbl_select_all", icon=":material/select_all:",
-                   disabled=not len(t), width="stretch"):
-        ui.set_selection(ds, t["index"].to_numpy(), describe_filters(f))
+    page = c[2].number_input(f"Page (of {pages:,})", 1, pages, key="tbl_page")
+    c[3].markdown(f"**{len(t):,}** of {len(table):,} images match")
+    c[4].button(f"Select all {len(t):,}", key="tbl_select_all", icon=":material/select_all:",
+                help="Every matching image (all pages) becomes the current selection",
+                disabled=not len(t), width="stretch", on_click=ui.set_selection,
+                args=(ds, t["index"].to_numpy(), describe_filters(f)))
     shown = page_of(ds, t.iloc[(page - 1) * PER_PAGE: page * PER_PAGE], key="tbl")
     cfg = {"face": st.column_config.ImageColumn("face", width="small"),
            "index": st.column_config.NumberColumn("index", format="%d"),

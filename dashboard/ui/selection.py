@@ -48,13 +48,15 @@ def offer_selection(ds: Dataset, indices, source: str, *, key: str) -> None:
     """:func:`set_selection`, but only when `indices` or `source` differ from what `key` offered
     last: code that runs on every rerun (a chart's selection) sets the selection once, so a
     cleared selection stays cleared until that chart's selection changes. None or no indices
-    (nothing chosen, an empty cell) leave the current selection alone."""
+    (nothing chosen, an empty cell) leave the current selection alone. A change reruns the app
+    (``st.rerun``), so what was drawn before (the sidebar's summary) shows it."""
     if indices is None or not len(indices):
         return
     sig = (ds.data_hash, clean_source(source), normalize(indices, n=len(ds)).tobytes())
     if st.session_state.get(f"_offered_{key}") != sig:
         st.session_state[f"_offered_{key}"] = sig
         set_selection(ds, indices, source)
+        st.rerun()  # the sidebar's summary was drawn before this page ran
 
 
 def clear_selection() -> None:
@@ -120,15 +122,17 @@ def selection_summary(sel: Selection | None) -> str:
     return f"**{len(sel):,} image{'s' * (len(sel) != 1)}** · {sel.source}"
 
 
-def selection_sidebar(*, review_page=None) -> None:
-    """The sidebar's summary of the current selection: count, source, a link to review it and a
-    clear button; the URL warning when a link's selection was ignored. (The dataset is loaded
-    quietly: the page itself reports a source that fails to load.)"""
+def selection_sidebar(box=None, *, review_page=None) -> None:
+    """The summary of the current selection: count, source, a link to review it and a clear
+    button; the URL warning when a link's selection was ignored. Drawn in `box` (default: the
+    sidebar) before the page runs: a page that changes the selection does it in a callback or
+    through :func:`offer_selection` (which reruns). (The dataset is loaded quietly: the page
+    itself reports a source that fails to load.)"""
     ds, err = load_source(current_source())
     if err:
         ds, _ = load_source(SAMPLE)
     sel = current_selection(ds)
-    box = st.sidebar.container(key="selection_sidebar")
+    box = (box or st.sidebar).container(key="selection_sidebar")
     box.markdown("**Selection**")
     if (w := selection_warning()) is not None:
         box.warning(w, icon=":material/link_off:")
@@ -137,7 +141,7 @@ def selection_sidebar(*, review_page=None) -> None:
                     "All images.")
         return
     box.caption(selection_summary(sel))
-    a, b = box.columns([1.4, 1])
+    a, b = box.columns([1.2, 1], vertical_alignment="center")
     if review_page is not None:
         a.page_link(review_page, label="Review", icon=":material/rate_review:")
     b.button("Clear", key="selection_clear", icon=":material/close:", on_click=clear_selection)
