@@ -177,3 +177,29 @@ def test_table_flag_filter_and_bulk_flag(sample):
     _button(at, "tbl_all_undo").click()
     at = run_page(TABLE, at=at)
     assert not set(range(100, 105)) & set(_shown(at)["index"])
+
+
+def test_review_and_table_on_an_unlabeled_image_folder_without_ferplus(tmp_path, monkeypatch):
+    import json
+
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for sub, n in (("train/happy", 3), ("unsorted", 4)):
+        (tmp_path / "faces" / sub).mkdir(parents=True)
+        for k in range(n):
+            Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(tmp_path / "faces" / sub / f"{k}.png")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("FER_CACHE_DIR", str(cache))
+    (cache / "settings.json").write_text(json.dumps(
+        {"data_source": {"kind": "path", "path": str(tmp_path / "faces"), "ferplus": ""}}))
+    at = _at(TABLE)
+    assert not at.error and len(_shown(at)) == 7 and "FER+ majority" not in _shown(at).columns
+    assert set(_shown(at)["label"]) == {"happy", "—"}
+    at = _at(REVIEW, sel="r0-6")
+    assert not at.error and "Face **1** of 7 · image #0" in [m.value for m in at.markdown]
+    assert any("No FER+ votes loaded" in i.value for i in at.info)
+    for _ in range(7):
+        _button(at, "rv_not_face").click()
+        at = run_page(REVIEW, at=at)
+    assert any("End of the selection: 7 of 7" in s.value for s in at.success)

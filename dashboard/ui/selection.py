@@ -25,8 +25,8 @@ PARAM, PARAM_FROM, PARAM_DATA = "sel", "sel_from", "sel_data"
 _STATE, _TEXT, _WARNING, _URL_READ = "selection", "_selection_text", "selection_warning", "_selection_url_read"
 
 
-def _short(data_hash: str) -> str:
-    return data_hash[:12]
+def _short(hash_: str) -> str:
+    return hash_[:12]
 
 
 def set_selection(ds: Dataset, indices, source: str) -> Selection:
