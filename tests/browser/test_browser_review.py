@@ -88,3 +88,44 @@ def test_table_rows_checked_become_the_selection(page_1280):
     assert "sel=r0.2" in page.url
     full_page_screenshot(page, ARTIFACTS / "table_1280_selected.png")
     assert [e.inner_text() for e in page.locator(EXCEPTION).all()] == []
+
+
+def test_a_box_on_the_map_and_a_confusion_cell_become_the_selection_and_open_in_review(streamlit_app):
+    import re
+
+    from browser_helpers import CELL_JS
+    from test_browser_embeddings import ROWS_IN_RECT_JS, _open as open_map
+    page = open_map(streamlit_app)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    x0, y0, x1, y1 = page.evaluate(ROWS_IN_RECT_JS, [0, 0, 0, 0, 160, 120])["rect"]
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2)
+    page.locator('.modebar-btn[data-attr="dragmode"][data-val="select"]').first.click()
+
+    def box():
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        page.mouse.move(x1, y1, steps=8)
+        page.mouse.up()
+
+    streamlit_app.act(box)
+    heading = page.get_by_role("heading", name=re.compile(r"selected images"))
+    heading.wait_for(timeout=15_000)
+    n = int(re.match(r"([\d,]+)", heading.inner_text()).group(1).replace(",", ""))
+    page.wait_for_function("t => document.querySelector('[data-testid=\"stSidebar\"]').innerText.includes(t)",
+                           arg=f"{n:,} images · box on UMAP map", timeout=15_000)  # the app reran: sidebar current
+    streamlit_app.act(lambda: sidebar.locator('[data-testid="stPageLink-NavLink"]', has_text="Review").click())
+    page.get_by_role("heading", name="Review").wait_for()
+    assert f"Face 1 of {n:,}" in page.locator(REVIEW_FACE).inner_text()
+    assert "sel=" in page.url and "box+on+UMAP+map" in page.url.replace("%20", "+")
+    assert streamlit_app.exceptions() == []
+    # a confusion cell on the Model page replaces it
+    streamlit_app.act(lambda: page.get_by_role("link", name="Model").first.click())
+    page.locator('[data-testid="stVegaLiteChart"] g.mark-rect path').first.wait_for()
+    pt = page.evaluate(CELL_JS, [2, 4])  # fear -> sad
+    streamlit_app.act(lambda: page.mouse.click(pt["px"], pt["py"]))
+    m = re.search(r"\*?\*?(\d+)\*?\*? images labeled fear predicted sad",
+                  page.get_by_text(re.compile(r"images labeled .* predicted")).first.inner_text())
+    k = int(m.group(1))
+    assert f"{k:,} image{'s' * (k != 1)} · confusion cell fear->sad (PrivateTest)" in sidebar.inner_text()
+    assert streamlit_app.exceptions() == []
+    streamlit_app.screenshot("model_cell_selection")
