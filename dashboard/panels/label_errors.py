@@ -15,8 +15,7 @@ from fer_core.data.flags import DECISIONS, FlagError
 from fer_core.figures import face as face_figs
 
 PER_PAGE = 24
-DECISION_TEXT = {"mislabeled": "Mislabeled", "not_error": "Not an error", "not_face": "Not a face",
-                 "duplicate": "Duplicate"}
+DECISION_TEXT = ui.DECISION_TEXT
 DECISION_MARK = {"mislabeled": "✎ ", "not_error": "✓ ", "not_face": "∅ ", "duplicate": "⧉ "}
 #: Columns of the flags table, in order; the editable ones are decision, corrected_label and note.
 FLAG_COLUMNS = ["row", "original_label", "decision", "corrected_label", "note", "time"]
