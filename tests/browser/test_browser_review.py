@@ -40,9 +40,21 @@ def _open(page, url: str, timeout_s: float = 300):
     assert [e.inner_text() for e in page.locator(EXCEPTION).all()] == []
 
 
-def test_100_faces_decided_with_the_keyboard_only(page_1280):
+@pytest.fixture
+def flags_left_as_found(streamlit_server):
+    """The server's flag store, with the decisions a test made removed afterwards (the server and
+    its cache are shared by every browser test)."""
     from fer_core.data.dataset import load_dataset
     from fer_core.data.flags import FlagStore
+    ds = load_dataset()
+    flags = FlagStore(streamlit_server[1] / "flags.sqlite")
+    before = set(flags.history(ds.data_hash)["id"].tolist())
+    yield flags
+    flags.remove(data_hash=ds.data_hash, ids=[i for i in flags.history(ds.data_hash)["id"] if i not in before])
+
+
+def test_100_faces_decided_with_the_keyboard_only(page_1280, flags_left_as_found):
+    from fer_core.data.dataset import load_dataset
     url, cache, page = page_1280
     ds = load_dataset()
     first = 200  # rows of the sample no other browser test flags
@@ -57,7 +69,7 @@ def test_100_faces_decided_with_the_keyboard_only(page_1280):
     print(f"\n100 faces decided with the keyboard in {total:.1f} s (per face: median {statistics.median(times):.2f} s, "
           f"max {max(times):.2f} s)")
     assert "End of the selection" in page.locator('[data-testid="stAlertContentSuccess"]').inner_text()
-    latest = FlagStore(cache / "flags.sqlite").latest(ds.data_hash).set_index("row")
+    latest = flags_left_as_found.latest(ds.data_hash).set_index("row")
     for k, key in enumerate(keys):
         row = int(ds.row[first + k])
         decision, label = KEYS[key]
@@ -68,7 +80,7 @@ def test_100_faces_decided_with_the_keyboard_only(page_1280):
     page.keyboard.press("u")
     wait_idle(page, n)
     assert "Face 100 of 100" in page.locator(REVIEW_FACE).inner_text()
-    assert int(ds.row[first + 99]) not in FlagStore(cache / "flags.sqlite").latest(ds.data_hash)["row"].tolist()
+    assert int(ds.row[first + 99]) not in flags_left_as_found.latest(ds.data_hash)["row"].tolist()
     assert [e.inner_text() for e in page.locator(EXCEPTION).all()] == []
 
 
