@@ -55,7 +55,7 @@ def flags_left_as_found(streamlit_server):
 
 def test_100_faces_decided_with_the_keyboard_only(page_1280, flags_left_as_found):
     from fer_core.data.dataset import load_dataset
-    url, cache, page = page_1280
+    url, _, page = page_1280
     ds = load_dataset()
     first = 200  # rows of the sample no other browser test flags
     _open(page, f"{url}/review?sel=r{first}-{first + 99}&sel_from=keyboard+test")
