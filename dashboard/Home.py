@@ -22,6 +22,8 @@ PAGES = [
     ("model.py", "Model", ":material/model_training:", "metrics, confusion matrix, calibration, training curves, baselines"),
     ("embeddings.py", "Embeddings", ":material/scatter_plot:", "UMAP / t-SNE map of the model's features: click a face, lasso a group"),
     ("saliency.py", "Saliency", ":material/local_fire_department:", "Captum maps per image and per class, with a sanity check"),
+    ("review.py", "Review", ":material/rate_review:", "the current selection one face at a time, decided with the keyboard; flag all, export"),
+    ("table.py", "All images", ":material/table_rows:", "every image in one sortable, filterable table: scores, flags; select rows"),
     ("label_errors.py", "Label errors", ":material/rule:", "ranked gallery of likely mislabeled images, non-faces and duplicates; flag, undo, export"),
     ("try_a_face.py", "Try a face", ":material/add_a_photo:", "upload or take a photo: faces found, expressions, saliency"),
     ("robustness.py", "Robustness", ":material/shield:", "accuracy under noise, blur, occlusion, lighting and attacks, with error bars"),
@@ -98,4 +100,5 @@ NAV_PAGES = [st.Page(overview, title="Home", icon=":material/home:", default=Tru
     st.Page(ui.PAGES_DIR / f, title=t, icon=i) for f, t, i, _ in PAGES]
 nav = st.navigation(NAV_PAGES)
 ui.data_source_sidebar()
+ui.selection_sidebar(review_page=NAV_PAGES[1 + [p[0] for p in PAGES].index("review.py")])
 nav.run()

@@ -67,6 +67,7 @@ p_sel = b.selectbox("Predicted", FER2013_EMOTIONS, index=cell[1] if cell else 4)
 ti, pi = FER2013_EMOTIONS.index(t_sel), FER2013_EMOTIONS.index(p_sel)
 hit = np.flatnonzero((m["labels"] == ti) & (m["pred"] == pi))
 rows = m["rows"][hit]
+ui.offer_selection(ds, rows if cell else None, f"confusion cell {t_sel}->{p_sel} ({split})", key="model_cm")
 conf = pred["probs"][rows, pi] if len(rows) else np.array([])
 order = np.argsort(-conf)[:60]
 st.write(f"**{len(rows)}** images labeled *{t_sel}* predicted *{p_sel}* (most confident first, up to 60).")

@@ -170,3 +170,25 @@ def serve_dashboard(cache_dir, *, log=subprocess.DEVNULL, timeout_s: float = 60,
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+#: Text of the Review page's face counter ("Face 3 of 100 · image #2", or the end of the selection).
+REVIEW_FACE = '.st-key-rv_face'
+
+
+def review_by_keyboard(page, keys, *, timeout_s: float = 30) -> list[float]:
+    """On the Review page, press each key of `keys` (a decision: n, m, x, d or a digit) and wait
+    until the next face is on screen (its counter and image loaded). Only the keyboard is used.
+    Returns the seconds from each press to the next face shown."""
+    times = []
+    for k, key in enumerate(keys):
+        start = page.locator(REVIEW_FACE).inner_text()
+        t0 = time.perf_counter()
+        page.keyboard.press(key)
+        page.wait_for_function(
+            """([sel, before]) => { const e = document.querySelector(sel);
+                 if (!e || e.innerText === before) return false;
+                 return [...e.querySelectorAll('img')].every(i => i.complete && i.naturalWidth > 0); }""",
+            arg=[REVIEW_FACE, start], timeout=timeout_s * 1000)
+        times.append(time.perf_counter() - t0)
+    return times

@@ -279,3 +279,21 @@ def test_decisions_under_the_datas_earlier_hash_are_carried_over(tmp_path):
     assert latest["row"].tolist() == sorted([int(ds.row[3]), int(ds.row[5])])
     assert flags.adopt(ds.data_hash, ds.previous_hashes) == 0  # once only
     assert len(flags.latest("another dataset")) == 1  # other data untouched
+
+
+def test_add_many_is_one_batch_and_remove_undoes_exactly_it(flags):
+    flags.add(data_hash=H, row=1, decision="not_error")
+    ids = flags.add_many(data_hash=H, rows=np.array([1, 2, 3]), decision="mislabeled", label="sad")
+    flags.add(data_hash="other", row=2, decision="not_face")
+    assert len(ids) == 3 and ids == sorted(ids)
+    assert flags.latest(H)["decision"].tolist() == ["mislabeled"] * 3
+    with pytest.raises(FlagError) as e:  # one bad row: nothing of the batch is saved
+        flags.add_many(data_hash=H, rows=[4, -1], decision="not_face")
+    assert e.value.field == "row" and 4 not in flags.latest(H)["row"].tolist()
+    assert flags.remove(data_hash="other", ids=ids) == 0  # ids of another dataset are left alone
+    assert flags.remove(data_hash=H, ids=ids) == 3
+    latest = flags.latest(H)
+    assert latest["row"].tolist() == [1] and latest["decision"].tolist() == ["not_error"]  # the earlier decision is back
+    assert flags.latest("other")["row"].tolist() == [2]
+    many = flags.add_many(data_hash=H, rows=range(1200), decision="duplicate")  # over SQLite's parameter limit
+    assert flags.remove(data_hash=H, ids=many) == 1200

@@ -14,6 +14,7 @@ from fer_core.figures import face as face_figs
 #: Maps and neighbour statistics of datasets up to this size are computed on the page without asking.
 AUTO_POINTS = 5000
 N_NEIGHBOURS = 8
+MAP_NAMES = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
 
 
 @st.cache_resource(show_spinner=False, max_entries=6, hash_funcs=ui.HASH_FUNCS)
@@ -35,13 +36,17 @@ def selected_rows(ds, model: str, config, selection) -> np.ndarray:
 
 
 def _on_select(key: str, ds, model, cfg) -> None:
-    """Chart selection changed: a click sets the shown row, a box/lasso the gallery."""
+    """Chart selection changed: a click sets the shown row, a box/lasso the gallery and the current
+    selection (shared by every page)."""
     sel = st.session_state[key].selection
     kind, rows = emb_figs.selection_kind(sel), selected_rows(ds, model, cfg, sel)
     if kind == "click" and len(rows):
         st.session_state["selected_row"] = int(rows[0])
     elif kind == "region":
         st.session_state["emb_region"] = rows
+        shape = "lasso" if sel.get("lasso") else "box"
+        ui.set_selection(ds, rows, f"{shape} on {MAP_NAMES.get(cfg.method, cfg.method)} map")
+        st.session_state["_emb_rerun_app"] = True  # the sidebar's selection summary is outside this fragment
 
 
 def _show_row(i: int) -> None:
@@ -85,6 +90,8 @@ def explorer(ds, model, cfg, color_by, pred) -> None:
     """The scatter and the panels it drives; a click reruns only this fragment (the scatter goes
     to the browser again as a cached-message reference, not as data). `pred` is the shared
     predictions artifact (read-only), so a session keeps no copy of it."""
+    if st.session_state.pop("_emb_rerun_app", False):
+        st.rerun()  # a box or lasso set the current selection: the whole app shows it
     left, right = st.columns([1.85, 1])
     key = "emb_chart_" + "_".join(str(v) for v in (model, color_by, *cfg.to_dict().values()))
     with left:

@@ -77,3 +77,47 @@ def flag_store():
     """The persistent flag database (cache/flags.sqlite)."""
     from fer_core.data.flags import FlagStore
     return FlagStore()
+
+
+#: Datasets up to this size get their predictions computed for a table without asking (seconds).
+AUTO_PREDICT = 2000
+
+
+@cache_data(show_spinner="Building the table of every image...", max_entries=4)
+def _image_table(ds: Dataset, model: str | None, built: tuple[bool, bool, bool]) -> pd.DataFrame:
+    from fer_core.analysis.duplicates import duplicate_groups
+    from fer_core.analysis.image_table import image_table
+    from dashboard.ui.loaders import artifact
+    has_pred, has_le, has_near = built
+    pred = artifact("predictions", ds, model=model, spinner=False) if has_pred else None
+    res = artifact("label_errors", ds, model=model, spinner=False) if has_le else None
+    groups = duplicate_groups(ds, kind="near" if has_near else "exact", store=store())
+    return image_table(ds, probs=None if pred is None else pred["probs"], classes=None if pred is None else
+                       pred["classes"], label_errors=res, groups=groups)
+
+
+def image_table(ds: Dataset, model: str | None) -> tuple[pd.DataFrame, list[str]]:
+    """Every image of `ds` as one table (:func:`fer_core.analysis.image_table.image_table`) from
+    the artifacts that are built, and a note per missing one naming the command that builds it.
+    Predictions of datasets up to :data:`AUTO_PREDICT` images are computed here."""
+    from fer_core.analysis.duplicates import near_duplicates_key
+    from fer_core.pipeline.prepare import prepare_command
+    from dashboard.ui.loaders import artifact_cached, compute_artifact
+    from dashboard.ui.source import source_files
+    notes, cmd = [], prepare_command(*source_files(ds), model=model)
+    has_pred = model is not None and artifact_cached("predictions", ds, model=model)
+    if model is not None and not has_pred and len(ds) <= AUTO_PREDICT:
+        compute_artifact("predictions", ds, model=model)
+        has_pred = True
+    has_le = model is not None and (ds.labels >= 0).any() and artifact_cached("label_errors", ds, model=model)
+    has_near = store().exists("duplicates", near_duplicates_key(ds))
+    if model is None:
+        notes.append("prediction, confidence, loss, label-error and outlier scores: no trained model is shipped "
+                     "(`python -m fer_core.train ...`)")
+    elif not has_pred:
+        notes.append(f"prediction, confidence and loss: `{cmd} --only predictions`")
+    if model is not None and not has_le:
+        notes.append(f"label-error and outlier scores: `{cmd} --only label_errors` (or open the Label errors page)")
+    if not has_near:
+        notes.append(f"duplicate group shows pixel-identical copies only; near-duplicates: `{cmd} --only duplicates`")
+    return _image_table(ds, model, (bool(has_pred), bool(has_le), bool(has_near))), notes

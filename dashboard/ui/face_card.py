@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.ui import loaders, widgets
+from dashboard.ui.bulk import DECISION_TEXT
 from dashboard.ui.derived import flag_store, pixel_stats
 from dashboard.ui.source import PAGES_DIR
 from fer_core.analysis.similar import nearest
@@ -15,9 +16,6 @@ from fer_core.constants import FER2013_EMOTIONS
 from fer_core.data.flags import DECISIONS, FlagError
 from fer_core.figures import face as face_figs
 
-#: how each decision reads on buttons and in tables
-DECISION_TEXT = {"mislabeled": "Mislabeled", "not_error": "Not an error", "not_face": "Not a face",
-                 "duplicate": "Duplicate"}
 #: session key: the dataset index whose card is open (a click on a similar face moves it)
 CARD = "card_face"
 #: how many similar faces the card shows

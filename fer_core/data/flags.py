@@ -314,6 +314,41 @@ class FlagStore:
         return self._write([("INSERT INTO flags (data_hash, image_row, decision, label, note, time) "
                              "VALUES (?, ?, ?, ?, ?, ?)", (data_hash, r, d, lab, note, time.time()))])[0]
 
+    def add_many(self, *, data_hash: str, rows, decision: str, label: int | str | None = None,
+                 note: str = "") -> list[int]:
+        """Record the same decision about every row of `rows`, in one transaction (all or none).
+
+        Returns:
+            The new flags' ids, in the order of `rows` (for :meth:`remove`, an undo of the batch).
+
+        Raises:
+            FlagError: a bad row, decision, label or note (naming the field); nothing is saved.
+        """
+        if not isinstance(data_hash, str) or not data_hash:
+            raise FlagError("data_hash must be a non-empty string", field="data_hash")
+        checked = [_check_flag(r, decision, label, note) for r in np.asarray(rows).tolist()]
+        now = time.time()
+        sql = "INSERT INTO flags (data_hash, image_row, decision, label, note, time) VALUES (?, ?, ?, ?, ?, ?)"
+        return self._write([(sql, (data_hash, r, d, lab, n, now)) for r, d, lab, n in checked])
+
+    def remove(self, *, data_hash: str, ids) -> int:
+        """Delete the decisions `ids` of dataset `data_hash` (ids of another dataset are left
+        alone), in one transaction; returns how many were deleted. The undo of :meth:`add_many`."""
+        ids = [int(i) for i in ids]
+        con = self._connect()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            n = 0
+            for start in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+                chunk = ids[start:start + 500]
+                n += con.execute(f"DELETE FROM flags WHERE data_hash = ? AND id IN ({', '.join('?' * len(chunk))})",
+                                 (data_hash, *chunk)).rowcount
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return n
+
     def adopt(self, data_hash: str, previous_hashes) -> int:
         """Carry the decisions recorded under `previous_hashes` (the same data's hashes in earlier
         versions: ``Dataset.previous_hashes``) over to `data_hash`, in one transaction, keeping their

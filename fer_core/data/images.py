@@ -242,15 +242,41 @@ def ferplus_crosstab(labels: np.ndarray, ferplus_majority: np.ndarray) -> pd.Dat
     return pd.DataFrame(counts[:, order], index=list(FER2013_EMOTIONS), columns=[names[j] for j in order])
 
 
-def png_data_uri(image: np.ndarray, *, scale: int = 1) -> str:
-    """A grey uint8 image (H, W) as a ``data:image/png;base64,...`` URI (thumbnails in charts and
-    tables); `scale` upscales it with nearest neighbour first."""
-    import base64
+# ---- PNG export ---------------------------------------------------------------------------
+def png_bytes(image: np.ndarray, *, scale: int = 1) -> bytes:
+    """One (h, w) uint8 image as PNG bytes (upscaled by `scale`, nearest neighbour)."""
     import io
 
     from PIL import Image
-
-    img = to_uint8(image) if image.dtype != np.uint8 else image
     buf = io.BytesIO()
-    Image.fromarray(upscale(img, scale) if scale > 1 else img).save(buf, format="PNG", optimize=False)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    Image.fromarray(upscale(np.asarray(image, np.uint8), scale)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def png_data_uri(image: np.ndarray, *, scale: int = 1) -> str:
+    """One image as a ``data:image/png;base64,...`` URI (for a table's image column)."""
+    import base64
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image, scale=scale)).decode("ascii")
+
+
+def png_zip(images: np.ndarray, folders: Sequence[str], names: Sequence[str]) -> bytes:
+    """A zip of PNGs, image i at ``folders[i]/names[i].png`` (e.g. ``<label>/<row>.png``).
+
+    Args:
+        images: (N, h, w) uint8.
+        folders, names: N strings each; '/' and '\\' in them are replaced by '_'.
+
+    Raises:
+        ValueError: lengths differ.
+    """
+    import io
+    import zipfile
+    images = np.asarray(images)
+    if not len(images) == len(folders) == len(names):
+        raise ValueError(f"{len(images)} images, {len(folders)} folders and {len(names)} names")
+    clean = lambda s: str(s).replace("/", "_").replace("\\", "_") or "_"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:  # PNG is compressed already
+        for img, folder, name in zip(images, folders, names):
+            z.writestr(f"{clean(folder)}/{clean(name)}.png", png_bytes(img))
+    return buf.getvalue()
