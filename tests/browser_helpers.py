@@ -190,3 +190,14 @@ AXIS_LABELS_JS = """() => [...document.querySelectorAll('[data-testid="stVegaLit
            && r.left >= box.left - 1 && r.right <= box.right + 1;
   }).map(t => t.textContent);
 })"""
+
+#: Texts of elements matching a selector that are not fully seen: at their left or right end (2 px
+#: in, vertically centred) the browser shows another element: a chip scrolled out of its row, a
+#: covering control, the edge of the window. For elements in the viewport (nothing is scrolled:
+#: scrolling would reveal what the test looks for).
+HIDDEN_JS = """(sel) => [...document.querySelectorAll(sel)].filter(el => {
+  const r = el.getBoundingClientRect(), y = r.top + r.height / 2;
+  return ![r.left + 2, r.right - 2].every(x => el.contains(document.elementFromPoint(x, y)));
+}).map(el => el.innerText)"""
+#: The chips of chosen options in st.multiselect widgets.
+CHIPS = '[data-testid="stMultiSelectTagsContainer"] [data-tag]'

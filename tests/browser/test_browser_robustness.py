@@ -4,7 +4,7 @@ Screenshot: test-artifacts/robustness.png.
 """
 import pytest
 
-from browser_helpers import CLIPPED_JS, VIEWPORT_IDS, VIEWPORTS, wait_images
+from browser_helpers import CHIPS, CLIPPED_JS, HIDDEN_JS, VIEWPORT_IDS, VIEWPORTS, wait_images
 from fer_core.models.checkpoint import shipped_checkpoints
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")]
@@ -68,7 +68,7 @@ def test_severity_panels_fit_and_dark_cells_have_white_text(streamlit_app, viewp
     for name in ("Gaussian noise", "Gaussian blur", "Occlusion: eyes", "FGSM attack"):
         assert page.locator('[data-testid="stVegaLiteChart"] g.role-title-text text', has_text=name).count() >= 1
     assert page.evaluate(CLIPPED_JS, '[data-testid="stVegaLiteChart"]') == []  # every chart inside the page
-    assert page.evaluate(CLIPPED_JS, '[data-baseweb="tag"]') == []  # every chosen corruption's chip shows
+    assert page.evaluate(HIDDEN_JS, CHIPS) == []  # every chosen corruption's chip shows
     cells = page.evaluate(HEATMAP_TEXT_JS)
     values = [(int(t.rstrip("%")), fill) for t, fill in cells if t.endswith("%")]
     assert any(v <= 5 for v, _ in values)  # noise at its strongest: dark-red cells

@@ -5,6 +5,7 @@ Screenshots land in test-artifacts/ (git-ignored) for a person to look at.
 import numpy as np
 import pytest
 
+from browser_helpers import CHIPS, HIDDEN_JS, VIEWPORT_IDS, VIEWPORTS
 from fer_core.models.checkpoint import shipped_checkpoints
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")]
@@ -56,3 +57,14 @@ def test_saliency_page(streamlit_app):
     assert len(sizes) >= 5 + 7 and np.min(sizes) > 0  # face + 4 methods, then one average map per class
     assert streamlit_app.exceptions() == []
     streamlit_app.screenshot("saliency")
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS, ids=VIEWPORT_IDS)
+def test_saliency_every_chosen_method_chip_shows(streamlit_app, viewport):
+    """Issue 17: at 1280 px the fourth method chip of the multiselect was clipped."""
+    page = streamlit_app.goto("saliency", timeout_s=180)
+    chips = page.locator(CHIPS)
+    assert chips.count() == 4
+    assert page.evaluate(HIDDEN_JS, CHIPS) == []
+    assert streamlit_app.exceptions() == []
+    streamlit_app.screenshot("saliency_methods")
