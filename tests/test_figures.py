@@ -52,6 +52,18 @@ def test_class_probs_chart_marks_top_class_and_label():
     assert (_rows(face_figs.class_probs_chart(probs, ["x", "y", "z"]))["edge"] == "transparent").all()  # no label
 
 
+def test_class_probs_axis_ends_at_100_percent():
+    """Issue 17: the probability axis ran to 110% (room kept for the value written after a bar)."""
+    chart = face_figs.class_probs_chart(np.array([0.02, 0.95, 0.03]), ["x", "y", "z"])
+    spec = chart.to_dict()
+    scales = [layer["encoding"]["x"].get("scale") for layer in spec["layer"]]
+    assert all(sc == {"domain": [0, 1], "nice": False} for sc in scales), scales
+    rows = _rows(chart)
+    assert rows["inside"].tolist() == [False, True, False]  # 95% is written inside its bar, in white
+    inside = next(layer for layer in spec["layer"] if layer["mark"].get("color") == "white")
+    assert inside["transform"] == [{"filter": "datum.inside"}] and inside["mark"]["align"] == "right"
+
+
 def test_votes_chart_marks_majority_and_fer2013_column():
     rows = _rows(face_figs.votes_chart([0, 7, 3], ["neutral", "happiness", "sadness"], majority=1, label_column=2))
     assert rows["name"].tolist() == ["neutral", "happiness", "sadness (FER2013)"]
