@@ -76,7 +76,8 @@ def mislabeled_tab() -> None:
         keep &= ~t["row"].isin(latest.index)
     t = t[keep]
     st.caption(f"{len(t):,} images, most suspicious first. Click a face to review it; a decision moves on to "
-               "the next unreviewed face. ✎ mislabeled · ✓ not an error · ∅ not a face · ⧉ duplicate.")
+               "the next unreviewed face. Reviewed faces are marked " + ", ".join(
+                   f"{m.strip()} {panels.DECISION_TEXT[d].lower()}" for d, m in panels.DECISION_MARK.items()) + ".")
     panels.ranked_gallery(review, t["index"].to_numpy(), lambda pos: [
         f"{review.mark(i)}{g[:3]}→{s[:3]} {sc:.2f}" for i, g, s, sc in
         zip(*(t[c].to_numpy()[pos] for c in ("index", "given_label", "suggested_label", "score")))], "le_pick")

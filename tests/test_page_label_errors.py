@@ -41,6 +41,15 @@ def test_gallery_is_the_engine_ranking(sample):
     assert {m.label: m.value for m in at.metric}["Probabilities"] == str(res["mode"])
 
 
+def test_decision_marks_are_plain_text(sample):
+    """Issue 17: the duplicate marker "⧉" drew as an empty box where the browser's fonts lack it."""
+    from dashboard.panels.label_errors import DECISION_MARK
+    assert all(m.strip().isascii() and m.strip().isprintable() for m in DECISION_MARK.values())
+    assert DECISION_MARK["duplicate"] == "[dup] "
+    at = _run()
+    assert any("[dup] duplicate" in c.value and "[ok] not an error" in c.value for c in at.caption)
+
+
 def test_flag_undo_and_export(sample):
     at = _run()
     first = at.session_state["le_pick"]

@@ -17,7 +17,10 @@ from fer_core.figures import face as face_figs
 PER_PAGE = 24
 DECISION_TEXT = {"mislabeled": "Mislabeled", "not_error": "Not an error", "not_face": "Not a face",
                  "duplicate": "Duplicate"}
-DECISION_MARK = {"mislabeled": "✎ ", "not_error": "✓ ", "not_face": "∅ ", "duplicate": "⧉ "}
+#: Caption prefix of a reviewed face: plain text, which every font draws (symbols such as ⧉ show as
+#: an empty box where the browser's fonts lack them).
+DECISION_MARK = {"mislabeled": "[mislabeled] ", "not_error": "[ok] ", "not_face": "[no face] ",
+                 "duplicate": "[dup] "}
 #: Columns of the flags table, in order; the editable ones are decision, corrected_label and note.
 FLAG_COLUMNS = ["row", "original_label", "decision", "corrected_label", "note", "time"]
 
@@ -37,7 +40,7 @@ class Review:
         return str(self.latest.loc[row, "decision"]) if row in self.latest.index else ""
 
     def mark(self, i: int) -> str:
-        """A caption prefix showing image `i`'s current decision (✎ ✓ ∅ ⧉, or nothing)."""
+        """A caption prefix showing image `i`'s current decision (:data:`DECISION_MARK`, or nothing)."""
         return DECISION_MARK.get(self.decision_of(int(self.ds.row[i])), "")
 
 
