@@ -109,6 +109,35 @@ def test_validation_expander_is_lazy(sample):
     assert any("FER+ non-faces are among" in c.value for c in at.caption)
 
 
+def test_flags_table_shows_source_row_dataset_index_and_face(sample):
+    """Issue 17: the Flags tab showed source rows while the gallery shows dataset indices (#N)."""
+    import base64
+    import io
+    import json
+
+    from PIL import Image
+
+    from dashboard.panels import label_errors as panels
+    flags, h = FlagStore(), sample.data_hash
+    i = 12
+    flags.add(data_hash=h, row=int(sample.row[i]), decision="duplicate")
+    try:
+        shown = panels.flags_table(sample, flags.latest(h))
+        assert shown.loc[0, "row"] == int(sample.row[i]) and shown.loc[0, "index"] == i
+        uri = shown.loc[0, "face"]
+        assert uri.startswith("data:image/png;base64,")
+        face = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+        assert np.array_equal(face, sample.images[i])
+        at = _run(le_tab="Flags")
+        editor = at.get("data_editor")[0]
+        assert editor.value.loc[0, "index"] == i and editor.value.loc[0, "face"] == uri
+        config = json.loads(editor.proto.columns)
+        assert config["row"]["label"] == "source row" and config["index"]["label"] == "dataset index"
+        assert config["face"]["type_config"]["type"] == "image"
+    finally:
+        flags.undo(data_hash=h)
+
+
 def test_flags_table_is_an_editor_whose_edits_are_saved_validated_and_undone(sample):
     """The Flags tab's table (st.data_editor): decision, corrected label and note edited in place
     become new decisions in the flag store, with the store's validation and its undo."""

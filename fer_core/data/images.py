@@ -159,6 +159,18 @@ def upscale(image: np.ndarray, scale: int) -> np.ndarray:
     return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
 
 
+def png_data_uri(image: np.ndarray, *, scale: int = 1) -> str:
+    """One (h, w) uint8 image as a ``data:image/png;base64,...`` URI (for a table's image column),
+    upscaled `scale` times with nearest neighbour. A 48x48 face is about 2 KB."""
+    import base64
+    import io
+
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(upscale(np.asarray(image, dtype=np.uint8), scale)).save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """Float image in [0, 1] -> uint8 0..255 (clipped)."""
     return (np.clip(np.asarray(image, np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
