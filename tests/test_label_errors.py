@@ -236,3 +236,13 @@ def test_kfold_mode_trains_fold_models(monkeypatch):
     folds = le.fold_ids(sub.labels, folds=2, seed=0)
     p = le.cross_val_probs_kfold(sub, folds, arch="compact", epochs=1, seed=0)
     assert p.shape == (300, 7) and np.allclose(p.sum(1), 1)
+
+
+def test_the_command_prints_n_a_with_its_reason_not_nan(capsys):
+    """Issue 17: `python -m fer_core.label_errors` printed "P@2000 NaN" on the 1,000-image sample."""
+    assert le.main([]) == 0
+    out = capsys.readouterr().out
+    assert "NaN" not in out and "nan" not in out
+    assert "P@2000 n/a: fewer than 2,000 rows" in out
+    table = out.split("precision@k")[1]
+    assert "ensemble" in table and " n/a" in table.splitlines()[2]  # the ensemble row's P@2000 cell

@@ -107,6 +107,10 @@ def test_validation_expander_is_lazy(sample):
     assert not any("FER+ non-faces are among" in c.value for c in at.caption)
     at = _run(at, le_pak_open=True)
     assert any("FER+ non-faces are among" in c.value for c in at.caption)
+    # issue 17: P@2000 of the 1,000-image sample is n/a with its reason, not NaN
+    assert any("P@2000 n/a: fewer than 2,000 rows" in c.value for c in at.caption)
+    spec = at.get("vega_lite_chart")[0].proto.spec
+    assert "P@2000" not in spec and "nan" not in spec.lower() and "P@500" in spec
 
 
 def test_flags_table_shows_source_row_dataset_index_and_face(sample):
