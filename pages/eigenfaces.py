@@ -101,7 +101,7 @@ def reconstruction():
     orig = ds.images[i].astype(np.float32) / 255
     rmse = float(np.sqrt(np.mean((rec - orig) ** 2)))
     ui.show_grid(np.stack([orig, rec, np.clip(3 * np.abs(rec - orig), 0, 1)]), cols=3, scale=5, font_size=14,
-                 captions=["original", f"{k} components", f"|difference| ×3 (RMSE {rmse:.3f})"])
+                 captions=["original", f"{k} components", f"|difference| x3 (RMSE {rmse:.3f})"])
     ks = [k_ for k_ in (1, 2, 5, 10, 20, 50, 100, 200, 400) if k_ <= K]
     ui.show_grid(np.stack([reconstruct(ds.images[i], e["mean"], e["components"], k_) for k_ in ks] + [orig]),
                  cols=len(ks) + 1, scale=2, captions=[f"k={k_}" for k_ in ks] + ["original"])

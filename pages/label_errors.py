@@ -49,12 +49,13 @@ if ds.ferplus is not None:
                       key="le_pak_open", on_change="rerun")
     if pak.open:
         with pak:
-            v = le.validate_rankings(ds, res, ks=tuple(k for k in le.PRECISION_KS if k <= len(ds) // 4) or (50,))
+            v = le.validate_rankings(ds, res)  # the command's table: a k above the rows there are is n/a
             found, total = le.nonfaces_in_top(ds, res, k=min(500, len(ds) // 10))
             st.altair_chart(le_figs.precision_at_k_chart(v), key="le_pak")
             st.caption(f"Error = the FER2013 label differs from the FER+ plurality label. The base rate is a "
                        f"random ranking's precision. Non-face ranking: {found} of the {total} FER+ non-faces are "
-                       f"among the {min(500, len(ds) // 10)} least face-like images.")
+                       f"among the {min(500, len(ds) // 10)} least face-like images."
+                       + "".join(f" {c} {why}." for c, why in le.precision_not_available(ds, v).items()))
 
 
 def mislabeled_tab() -> None:
@@ -76,7 +77,8 @@ def mislabeled_tab() -> None:
         keep &= ~t["row"].isin(latest.index)
     t = t[keep]
     st.caption(f"{len(t):,} images, most suspicious first. Click a face to review it; a decision moves on to "
-               "the next unreviewed face. ✎ mislabeled · ✓ not an error · ∅ not a face · ⧉ duplicate.")
+               "the next unreviewed face. Reviewed faces are marked " + ", ".join(
+                   f"{m.strip()} {panels.DECISION_TEXT[d].lower()}" for d, m in panels.DECISION_MARK.items()) + ".")
     panels.ranked_gallery(review, t["index"].to_numpy(), lambda pos: [
         f"{review.mark(i)}{g[:3]}→{s[:3]} {sc:.2f}" for i, g, s, sc in
         zip(*(t[c].to_numpy()[pos] for c in ("index", "given_label", "suggested_label", "score")))], "le_pick")

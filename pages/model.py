@@ -35,15 +35,17 @@ except ValueError as e:
     st.error(str(e))
     st.stop()
 
-k = st.columns(6)
-k[0].metric("Accuracy", f"{m['accuracy']:.1%}")
-k[1].metric("Accuracy without train twins", f"{m['accuracy_dedup']:.1%}" if m["accuracy_dedup"] is not None else "n/a",
-            help=f"{m['n_twins']} images of this split have a pixel-identical twin in Training; they are left out."
-            if m["n_twins"] is not None else None)
-k[2].metric("Macro F1", f"{m['macro_f1']:.3f}")
-k[3].metric("Top-3 accuracy", f"{m['top3_accuracy']:.1%}")
-k[4].metric("ECE", f"{m['ece']:.3f}", help="Expected calibration error, 15 bins: 0 = perfectly calibrated.")
-k[5].metric("Images", f"{m['n']:,}")
+# A row that wraps instead of six equal columns: each metric is as wide as its label, none cut off.
+with st.container(horizontal=True, gap="medium"):
+    st.metric("Accuracy", f"{m['accuracy']:.1%}", width="content")
+    st.metric("Accuracy without train twins", f"{m['accuracy_dedup']:.1%}" if m["accuracy_dedup"] is not None else "n/a",
+              help=f"{m['n_twins']} images of this split have a pixel-identical twin in Training; they are left out."
+              if m["n_twins"] is not None else None, width="content")
+    st.metric("Macro F1", f"{m['macro_f1']:.3f}", width="content")
+    st.metric("Top-3 accuracy", f"{m['top3_accuracy']:.1%}", width="content")
+    st.metric("ECE", f"{m['ece']:.3f}", help="Expected calibration error, 15 bins: 0 = perfectly calibrated.",
+              width="content")
+    st.metric("Images", f"{m['n']:,}", width="content")
 
 left, right = st.columns([1.1, 1])
 with left:

@@ -42,9 +42,9 @@ except ValueError as e:
     st.stop()
 
 c = st.columns([1, 2])
-chosen = c[0].multiselect("Models", models, default=list(dict.fromkeys(models[:1] + noisy)), key="rb_models",
+chosen = c[0].multiselect("Models", models, default=list(dict.fromkeys(models[:1] + noisy)), key="rb_models", wrap=True,
                           format_func=lambda m: m + (" (noise-augmented)" if m in noisy else ""))
-corrs = c[1].multiselect("Corruptions", list(rb.CORRUPTIONS), default=DEFAULT_CORRUPTIONS, key="rb_corrs",
+corrs = c[1].multiselect("Corruptions", list(rb.CORRUPTIONS), default=DEFAULT_CORRUPTIONS, key="rb_corrs", wrap=True,
                          format_func=lambda n: rb.CORRUPTIONS[n].title)
 if not noisy:
     st.caption("No shipped model was trained with noise augmentation (the fix the source study proposed). Train one "
@@ -98,9 +98,11 @@ if len(table) > 1:
 st.altair_chart(rf.summary_chart(res, chosen), key="rb_summary")
 
 st.subheader("Accuracy against severity")
-st.altair_chart(rf.severity_chart(res, chosen, corrs), key="rb_curves")
-st.caption("Line: mean over the repeats; band: ± one standard deviation (none for a deterministic corruption); "
-           "dotted: the share of the most frequent class.")
+with st.container(horizontal=True, gap="medium", key="rb_curves"):  # panels wrap to the window's width
+    for j, panel in enumerate(rf.severity_panels(res, chosen, corrs)):
+        st.altair_chart(panel, width="content", key=f"rb_curve_{j}")
+st.caption("Line: mean over the repeats, one colour per model as in the summary chart; band: ± one standard "
+           "deviation (none for a deterministic corruption); dotted: the share of the most frequent class.")
 
 
 @st.fragment

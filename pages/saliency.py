@@ -63,7 +63,8 @@ i = int(c[0].number_input("Dataset index", 0, len(ds) - 1, key="sal_index",
 pred = int(probs[i].argmax())
 target = c[1].selectbox("Explain the class", ["predicted"] + classes, key="sal_target",
                         format_func=lambda t: "the predicted class" if t == "predicted" else t)
-methods = c[2].multiselect("Methods", list(METHODS), default=DEFAULT_METHODS, format_func=name, key="sal_methods")
+methods = c[2].multiselect("Methods", list(METHODS), default=DEFAULT_METHODS, format_func=name, key="sal_methods",
+                           wrap=True)  # every chosen method shows (in a column the chips would scroll)
 tgt = pred if target == "predicted" else classes.index(target)
 alpha = st.slider("Map opacity", 0.0, 1.0, 0.6, 0.05, key="sal_alpha")
 

@@ -7,7 +7,12 @@ import streamlit as st
 
 from fer_core.figures import face as face_figs
 from fer_core.analysis.attribute import METHODS, overlay
-from fer_core.analysis.faces import MAX_PIXELS, UPLOAD_TYPES, draw_boxes
+from fer_core.analysis.faces import MAX_FILE_BYTES, MAX_PIXELS, UPLOAD_TYPES, draw_boxes
+
+#: The largest photo the page takes. The uploader lets files up to MAX_FILE_BYTES through, so one
+#: over this limit reaches the page and is refused in plain sight (the browser's own refusal of a
+#: file over the uploader's limit shows its reason only on hover).
+UPLOAD_LIMIT_MB = 10
 
 st.title("Try a face")
 models = ui.require_models()
@@ -19,8 +24,15 @@ method = c[1].selectbox("Saliency method", list(METHODS), index=list(METHODS).in
 source = c[2].radio("Photo", ["Upload", "Webcam", "Sample photo"], horizontal=True, key="taf_source")
 
 if source == "Upload":
-    up = st.file_uploader("A photo with one or more faces", type=list(UPLOAD_TYPES), key="taf_upload",
-                          help=f"JPEG, PNG, WebP or BMP, up to {MAX_PIXELS // 1_000_000} megapixels.")
+    up = st.file_uploader(f"A photo with one or more faces (up to {UPLOAD_LIMIT_MB} MB)", type=list(UPLOAD_TYPES),
+                          key="taf_upload", max_upload_size=MAX_FILE_BYTES // 2**20,
+                          help=f"JPEG, PNG, WebP or BMP, up to {UPLOAD_LIMIT_MB} MB and {MAX_PIXELS // 1_000_000} "
+                               "megapixels.")
+    if up is not None and up.size > UPLOAD_LIMIT_MB * 2**20:
+        st.error(f"**{up.name}** is {up.size / 2**20:.1f} MB: over the limit of {UPLOAD_LIMIT_MB} MB per photo. "
+                 "Save it smaller (e.g. as a JPEG, or at a lower resolution) and upload it again.",
+                 icon=":material/file_present:")
+        st.stop()
 elif source == "Webcam":
     up = st.camera_input("Take a photo", key="taf_camera")
 else:

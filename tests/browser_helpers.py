@@ -20,6 +20,10 @@ CHROMIUM = os.environ.get("FER_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 VIEWPORT = {"width": 1500, "height": 1000}
+#: A laptop-sized window (issue 17: labels and charts were cut off at 1280 px).
+NARROW_VIEWPORT = {"width": 1280, "height": 900}
+#: Both, for `@pytest.mark.parametrize("viewport", VIEWPORTS, ids=VIEWPORT_IDS)` on a browser test.
+VIEWPORTS, VIEWPORT_IDS = (VIEWPORT, NARROW_VIEWPORT), ("1500px", "1280px")
 EXCEPTION = '[data-testid="stException"]'
 
 #: Pixel centre of a confusion-matrix cell ([true, predicted]) of the Model page's Vega-Lite chart
@@ -192,3 +196,40 @@ def review_by_keyboard(page, keys, *, timeout_s: float = 30) -> list[float]:
             arg=[REVIEW_FACE, start], timeout=timeout_s * 1000)
         times.append(time.perf_counter() - t0)
     return times
+
+#: Texts of elements matching a selector that are cut off: the text overflows its box (an ellipsis),
+#: or the element reaches past the right edge of the main area (hidden by the page's overflow).
+CLIPPED_JS = """(sel) => {
+  const main = document.querySelector('[data-testid="stMain"]').getBoundingClientRect();
+  const out = [];
+  for (const el of document.querySelectorAll(sel)) {
+    const cut = [el, ...el.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1
+                                                           && getComputedStyle(e).overflow !== 'visible');
+    const r = el.getBoundingClientRect();
+    if (cut || r.right > main.right + 1) out.push(el.innerText || el.textContent);
+  }
+  return out;
+}"""
+
+#: The axis labels each Vega-Lite chart (SVG) shows: [[text, ...] per chart]. Labels Vega hides
+#: for overlapping a neighbour (labelOverlap) are drawn with opacity 0 and left out, and so are
+#: labels outside the chart's box.
+AXIS_LABELS_JS = """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].map(c => {
+  const box = c.getBoundingClientRect();
+  return [...c.querySelectorAll('g.role-axis-label text')].filter(t => {
+    const r = t.getBoundingClientRect();
+    return Number(getComputedStyle(t).opacity) > 0 && Number(t.getAttribute('opacity') ?? 1) > 0 && r.width > 0
+           && r.left >= box.left - 1 && r.right <= box.right + 1;
+  }).map(t => t.textContent);
+})"""
+
+#: Texts of elements matching a selector that are not fully seen: at their left or right end (2 px
+#: in, vertically centred) the browser shows another element: a chip scrolled out of its row, a
+#: covering control, the edge of the window. For elements in the viewport (nothing is scrolled:
+#: scrolling would reveal what the test looks for).
+HIDDEN_JS = """(sel) => [...document.querySelectorAll(sel)].filter(el => {
+  const r = el.getBoundingClientRect(), y = r.top + r.height / 2;
+  return ![r.left + 2, r.right - 2].every(x => el.contains(document.elementFromPoint(x, y)));
+}).map(el => el.innerText)"""
+#: The chips of chosen options in st.multiselect widgets.
+CHIPS = '[data-testid="stMultiSelectTagsContainer"] [data-tag]'

@@ -52,6 +52,18 @@ def test_class_probs_chart_marks_top_class_and_label():
     assert (_rows(face_figs.class_probs_chart(probs, ["x", "y", "z"]))["edge"] == "transparent").all()  # no label
 
 
+def test_class_probs_axis_ends_at_100_percent():
+    """Issue 17: the probability axis ran to 110% (room kept for the value written after a bar)."""
+    chart = face_figs.class_probs_chart(np.array([0.02, 0.95, 0.03]), ["x", "y", "z"])
+    spec = chart.to_dict()
+    scales = [layer["encoding"]["x"].get("scale") for layer in spec["layer"]]
+    assert all(sc == {"domain": [0, 1], "nice": False} for sc in scales), scales
+    rows = _rows(chart)
+    assert rows["inside"].tolist() == [False, True, False]  # 95% is written inside its bar, in white
+    inside = next(layer for layer in spec["layer"] if layer["mark"].get("color") == "white")
+    assert inside["transform"] == [{"filter": "datum.inside"}] and inside["mark"]["align"] == "right"
+
+
 def test_votes_chart_marks_majority_and_fer2013_column():
     rows = _rows(face_figs.votes_chart([0, 7, 3], ["neutral", "happiness", "sadness"], majority=1, label_column=2))
     assert rows["name"].tolist() == ["neutral", "happiness", "sadness (FER2013)"]
@@ -112,17 +124,36 @@ def _sweeps():
 
 def test_severity_frame_and_chart_panels():
     from fer_core.analysis.robustness import summarize
-    from fer_core.figures.robustness import repeats_chart, severity_chart, severity_frame
+    from fer_core.figures.robustness import repeats_chart, severity_frame, severity_panels
     res = _sweeps()
     f = severity_frame(res, ["a", "b"], "gaussian_noise")
     assert f["model"].unique().tolist() == ["a"] and f["level"].tolist() == [0, 1, 2]
     s = summarize(res[("a", "gaussian_noise")])
     assert np.allclose(f["mean"], s["mean"]) and np.allclose(f["hi"] - f["lo"], 2 * s["std"])
     assert f["repeats"].tolist() == [2, 2, 2]
-    spec = severity_chart(res, ["a", "b"], ["gaussian_noise", "jpeg", "rotation"]).to_dict()
-    assert len(spec["vconcat"][0]["hconcat"]) == 2  # rotation has no sweep: no panel
+    panels = severity_panels(res, ["a", "b"], ["gaussian_noise", "jpeg", "rotation"], width=200)
+    assert [p.to_dict()["title"] for p in panels] == ["Gaussian noise", "JPEG compression"]  # rotation has no sweep: no panel
+    assert all(p.to_dict()["width"] == 200 for p in panels)  # fixed panels: the page wraps them at its width
     box = _rows(repeats_chart(res, ["a", "b"], "gaussian_noise", 2))
     assert box["accuracy"].tolist() == [0.4, 0.2] and box["repeat"].tolist() == [1, 2]
+
+
+def test_class_heatmap_writes_white_on_dark_cells():
+    """Issue 17: black numbers on the dark-red cells (accuracy near 0) of the per-class heatmap."""
+    from fer_core.figures.robustness import class_heatmap
+    from fer_core.figures.style import dark_cells
+    res = _sweeps()[("a", "gaussian_noise")]
+    acc = np.zeros((2, 3, 7))
+    acc[:, :, 0], acc[:, :, 1], acc[:, :, 2], acc[:, :, 3] = 0.02, 0.5, 0.99, 0.2  # dark red, pale, dark green, red
+    acc[:, :, 4:] = np.nan  # classes without an image
+    chart = class_heatmap({**res, "class_accuracy": acc}, "gaussian_noise", [f"c{k}" for k in range(7)])
+    cells = _rows(chart).set_index("cls")
+    assert cells.loc["c0 (10)", "dark"].all() and cells.loc["c2 (5)", "dark"].all()
+    assert not cells.loc["c1 (30)", "dark"].any() and not cells.loc["c3 (5)", "dark"].any()
+    assert not cells.loc["c4 (0)", "dark"].any()  # no image: "—" on an empty cell
+    text = next(layer for layer in chart.to_dict()["layer"] if layer["mark"]["type"] == "text")
+    assert text["encoding"]["color"]["condition"] == {"test": "datum.dark", "value": "white"}
+    assert dark_cells([0.0, 0.5, 1.0, np.nan]).tolist() == [True, False, True, False]
 
 
 def test_explained_variance_and_randomization_charts():

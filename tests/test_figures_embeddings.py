@@ -275,3 +275,28 @@ def test_a_box_or_lasso_on_a_sampled_map_selects_every_row_of_the_planted_cluste
     xyz = np.column_stack([coords, np.zeros(len(coords))])
     assert figures.map_selection(box, xyz, drawn=drawn).tolist() == [p["customdata"] for p in drawn2]
     assert figures.map_selection(None, coords, drawn=drawn).shape == (0,)
+
+
+def test_selection_gallery_is_not_the_trace_order():
+    """Issue 17: a box over 2,107 faces (1,313 neutral, 146 angry) showed 144 faces, all angry: the
+    rows came in the map's trace (class) order and the gallery took the first 144."""
+    from fer_core.figures.embeddings import selection_gallery
+    counts = {0: 146, 1: 20, 2: 150, 3: 200, 4: 178, 5: 100, 6: 1313}  # 2,107 faces
+    y = np.concatenate([np.full(n, c) for c, n in counts.items()])
+    rng = np.random.default_rng(0)
+    rows = rng.permutation(len(y))
+    rows = rows[np.argsort(y[rows], kind="stable")]  # trace order: all angry first, then disgust, ...
+    shown, how = selection_gallery(rows, y, limit=144)
+    got = np.bincount(y[shown], minlength=7)
+    assert len(shown) == 144 and len(set(shown.tolist())) == 144 and set(shown) <= set(rows)
+    assert got[6] == max(got) and 80 <= got[6] <= 92  # neutral in proportion (1,313 / 2,107 of 144 = 90)
+    assert got[0] >= 8 and got[1] >= 3  # angry in proportion; rare disgust keeps a few
+    assert (np.diff(y[shown]) >= 0).all() and "class-stratified sample of 144 of the 2,107" in how
+    # with label-error scores: the most suspicious first, whatever their class
+    scores = np.full(len(y), np.nan)
+    scores[rows[:500]] = rng.random(500)
+    shown, how = selection_gallery(rows, y, scores=scores, limit=10)
+    assert shown.tolist() == rows[:500][np.argsort(-scores[rows[:500]])][:10].tolist()
+    assert "highest label-error score" in how
+    small, how = selection_gallery(np.array([9, 2, 2100]), y)
+    assert small.tolist() == [2, 9, 2100] and how.startswith("All 3 selected images")

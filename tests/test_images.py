@@ -117,3 +117,16 @@ def test_signed_to_unit_keeps_zero_at_mid_grey():
     assert u.tolist() == [[0.0, 0.5], [0.75, 1.0]]
     assert (fimg.signed_to_unit(np.zeros((2, 2))) == 0.5).all()
 
+
+
+def test_tile_captions_write_plainly_what_the_font_lacks():
+    """Issue 17: the "×" of the Eigenfaces caption "|difference| ×3" was drawn as an empty box
+    (Pillow's built-in font has no glyph for it)."""
+    from PIL import ImageFont
+    imgs = np.zeros((2, 48, 48), np.uint8)
+    drawn = fimg.tile(imgs, cols=2, captions=["|difference| ×3", "#5 —"])
+    plain = fimg.tile(imgs, cols=2, captions=["|difference| x3", "#5 -"])
+    assert np.array_equal(drawn, plain)
+    has = fimg._font_glyphs(ImageFont.load_default(size=11))
+    assert fimg.drawable_text("é×⧉ ab", has) == "ex? ab"
+    assert fimg.drawable_text("angry 39% · #12", has) == "angry 39% · #12"  # what the font has stays

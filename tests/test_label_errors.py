@@ -352,3 +352,12 @@ def test_cli_ranks_with_a_given_csv(planted_file, tmp_path, capsys):
     assert le.main(["--pred-probs", str(tmp_path / "probs.csv"), "--method", "study", "--out", str(out)]) == 0
     assert "mode that ran: given" in capsys.readouterr().out
     assert pd.read_csv(out)["row"].iloc[0] == ds.row[i]
+
+def test_the_command_prints_n_a_with_its_reason_not_nan(capsys):
+    """Issue 17: `python -m fer_core.label_errors` printed "P@2000 NaN" on the 1,000-image sample."""
+    assert le.main([]) == 0
+    out = capsys.readouterr().out
+    assert "NaN" not in out and "nan" not in out
+    assert "P@2000 n/a: fewer than 2,000 rows" in out
+    table = out.split("precision@k")[1]
+    assert "ensemble" in table and " n/a" in table.splitlines()[2]  # the ensemble row's P@2000 cell

@@ -65,6 +65,30 @@ def test_region_selection_shows_gallery_and_export(sample):
     assert not any("selected images" in s.value for s in at.subheader)
 
 
+def test_region_gallery_states_its_order_and_is_cleared_with_its_map(sample):
+    """Issue 17: the gallery showed a selection in trace order; after switching the map's method
+    the old selection and gallery stayed under a map with no box drawn."""
+    from dashboard.panels.embeddings import map_key
+    from fer_core.config import ProjectionConfig
+    rows = np.flatnonzero(sample.labels >= 0)[:300]
+    key = map_key(default_model(), "label", ProjectionConfig())
+    at = _run(emb_region=rows, emb_region_map=key)
+    assert any(s.value == "300 selected images" for s in at.subheader)
+    assert any("class-stratified sample of 144 of the 300" in c.value for c in at.caption)
+    next(b for b in at.button_group if b.label == "Map").set_value("PCA").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not any("selected images" in s.value for s in at.subheader)
+    assert "emb_region" not in at.session_state
+    # once the Label errors page has ranked the images, the most likely mislabeled come first
+    from fer_core.analysis import label_errors as le
+    res = le.get_label_errors(sample)
+    at = _run(emb_region=rows, emb_region_map=key)
+    assert any("The 144 of 300 selected images with the highest label-error score" in c.value for c in at.caption)
+    top = rows[np.argsort(-res["score_ensemble"][rows], kind="stable")][:3]
+    grid = emb_figs.selection_gallery(rows, sample.labels, scores=res["score_ensemble"])[0]
+    assert grid[:3].tolist() == top.tolist()
+
+
 def test_every_coloring_and_the_pca_and_3d_maps():
     from fer_core.figures.embeddings import COLOR_BY
     at = _run()

@@ -41,6 +41,15 @@ def test_gallery_is_the_engine_ranking(sample):
     assert {m.label: m.value for m in at.metric}["Probabilities"] == str(res["mode"])
 
 
+def test_decision_marks_are_plain_text(sample):
+    """Issue 17: the duplicate marker "⧉" drew as an empty box where the browser's fonts lack it."""
+    from dashboard.panels.label_errors import DECISION_MARK
+    assert all(m.strip().isascii() and m.strip().isprintable() for m in DECISION_MARK.values())
+    assert DECISION_MARK["duplicate"] == "[dup] "
+    at = _run()
+    assert any("[dup] duplicate" in c.value and "[ok] not an error" in c.value for c in at.caption)
+
+
 def test_flag_undo_and_export(sample):
     at = _run()
     first = at.session_state["le_pick"]
@@ -97,6 +106,39 @@ def test_validation_expander_is_lazy(sample):
     assert not any("FER+ non-faces are among" in c.value for c in at.caption)
     at = _run(at, le_pak_open=True)
     assert any("FER+ non-faces are among" in c.value for c in at.caption)
+    # issue 17: P@2000 of the 1,000-image sample is n/a with its reason, not NaN
+    assert any("P@2000 n/a: fewer than 2,000 rows" in c.value for c in at.caption)
+    spec = at.get("vega_lite_chart")[0].proto.spec
+    assert "P@2000" not in spec and "nan" not in spec.lower() and "P@500" in spec
+
+
+def test_flags_table_shows_source_row_dataset_index_and_face(sample):
+    """Issue 17: the Flags tab showed source rows while the gallery shows dataset indices (#N)."""
+    import base64
+    import io
+    import json
+
+    from PIL import Image
+
+    from dashboard.panels import label_errors as panels
+    flags, h = FlagStore(), sample.data_hash
+    i = 12
+    flags.add(data_hash=h, row=int(sample.row[i]), decision="duplicate")
+    try:
+        shown = panels.flags_table(sample, flags.latest(h))
+        assert shown.loc[0, "row"] == int(sample.row[i]) and shown.loc[0, "index"] == i
+        uri = shown.loc[0, "face"]
+        assert uri.startswith("data:image/png;base64,")
+        face = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+        assert np.array_equal(face, sample.images[i])
+        at = _run(le_tab="Flags")
+        editor = at.get("data_editor")[0]
+        assert editor.value.loc[0, "index"] == i and editor.value.loc[0, "face"] == uri
+        config = json.loads(editor.proto.columns)
+        assert config["row"]["label"] == "source row" and config["index"]["label"] == "dataset index"
+        assert config["face"]["type_config"]["type"] == "image"
+    finally:
+        flags.undo(data_hash=h)
 
 
 def test_flags_table_is_an_editor_whose_edits_are_saved_validated_and_undone(sample):

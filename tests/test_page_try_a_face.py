@@ -51,6 +51,18 @@ def test_upload_bad_file_says_why_and_app_stays_up(zoo, name):
     assert not at.exception and not at.error and len(at.subheader) == 2
 
 
+def test_a_file_over_the_upload_limit_is_refused_in_plain_sight(zoo):
+    """Issue 17: a file over the limit showed its reason only on hover (the browser refused it)."""
+    limit = 10  # UPLOAD_LIMIT_MB of pages/try_a_face.py
+    big = zoo["photo.jpg"][0] + b"\0" * (limit * 2**20)  # a valid JPEG with padding after its end
+    at = upload("huge.jpg", big, "image/jpeg")
+    assert len(at.error) == 1
+    assert "huge.jpg" in at.error[0].value and f"limit of {limit} MB" in at.error[0].value
+    assert not at.subheader  # nothing analysed
+    at.file_uploader(key="taf_upload").set_value(("ok.jpg", zoo["photo.jpg"][0], "image/jpeg")).run()
+    assert not at.exception and not at.error and len(at.subheader) == 2
+
+
 def test_unusual_files_are_read_with_a_note(zoo):
     at = upload("anim.png", zoo["animated.png"][0])  # an APNG
     assert not at.error and any("first frame" in c.value for c in at.caption)

@@ -43,10 +43,15 @@ def _on_select(key: str, ds, model, cfg) -> None:
     if kind == "click" and len(rows):
         st.session_state["selected_row"] = int(rows[0])
     elif kind == "region":
-        st.session_state["emb_region"] = rows
+        st.session_state["emb_region"], st.session_state["emb_region_map"] = rows, key
         shape = "lasso" if sel.get("lasso") else "box"
         ui.set_selection(ds, rows, f"{shape} on {MAP_NAMES.get(cfg.method, cfg.method)} map")
         st.session_state["_emb_rerun_app"] = True  # the sidebar's selection summary is outside this fragment
+
+
+def map_key(model: str, color_by: str, config) -> str:
+    """The widget key of the map of `model` coloured by `color_by` with ProjectionConfig `config`."""
+    return "emb_chart_" + "_".join(str(v) for v in (model, color_by, *config.to_dict().values()))
 
 
 def _show_row(i: int) -> None:
@@ -93,7 +98,7 @@ def explorer(ds, model, cfg, color_by, pred) -> None:
     if st.session_state.pop("_emb_rerun_app", False):
         st.rerun()  # a box or lasso set the current selection: the whole app shows it
     left, right = st.columns([1.85, 1])
-    key = "emb_chart_" + "_".join(str(v) for v in (model, color_by, *cfg.to_dict().values()))
+    key = map_key(model, color_by, cfg)
     with left:
         st.plotly_chart(map_figure(ds, model, cfg, color_by, emb_figs.MAX_DRAWN_POINTS), key=key,
                         on_select=lambda: _on_select(key, ds, model, cfg),
@@ -109,21 +114,26 @@ def explorer(ds, model, cfg, color_by, pred) -> None:
                          "it, drawn or not." if cfg.dims == 2 else "in 3-D there is no shading.")))
     with right:
         side_panel(ds, pred, st.session_state.get("selected_row"))
+    if st.session_state.get("emb_region_map", key) != key:  # drawn on another map (method, its settings, model,
+        st.session_state.pop("emb_region", None)             # colouring): that map and its box are gone
     region = st.session_state.get("emb_region")
     if region is None or not len(region):
         return
     st.subheader(f"{len(region):,} selected images")
     sel = emb_figs.selection_table(ds, region, probs=pred["probs"], classes=pred["classes"])
-    c1, c2, c3 = st.columns([3, 1.2, 1])
-    c1.markdown(" · ".join(f"{k} **{v}**" for k, v in sel["label"].value_counts().items()))
+    c1, c2, c3 = st.columns([2.4, 1.6, 1])  # the download label whole at 1280 px
+    c1.markdown(" · ".join(f"{k} **{v:,}**" for k, v in sel["label"].value_counts().items()))
     c2.download_button("Download row indices (CSV)", sel.to_csv(index=False), file_name="embedding_selection.csv",
                        mime="text/csv", icon=":material/download:")
     c3.button("Clear selection", icon=":material/close:", on_click=st.session_state.pop, args=("emb_region", None))
-    shown = region[:144]
+    scored = ui.artifact_cached("label_errors", ds, model=model)  # rankings from the Label errors page, if built
+    shown, how = emb_figs.selection_gallery(
+        region, ds.labels, scores=ui.artifact("label_errors", ds, model=model)["score_ensemble"] if scored else None)
+    counts = emb_figs.selection_table(ds, shown)["label"].value_counts()
+    st.caption(f"{how}: " + " · ".join(f"{k} {v:,}" for k, v in counts.items())
+               + (". The CSV has all of them." if len(shown) < len(region) else "."))
     caps, cols = ui.grid_captions(ds, shown)
     ui.show_grid(ds.images[shown], cols=16, scale=2, captions=caps, caption_colors=cols)
-    if len(region) > len(shown):
-        st.caption(f"Showing the first {len(shown)} of {len(region):,}; the CSV has all of them.")
 
 
 def class_separation(ds, model) -> None:

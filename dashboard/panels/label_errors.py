@@ -11,14 +11,17 @@ import streamlit as st
 
 from dashboard import ui
 from fer_core.constants import FER2013_EMOTIONS
+from fer_core.data import images as fimg
 from fer_core.data.flags import DECISIONS, FlagError
 from fer_core.figures import face as face_figs
 
 PER_PAGE = 24
 DECISION_TEXT = ui.DECISION_TEXT
-DECISION_MARK = {"mislabeled": "✎ ", "not_error": "✓ ", "not_face": "∅ ", "duplicate": "⧉ "}
-#: Columns of the flags table, in order; the editable ones are decision, corrected_label and note.
-FLAG_COLUMNS = ["row", "original_label", "decision", "corrected_label", "note", "time"]
+#: Caption prefix of a reviewed face: plain text every font draws (⧉ was an empty box in some).
+DECISION_MARK = {"mislabeled": "[mislabeled] ", "not_error": "[ok] ", "not_face": "[no face] ", "duplicate": "[dup] "}
+#: Columns of the flags table, in order (row: the source file's; index: the galleries' #N); the editable
+#: ones are decision, corrected_label and note.
+FLAG_COLUMNS = ["face", "row", "index", "original_label", "decision", "corrected_label", "note", "time"]
 
 
 @dataclass
@@ -36,7 +39,7 @@ class Review:
         return str(self.latest.loc[row, "decision"]) if row in self.latest.index else ""
 
     def mark(self, i: int) -> str:
-        """A caption prefix showing image `i`'s current decision (✎ ✓ ∅ ⧉, or nothing)."""
+        """A caption prefix showing image `i`'s current decision (:data:`DECISION_MARK`, or nothing)."""
         return DECISION_MARK.get(self.decision_of(int(self.ds.row[i])), "")
 
 
@@ -100,9 +103,11 @@ def ranked_gallery(rv: Review, order: np.ndarray, captions, key: str) -> None:
 def flags_table(ds, latest: pd.DataFrame) -> pd.DataFrame:
     """Every current decision on `ds` (`latest` = ``flags.latest(ds.data_hash)``, one row per image)
     as the table the Flags tab shows: :data:`FLAG_COLUMNS`, labels as class names (None: no
-    corrected label; "?" for an original label of a row not in `ds`)."""
+    corrected label; "?" for an original label, None for the index and face, of a row not in `ds`)."""
     pos = {int(r): i for i, r in enumerate(ds.row)}
     return latest.assign(
+        face=[fimg.png_data_uri(ds.images[pos[r]]) if r in pos else None for r in latest["row"]],
+        index=pd.array([pos.get(int(r)) for r in latest["row"]], dtype="Int64"),
         original_label=[ui.label_name(int(ds.labels[pos[r]])) if r in pos else "?" for r in latest["row"]],
         corrected_label=[None if pd.isna(v) else FER2013_EMOTIONS[int(v)] for v in latest["label"]],
         time=pd.to_datetime(latest["time"]).dt.strftime("%Y-%m-%d %H:%M UTC"))[FLAG_COLUMNS]
@@ -168,8 +173,13 @@ def flags_panel(ds, flags, latest: pd.DataFrame, counts: dict) -> None:
         shown = flags_table(ds, latest)
         key = f"flags_table_{st.session_state.get('flags_table_version', 0)}"
         st.data_editor(shown, key=key, hide_index=True, width="stretch", num_rows="fixed",
-                       disabled=["row", "original_label", "time"], on_change=_on_table_edit,
+                       disabled=["face", "row", "index", "original_label", "time"], on_change=_on_table_edit,
                        args=(ds, flags, shown, key), column_config={
+                           "face": st.column_config.ImageColumn("face", width="small"),
+                           "row": st.column_config.NumberColumn("source row", format="%d", help="Row of the "
+                                                                "source file, as in the flags CSV."),
+                           "index": st.column_config.NumberColumn("dataset index", format="%d", help="The #number "
+                                                                  "the galleries show."),
                            "decision": st.column_config.SelectboxColumn(options=list(DECISIONS), required=True),
                            "corrected_label": st.column_config.SelectboxColumn(options=list(FER2013_EMOTIONS)),
                            "note": st.column_config.TextColumn(max_chars=500)})

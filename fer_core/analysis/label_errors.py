@@ -599,6 +599,22 @@ def validate_rankings(ds: Dataset, result: dict, *, ks=PRECISION_KS) -> pd.DataF
     return df
 
 
+def precision_not_available(ds: Dataset, table: pd.DataFrame) -> dict[str, str]:
+    """Why a column of :func:`validate_rankings`'s table has no value: {"P@k": "n/a: fewer than k
+    rows ..."} for each k above the number of images that FER+ can check (NaN in the table)."""
+    n_valid = int(ferplus_disagreement(ds)[1].sum())
+    return {c: f"n/a: fewer than {k:,} rows ({n_valid:,} images here have a FER2013 label and a FER+ plurality "
+               "label to check it against)"
+            for c in table.columns if (k := int(str(c).removeprefix("P@"))) > n_valid}
+
+
+def precision_text(ds: Dataset, table: pd.DataFrame) -> str:
+    """:func:`validate_rankings`'s table as text, "n/a" where a k is above the rows there are, and
+    one line per such k saying so (for the command line; the dashboard shows the same reasons)."""
+    shown = table.map(lambda v: "n/a" if pd.isna(v) else f"{v:.3f}")
+    return "\n".join([shown.to_string(), *(f"{c} {why}" for c, why in precision_not_available(ds, table).items())])
+
+
 def nonfaces_in_top(ds: Dataset, result: dict, *, k: int = 500) -> tuple[int, int]:
     """(FER+ non-faces among the k least face-like images, FER+ non-faces in all)."""
     if ds.ferplus is None:
@@ -645,7 +661,7 @@ def _rank_and_write(a, config: LabelErrorConfig) -> int:
     if ds.ferplus is not None:
         v = validate_rankings(ds, res)
         print("precision@k against 'FER2013 label != FER+ plurality' (FER+ used only here):")
-        print(v.round(3).to_string())
+        print(precision_text(ds, v))
         found, total = nonfaces_in_top(ds, res)
         print(f"FER+ non-faces among the 500 least face-like: {found} / {total}")
     return 0

@@ -159,6 +159,18 @@ def upscale(image: np.ndarray, scale: int) -> np.ndarray:
     return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
 
 
+def png_data_uri(image: np.ndarray, *, scale: int = 1) -> str:
+    """One (h, w) uint8 image as a ``data:image/png;base64,...`` URI (for a table's image column),
+    upscaled `scale` times with nearest neighbour. A 48x48 face is about 2 KB."""
+    import base64
+    import io
+
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(upscale(np.asarray(image, dtype=np.uint8), scale)).save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """Float image in [0, 1] -> uint8 0..255 (clipped)."""
     return (np.clip(np.asarray(image, np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
@@ -171,6 +183,41 @@ def signed_to_unit(component: np.ndarray) -> np.ndarray:
     return np.full_like(c, 0.5) if peak == 0 else 0.5 + 0.5 * c / peak
 
 
+#: Plain stand-ins for characters that the captions' font may lack (Pillow's built-in font has
+#: ASCII and a little Latin-1: a missing glyph is drawn as an empty box).
+PLAIN_TEXT = {"×": "x", "—": "-", "–": "-", "→": "->", "←": "<-", "≥": ">=", "≤": "<=", "…": "...", "−": "-",
+              "’": "'", "‘": "'", "“": '"', "”": '"', "✓": "ok", "⚠": "!"}
+
+
+def _font_glyphs(font):
+    """has(ch): whether `font` draws a glyph for ch (not the empty box of a missing one)."""
+    from functools import lru_cache
+
+    def shape(ch: str):
+        mask, offset = font.getmask2(ch, mode="L")
+        return mask.size, bytes(mask), offset
+    missing = shape("\U0010fffd")  # a private-use character no font has
+
+    @lru_cache(maxsize=512)
+    def has(ch: str) -> bool:
+        return ch.isspace() or shape(ch) != missing
+    return has
+
+
+def drawable_text(text: str, has) -> str:
+    """`text` with each character that the font lacks (`has(ch)` false) replaced: from
+    :data:`PLAIN_TEXT`, else by its accent-free letter (é -> e), else by "?"."""
+    import unicodedata
+    out = []
+    for ch in text:
+        if has(ch):
+            out.append(ch)
+            continue
+        base = unicodedata.normalize("NFKD", ch)[:1]
+        out.append(PLAIN_TEXT.get(ch) or (base if base != ch and base.isascii() and has(base) else "?"))
+    return "".join(out)
+
+
 def tile(images: np.ndarray, *, cols: int, scale: int = 2, gap: int = 2, captions: Sequence[str] | None = None,
          caption_colors: Sequence[tuple[int, int, int]] | None = None, font_size: int = 11,
          background: int = 255) -> np.ndarray:
@@ -181,7 +228,8 @@ def tile(images: np.ndarray, *, cols: int, scale: int = 2, gap: int = 2, caption
         cols: images per row.
         scale: integer upscale factor of each image.
         gap: pixels between cells.
-        captions: N strings drawn under each image (one line; cut to the cell width).
+        captions: N strings drawn under each image (one line; cut to the cell width; characters
+            the font lacks are written plainly, see :func:`drawable_text`).
         caption_colors: N RGB colours for the captions (default dark grey).
 
     Returns:
@@ -211,7 +259,9 @@ def tile(images: np.ndarray, *, cols: int, scale: int = 2, gap: int = 2, caption
     im = Image.fromarray(out).convert("RGB")
     draw = ImageDraw.Draw(im)
     font = ImageFont.load_default(size=font_size)
+    has = _font_glyphs(font)
     for i, text in enumerate(captions):
+        text = drawable_text(str(text), has)
         r, c = divmod(i, cols)
         y, x = r * (ch + cap_h + gap) + ch + 1, c * (cw + gap)
         while text and draw.textlength(text, font=font) > cw:

@@ -259,6 +259,52 @@ def selection_table(ds: Dataset, rows: np.ndarray, *, probs: np.ndarray | None =
     return df
 
 
+#: Faces the gallery of a map selection shows at most (its CSV export has every selected row).
+GALLERY_SIZE = 144
+
+
+def selection_gallery(rows: np.ndarray, labels: np.ndarray, *, scores: np.ndarray | None = None,
+                      limit: int = GALLERY_SIZE, seed: int = 0) -> tuple[np.ndarray, str]:
+    """The faces of a map selection to show, in a stated order, and the sentence that states it.
+
+    A selection comes back in the map's trace order (one trace per class), so its first rows are
+    all of one class; the gallery never shows them in that order.
+
+    Args:
+        rows: (M,) int dataset rows of the selection.
+        labels: (N,) int class per dataset row (-1 = unlabeled), e.g. ``Dataset.labels``.
+        scores: (N,) float label-error score per dataset row, higher = more likely mislabeled (NaN:
+            not scored, shown last), e.g. the label_errors artifact's ``score_ensemble``. Given:
+            the `limit` highest-scoring rows, most suspicious first.
+            None: every row when they fit, else a seeded class-stratified :func:`display_sample`
+            (each class in proportion to its count, at least min(its count, 3)); grouped by class,
+            dataset order within a class.
+        limit: the most faces shown.
+
+    Returns:
+        ((K,) int64 rows to show, K = min(M, limit); the order in words, for a caption).
+
+    Example:
+        >>> y = np.r_[np.zeros(146, int), np.full(1313, 6)]        # angry, then neutral (trace order)
+        >>> shown, how = selection_gallery(np.arange(len(y)), y, limit=144)
+        >>> int((y[shown] == 0).sum()), int((y[shown] == 6).sum())
+        (14, 130)
+    """
+    rows, y = np.asarray(rows, dtype=np.int64), np.asarray(labels)
+    n = len(rows)
+    if scores is not None:
+        s = np.asarray(scores, dtype=np.float64)[rows]
+        order = np.lexsort((rows, -np.nan_to_num(s, nan=-np.inf)))[:limit]  # ties: dataset order
+        return rows[order], (f"{'All' if n <= limit else f'The {limit:,} of {n:,}'} selected images with the "
+                             "highest label-error score (most likely mislabeled first)")
+    if n > limit:
+        rows = rows[display_sample(y[rows], limit, seed=seed, min_per_class=3)]
+    shown = rows[np.lexsort((rows, y[rows]))]
+    return shown, (f"All {n:,} selected images" if n <= limit else
+                   f"A class-stratified sample of {limit:,} of the {n:,} selected images (each class in "
+                   "proportion to its count, at least 3)") + ", grouped by class"
+
+
 def selection_kind(selection: Mapping[str, Any] | None) -> str | None:
     """'region' for a box or lasso selection, 'click' for clicked point(s), None when empty."""
     if not selection:

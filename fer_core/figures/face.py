@@ -21,16 +21,23 @@ def _hbars(names: list[str], values, *, highlight: int, outlined: int, fmt: str,
                        "fill": [TOP if j == highlight else OTHER for j in range(len(names))],
                        "edge": [LABEL_EDGE if j == outlined else "transparent" for j in range(len(names))],
                        "text": text if text is not None else [""] * len(names)})
+    # A value is written beside its bar's end, or inside it (white) when the bar reaches near the
+    # axis's end: the axis then ends at the domain's top (100% for probabilities), no room kept for text.
+    df["inside"] = df["value"] > 0.8 * (domain[1] if domain else df["value"].max())
     base = alt.Chart(df).encode(
         y=alt.Y("name:N", sort=names, title=None,
                 axis=alt.Axis(labelLimit=220, labelOverlap=False, labelFlush=False, labelFontSize=11)),  # every name, evenly
         x=alt.X("value:Q", title=None, axis=alt.Axis(format=fmt),
-                scale=alt.Scale(domain=domain) if domain else alt.Undefined),
+                scale=alt.Scale(domain=domain, nice=False) if domain else alt.Undefined),
         tooltip=[alt.Tooltip("name:N", title=" "), alt.Tooltip("value:Q", format=fmt, title=title.split(" (")[0])])
     bars = base.mark_bar(strokeWidth=2).encode(fill=alt.Fill("fill:N", scale=None),
                                                 stroke=alt.Stroke("edge:N", scale=None))
-    layers = bars + base.mark_text(align="left", dx=3).encode(text="text:N") if text is not None else bars
-    return svg(layers.properties(title=title, height=alt.Step(step)))
+    if text is None:
+        return svg(bars.properties(title=title, height=alt.Step(step)))
+    outside_text = base.transform_filter("!datum.inside").mark_text(align="left", dx=3).encode(text="text:N")
+    inside_text = base.transform_filter("datum.inside").mark_text(align="right", dx=-3, color="white").encode(
+        text="text:N")
+    return svg((bars + outside_text + inside_text).properties(title=title, height=alt.Step(step)))
 
 def class_probs_chart(probs, classes, *, label: int = -1, step: int = 20) -> alt.LayerChart:
     """One image's predicted probabilities, top class dark, the given label's bar outlined in red
@@ -38,7 +45,7 @@ def class_probs_chart(probs, classes, *, label: int = -1, step: int = 20) -> alt
     p = np.asarray(probs, dtype=float)
     names = [f"{c} (label)" if j == label else str(c) for j, c in enumerate(classes)]
     return _hbars(names, p, highlight=int(p.argmax()), outlined=label, fmt=".0%", title="Predicted probabilities",
-                  step=step, domain=[0, 1.15], text=[f"{v:.0%}" for v in p])
+                  step=step, domain=[0, 1], text=[f"{v:.0%}" for v in p])
 
 def votes_chart(votes, names, *, majority: int, label_column: int = -1, step: int = 17) -> alt.Chart:
     """One image's FER+ votes (`names`: the vote columns), the majority bar dark; `label_column`

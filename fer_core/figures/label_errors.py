@@ -14,8 +14,11 @@ from fer_core.figures.style import svg
 
 def precision_at_k_chart(table: pd.DataFrame, *, height: int = 280) -> alt.LayerChart:
     """Grouped bars of precision@k per ranking method (rows of `table`, columns 'P@k'), with the
-    'base rate' row (a random ranking's precision) as a dashed rule."""
+    'base rate' row (a random ranking's precision) as a dashed rule. A k without values (NaN: fewer
+    rows than k) is left out; say why beside the chart
+    (:func:`fer_core.analysis.label_errors.precision_not_available`)."""
     methods = [m for m in table.index if m != "base rate"]
+    table = table.loc[:, table.loc[methods].notna().any()]
     cols = [str(c) for c in table.columns]
     df = (table.loc[methods].rename_axis("method").reset_index().melt(id_vars="method", var_name="k", value_name="p"))
     df["k"], df["text"] = df["k"].astype(str), [f"{v:.2f}" for v in df["p"]]

@@ -30,7 +30,9 @@ def confusion_chart(confusion, classes, *, normalize: bool = False) -> alt.Layer
     cell = alt.selection_point(name="cell", fields=["t", "p"], on="click", clear="dblclick")
     order = list(classes)
     base = alt.Chart(df).encode(
-        x=alt.X("predicted:N", sort=order, title="predicted", axis=alt.Axis(orient="top", labelAngle=0)),
+        # Slanted, never dropped: in a 1280 px window level labels overlapped and Vega hid every other one.
+        x=alt.X("predicted:N", sort=order, title="predicted",
+                axis=alt.Axis(orient="top", labelAngle=-40, labelOverlap=False, labelAlign="left")),
         y=alt.Y("true:N", sort=order, title="true"))
     rect = base.mark_rect(cursor="pointer", strokeWidth=2).encode(
         color=alt.Color("value:Q", scale=alt.Scale(scheme="blues", domain=[0, zmax]),

@@ -13,7 +13,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from fer_core.figures.style import MODEL_COLORS, svg
+from fer_core.figures.style import CELL_TEXT, MODEL_COLORS, dark_cells, svg
 from fer_core.analysis.robustness import CORRUPTIONS, summarize
 
 #: One colour per model, in the order the models are given (the first is the default model).
@@ -77,17 +77,17 @@ def severity_frame(results: Results, models: Sequence[str], corruption: str) -> 
     return pd.DataFrame(rows, columns=["model", "level", "label", "mean", "std", "lo", "hi", "repeats"])
 
 
-def severity_chart(results: Results, models: Sequence[str], corruptions: Sequence[str], *, cols: int = 0,
-                   height: int = 200) -> alt.VConcatChart:
-    """Accuracy against severity, one panel per corruption (its own severity labels), one line per
+def severity_panels(results: Results, models: Sequence[str], corruptions: Sequence[str], *, width: int = 260,
+                    height: int = 250) -> list[alt.LayerChart]:
+    """Accuracy against severity, one chart per corruption (its own severity labels), one line per
     model with a band of ± one standard deviation over the repeats (none for a deterministic
     corruption) and, dotted, the majority-class rate (what always answering the most frequent class
-    scores). `cols` panels per row (0: up to 4 in one row, else 3 per row)."""
+    scores). Separate charts of `width` x `height` px (Streamlit fits the whole chart, title and axes
+    included, into that size), so a page can lay them out in a row that wraps at its width (three
+    fit a 1280 px window beside the sidebar); no legend (the colours are :func:`summary_chart`'s)."""
     shown = [c for c in corruptions if any((m, c) in results for m in models)]
-    cols = max(1, min(cols or (4 if len(shown) <= 4 else 3), len(shown)))
     present = [m for m in models if any((m, c) in results for c in shown)]
-    color = _model_color(models, present)
-    width = {1: 560, 2: 420, 3: 270}.get(cols, 180)  # panels of a row fit a wide page's main column
+    color = _model_color(models, present, legend=False)
     y = alt.Y("mean:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%"), title="accuracy")
     panels = []
     for c in shown:
@@ -102,12 +102,9 @@ def severity_chart(results: Results, models: Sequence[str], corruptions: Sequenc
             y=y, tooltip=["model:N", alt.Tooltip("label:N", title=CORRUPTIONS[c].param),
                           alt.Tooltip("mean:Q", format=".1%", title="accuracy"),
                           alt.Tooltip("std:Q", format=".1%", title="± std"), "repeats:Q"])
-        band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", scale=alt.Scale(domain=[0, 1])), y2="hi:Q",
-                                                  color=_model_color(models, present, legend=False))
-        panels.append((line + band  # the line first: the shared legend is taken from it, not the faint band
-                       + majority).properties(title=CORRUPTIONS[c].title, height=height, width=width))
-    rows = [alt.hconcat(*panels[i:i + cols]) for i in range(0, len(panels), cols)]
-    return svg(alt.vconcat(*rows).resolve_scale(color="shared"))
+        band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", scale=alt.Scale(domain=[0, 1])), y2="hi:Q")
+        panels.append(svg((line + band + majority).properties(title=CORRUPTIONS[c].title, height=height, width=width)))
+    return panels
 
 
 def class_heatmap(result: Mapping[str, np.ndarray], corruption: str, classes: Sequence[str]) -> alt.LayerChart:
@@ -121,6 +118,7 @@ def class_heatmap(result: Mapping[str, np.ndarray], corruption: str, classes: Se
     df = pd.DataFrame([{"cls": yl[k], "level": xl[j], "accuracy": float(z[k, j]) if np.isfinite(z[k, j]) else None,
                         "text": f"{z[k, j]:.0%}" if np.isfinite(z[k, j]) else "—"}
                        for k in range(len(yl)) for j in range(len(xl))])
+    df["dark"] = dark_cells(df["accuracy"].to_numpy(dtype=float), scheme="redyellowgreen")  # white text on them
     base = alt.Chart(df).encode(x=alt.X("level:N", sort=xl, title=spec.param, axis=alt.Axis(labelAngle=0)),
                                 y=alt.Y("cls:N", sort=yl, title="class (images)"))
     layer = (base.mark_rect().encode(
@@ -128,7 +126,7 @@ def class_heatmap(result: Mapping[str, np.ndarray], corruption: str, classes: Se
                                  legend=alt.Legend(format=".0%", title="accuracy")),
                  tooltip=[alt.Tooltip("cls:N", title="class"), alt.Tooltip("level:N", title=spec.param),
                           alt.Tooltip("accuracy:Q", format=".1%")])
-             + base.mark_text(fontSize=11).encode(text="text:N"))
+             + base.mark_text(fontSize=11).encode(text="text:N", color=CELL_TEXT))
     return svg(layer.properties(title=f"Per-class accuracy: {spec.title}", height=alt.Step(26)))
 
 

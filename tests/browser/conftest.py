@@ -8,6 +8,11 @@ Override the browser binary with $FER_CHROMIUM.
         page = streamlit_app.goto("dataset")          # waits until the script run is done
         assert page.get_by_text("images match").is_visible()
         streamlit_app.screenshot("dataset")           # test-artifacts/dataset.png, full page
+
+A test runs at VIEWPORT (1500 px wide); to run it at 1280 px too, parametrize the `viewport` fixture:
+
+    @pytest.mark.parametrize("viewport", VIEWPORTS, ids=VIEWPORT_IDS)
+    def test_layout(streamlit_app, viewport): ...
 """
 from __future__ import annotations
 
@@ -76,14 +81,23 @@ class StreamlitApp:
         return [e.inner_text() for e in self.page.locator(EXCEPTION).all()]
 
     def screenshot(self, name: str) -> Path:
-        return full_page_screenshot(self.page, ARTIFACTS / f"{name}.png")
+        """test-artifacts/<name>.png (<name>_<width>.png when the window is not VIEWPORT's width)."""
+        width = self.page.viewport_size["width"]
+        suffix = "" if width == VIEWPORT["width"] else f"_{width}"
+        return full_page_screenshot(self.page, ARTIFACTS / f"{name}{suffix}.png")
 
 
 @pytest.fixture
-def streamlit_app(streamlit_server, _browser):
+def viewport() -> dict:
+    """The browser window's size; a test parametrizes it (VIEWPORTS) to run at 1280 px too."""
+    return VIEWPORT
+
+
+@pytest.fixture
+def streamlit_app(streamlit_server, _browser, viewport):
     """(base URL, Playwright page) on the shared server, in a new browser context per test."""
     url, cache = streamlit_server
-    context = _browser.new_context(viewport=VIEWPORT)
+    context = _browser.new_context(viewport=viewport)
     context.add_init_script(RUN_COUNTER_JS)
     page = context.new_page()
     page.set_default_timeout(30_000)

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from browser_helpers import FIND_POINT_JS
+from browser_helpers import FIND_POINT_JS, VIEWPORT_IDS, VIEWPORTS
 
 pytestmark = pytest.mark.browser
 
@@ -75,7 +75,8 @@ def test_click_point_shows_its_face_and_row(streamlit_app):
     page.locator(".st-key-emb_panel").get_by_role("heading", name=f"Image #{j}").wait_for(timeout=15_000)
 
 
-def test_lasso_selects_the_points_inside(streamlit_app):
+@pytest.mark.parametrize("viewport", VIEWPORTS, ids=VIEWPORT_IDS)
+def test_lasso_selects_the_points_inside(streamlit_app, viewport):
     page = _open(streamlit_app)
     x0, y0, x1, y1 = page.evaluate(ROWS_IN_RECT_JS, [0, 0, 0, 0, 160, 120])["rect"]
     expected = set(page.evaluate(ROWS_IN_RECT_JS, [x0, y0, x1, y1, 0, 0])["rows"])
@@ -103,5 +104,14 @@ def test_lasso_selects_the_points_inside(streamlit_app):
     import pandas as pd
     got = set(pd.read_csv(dl.value.path())["index"].tolist())
     assert len(got) == n and len(got ^ expected) <= max(1, len(expected) // 50)
+    # the gallery says in which order it shows them, with the classes it shows (issue 17)
+    assert page.get_by_text(re.compile(r"(All \d+ selected images|class-stratified sample|highest label-error "
+                                       r"score).*: \w+ \d")).first.is_visible()
     assert streamlit_app.exceptions() == []
     streamlit_app.screenshot("embeddings_lasso")
+    # another map (t-SNE) replaces this one and its lasso: the selection and its gallery go too (issue 17)
+    streamlit_app.act(page.locator('[data-testid="stButtonGroup"]').get_by_text("t-SNE", exact=True).click,
+                      timeout_s=240)
+    page.locator(".js-plotly-plot >> visible=true").first.wait_for()
+    assert page.get_by_role("heading", name=re.compile(r"selected images")).count() == 0
+    assert streamlit_app.exceptions() == []

@@ -2,9 +2,11 @@
 
 Screenshots land in test-artifacts/ (git-ignored) for a person to look at.
 """
+import numpy as np
 import pytest
 from browser_helpers import FACE_JS
 
+from browser_helpers import VIEWPORT_IDS, VIEWPORTS
 from fer_core.models.checkpoint import shipped_checkpoints
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")]
@@ -68,7 +70,8 @@ def test_review_flag_undo_and_tabs(streamlit_app):
     assert streamlit_app.exceptions() == []
 
 
-def test_flags_table_edits_are_saved_and_undone(streamlit_app):
+@pytest.mark.parametrize("viewport", VIEWPORTS, ids=VIEWPORT_IDS)
+def test_flags_table_edits_are_saved_and_undone(streamlit_app, viewport):
     """The Flags tab's table is an st.data_editor: a note typed and a decision picked in the grid
     (keyboard, as a person would) become new decisions in the flag store; Undo takes the last back."""
     from fer_core.data.dataset import load_dataset
@@ -82,7 +85,7 @@ def test_flags_table_edits_are_saved_and_undone(streamlit_app):
         streamlit_app.act(page.get_by_role("tab", name="Flags").click)
         grid = page.locator('[data-testid="stDataFrame"]').first
         grid.wait_for()
-        order = [int(page.locator(f'[data-testid="glide-cell-0-{i}"]').inner_text()) for i in range(2)]
+        order = [int(page.locator(f'[data-testid="glide-cell-1-{i}"]').inner_text()) for i in range(2)]  # source rows
 
         def edit(row: int, col: int, *keys: str) -> None:
             """Select the cell (row, col) of the grid, then press/type `keys` ('<Key>' = press)."""
@@ -102,10 +105,16 @@ def test_flags_table_edits_are_saved_and_undone(streamlit_app):
         def latest(row):
             return _flags(streamlit_app.cache_dir).latest(ds.data_hash).set_index("row").loc[row]
 
-        edit(r0, 4, "<Enter>", "<Control+a>", "cartoon", "<Enter>")      # the note
+        edit(r0, 6, "<Enter>", "<Control+a>", "cartoon", "<Enter>")      # the note
         assert (latest(r0)["decision"], int(latest(r0)["label"]), latest(r0)["note"]) == ("mislabeled", 3, "cartoon")
-        edit(r1, 2, "<Enter>", "not_face", "option:not_face", "<Enter>")  # the decision
+        edit(r1, 4, "<Enter>", "not_face", "option:not_face", "<Enter>")  # the decision
         assert latest(r1)["decision"] == "not_face"
+        # both numbers of an image, labelled, and its face (issue 17)
+        header = grid.locator('[role="columnheader"]').all_inner_texts()  # the grid's accessible table
+        assert header[:3] == ["face", "source row", "dataset index"], header
+        assert grid.locator('[data-testid="glide-cell-0-0"]').inner_text().startswith("data:image/png;base64,")
+        assert [int(page.locator(f'[data-testid="glide-cell-2-{k}"]').inner_text()) for k in range(2)] == \
+            [int(np.flatnonzero(ds.row == r)[0]) for r in order]
         assert streamlit_app.exceptions() == []
         streamlit_app.screenshot("label_errors_flags_table")
         streamlit_app.act(lambda: page.get_by_role("button", name="Undo last decision").click())

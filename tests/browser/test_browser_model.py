@@ -4,7 +4,7 @@ import re
 import numpy as np
 import pytest
 
-from browser_helpers import CELL_JS
+from browser_helpers import AXIS_LABELS_JS, CELL_JS, CLIPPED_JS, VIEWPORT_IDS, VIEWPORTS
 
 pytestmark = pytest.mark.browser
 
@@ -36,3 +36,19 @@ def test_confusion_cell_click_opens_gallery(streamlit_app):
     assert f"{cm[t, p]} images labeled fear predicted sad" in text
     assert streamlit_app.exceptions() == []
     streamlit_app.screenshot("model_cell_click")
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS, ids=VIEWPORT_IDS)
+def test_labels_and_metrics_are_not_cut_off(streamlit_app, viewport):
+    """Issue 17: at 1280 and 1400 px the confusion matrix hid the disgust, happy and surprise
+    column labels (Vega drops labels that overlap) and a metric's label ended in an ellipsis."""
+    from fer_core.constants import FER2013_EMOTIONS
+    page = streamlit_app.goto("model")
+    page.locator('[data-testid="stVegaLiteChart"] g.mark-rect path').first.wait_for()
+    labels = page.evaluate(AXIS_LABELS_JS)[0]  # the confusion matrix: predicted (top) and true (left) axes
+    for name in FER2013_EMOTIONS:
+        assert labels.count(name) == 2, (name, labels)
+    assert page.evaluate(CLIPPED_JS, '[data-testid="stMetricLabel"]') == []
+    assert page.evaluate(CLIPPED_JS, '[data-testid="stMetricValue"]') == []
+    assert streamlit_app.exceptions() == []
+    streamlit_app.screenshot("model")

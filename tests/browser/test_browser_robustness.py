@@ -4,7 +4,7 @@ Screenshot: test-artifacts/robustness.png.
 """
 import pytest
 
-from browser_helpers import wait_images
+from browser_helpers import CHIPS, CLIPPED_JS, HIDDEN_JS, VIEWPORT_IDS, VIEWPORTS, wait_images
 from fer_core.models.checkpoint import shipped_checkpoints
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")]
@@ -12,6 +12,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shipped_checkpoints(),
 #: Vega-Lite charts (SVG) that finished drawing: they hold marks.
 DRAWN_JS = """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
     .filter(c => c.querySelector('.role-mark path, .role-mark text')).length"""
+
+
+#: [text, fill] of every number on the per-class heatmap.
+HEATMAP_TEXT_JS = """() => {
+  const c = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+    .find(c => c.textContent.includes('Per-class accuracy'));
+  return [...c.querySelectorAll('g.mark-text.role-mark text')].map(t => [t.textContent, t.getAttribute('fill')]);
+}"""
 
 
 def run_quick_sweep(streamlit_app, page) -> None:
@@ -47,3 +55,24 @@ def test_robustness_quick_sweep_and_charts(streamlit_app):
     streamlit_app.act(page.get_by_role("option", name="Occlusion: eyes", exact=True).click)
     assert page.get_by_text("Per-class accuracy: Occlusion: eyes", exact=False).first.is_visible()
     assert streamlit_app.exceptions() == []
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS, ids=VIEWPORT_IDS)
+def test_severity_panels_fit_and_dark_cells_have_white_text(streamlit_app, viewport):
+    """Issue 17: the severity row was a fixed 1,080 px (FGSM cut off at 1280-1500 px), and the
+    heatmap's numbers were black on its dark-red cells."""
+    page = streamlit_app.goto("robustness", timeout_s=120)
+    run_quick_sweep(streamlit_app, page)
+    page.get_by_text("Per-class accuracy", exact=False).first.wait_for(timeout=60_000)
+    page.wait_for_function(f"() => ({DRAWN_JS})() >= 7", timeout=60_000)  # summary, 4 curves, heatmap, box plot
+    for name in ("Gaussian noise", "Gaussian blur", "Occlusion: eyes", "FGSM attack"):
+        assert page.locator('[data-testid="stVegaLiteChart"] g.role-title-text text', has_text=name).count() >= 1
+    assert page.evaluate(CLIPPED_JS, '[data-testid="stVegaLiteChart"]') == []  # every chart inside the page
+    assert page.evaluate(HIDDEN_JS, CHIPS) == []  # every chosen corruption's chip shows
+    cells = page.evaluate(HEATMAP_TEXT_JS)
+    values = [(int(t.rstrip("%")), fill) for t, fill in cells if t.endswith("%")]
+    assert any(v <= 5 for v, _ in values)  # noise at its strongest: dark-red cells
+    assert [x for x in values if x[0] <= 5 and x[1] != "white"] == []
+    assert all(fill != "white" for v, fill in values if 30 <= v <= 70), values
+    assert streamlit_app.exceptions() == []
+    streamlit_app.screenshot("robustness_layout")
