@@ -33,10 +33,6 @@ if sel is not None and st.session_state.get("_sal_seen") != int(sel):  # set by 
 st.session_state.setdefault("sal_index", 0)
 
 
-def pick_from_gallery():
-    st.session_state.sal_index = int(st.session_state.sal_gallery_pick)
-
-
 with st.expander("Pick an image from a gallery", icon=":material/photo_library:"):
     g = st.columns(3)
     present = [s for s in SPLITS if (ds.split == s).any()]
@@ -51,11 +47,12 @@ with st.expander("Pick an image from a gallery", icon=":material/photo_library:"
     ok = probs.argmax(1) == ds.labels
     m &= ok if gwhich == "correct" else (~ok & (ds.labels >= 0)) if gwhich == "misclassified" else True
     cand = np.flatnonzero(m)[:48]
-    ui.show_grid(ds.images[cand], cols=12, scale=2, captions=[f"{i} {classes[probs[i].argmax()]}" for i in cand])
-    st.caption("Caption: dataset index and predicted class.")
-    if len(cand):
-        st.selectbox("Use image", cand, index=None, key="sal_gallery_pick", on_change=pick_from_gallery,
-                     placeholder="dataset index from the gallery", format_func=lambda i: f"{i} ({ui.label_name(int(ds.labels[i]))})")
+    picked = ui.show_grid(ds.images[cand], cols=12, scale=2, ids=cand, key="sal_grid",
+                          captions=[f"{i} {classes[probs[i].argmax()]}" for i in cand])
+    st.caption("Click a face to explain it. Caption: dataset index and predicted class.")
+    if picked is not None:
+        st.session_state.sal_index = picked
+        st.rerun()
 
 c = st.columns([1, 1.3, 2.2])
 i = int(c[0].number_input("Dataset index", 0, len(ds) - 1, key="sal_index",

@@ -133,7 +133,10 @@ def explorer(ds, model, cfg, color_by, pred) -> None:
     st.caption(f"{how}: " + " · ".join(f"{k} {v:,}" for k, v in counts.items())
                + (". The CSV has all of them." if len(shown) < len(region) else "."))
     caps, cols = ui.grid_captions(ds, shown)
-    ui.show_grid(ds.images[shown], cols=16, scale=2, captions=caps, caption_colors=cols)
+    picked = ui.show_grid(ds.images[shown], cols=16, scale=2, captions=caps, caption_colors=cols, ids=shown,
+                          key="emb_sel_grid")
+    if picked is not None:
+        ui.open_card(ds, picked, model=model)
 
 
 def class_separation(ds, model) -> None:
