@@ -84,3 +84,5 @@ for k, f in enumerate(faces, 1):
     with c, st.spinner(f"{METHODS[method]}..."):
         amap = ui.attribution(model, f["crop"][None], method, int(f["label"]))[0]
         c.image(overlay(f["crop"], amap, scale=4), caption=f"{METHODS[method]} for {labels[k - 1]}")
+    if st.toggle("Find similar faces in the dataset", key=f"taf_similar_{k}"):
+        ui.similar_to_crop(ui.current_dataset(), f["crop"], model=model, key=f"taf_sim_grid_{k}")

@@ -28,7 +28,7 @@ from dashboard.ui.selection import (clear_selection, current_selection, offer_se
 from dashboard.ui.widgets import (BAD_RGB, CLASS_COLORS, NONE_RGB, OK_RGB, describe, face_grid, grid_captions,
                                   label_name, pick_gallery, run_with_progress, show_counts, show_face,
                                   show_grid, votes_chart)
-from dashboard.ui.face_card import open_card, similar_faces
+from dashboard.ui.face_card import open_card, similar_faces, similar_to_crop
 
 __all__ = [
     "analyze_upload", "attribution", "class_histograms", "demo_photo_bytes", "flag_store", "image_table", "pixel_stats",
@@ -37,7 +37,7 @@ __all__ = [
     "SETTINGS", "current_dataset", "current_source", "data_source_sidebar", "load_source", "save_source",
     "saved_source", "source_files", "BAD_RGB", "CLASS_COLORS", "NONE_RGB", "OK_RGB", "describe", "grid_captions",
     "label_name", "pick_gallery", "run_with_progress", "show_counts", "show_face", "show_grid",
-    "votes_chart", "face_grid", "open_card", "similar_faces", "DECISION_TEXT", "export_buttons", "flag_all",
+    "votes_chart", "face_grid", "open_card", "similar_faces", "similar_to_crop", "DECISION_TEXT", "export_buttons", "flag_all",
     "rows_csv", "clear_selection", "current_selection", "offer_selection", "selection_sidebar",
     "selection_summary", "selection_warning", "set_selection",
 ]

@@ -107,3 +107,19 @@ def _flag_controls(ds, i: int, row: int, lab: int) -> None:
     latest = flags.latest(ds.data_hash).set_index("row")
     now = str(latest.loc[row, "decision"]) if row in latest.index else ""
     head.markdown(f"**Flag** · current decision: **{DECISION_TEXT.get(now, 'none')}**")
+
+
+def similar_to_crop(ds, crop, *, model: str, key: str, k: int = SIMILAR_K) -> None:
+    """The `k` Training faces of `ds` nearest to a 48x48 face `crop` that is not in the dataset (a
+    photo's face on Try a face), in `model`'s feature space; a click opens that face's card."""
+    from fer_core.analysis.predictions import features_and_probs
+    pred = loaders.artifact("predictions", ds, model=model)
+    feats, _ = features_and_probs(loaders.load_model(model), crop[None], progress=None)
+    train = ds.rows("Training")
+    idx, sims = nearest(pred["features"], feats[0], k=k, among=train if len(train) else None)
+    st.caption(f"The {len(idx)} {'Training ' if len(train) else ''}faces of `{ds.source}` the model finds most "
+               "similar (cosine in its feature space), with their labels. Click one to open its card.")
+    picked = widgets.face_grid(ds.images[idx], idx, [f"{s:.2f} {widgets.label_name(int(ds.labels[j]))}"
+                                                     for s, j in zip(sims, idx)], key=key, cols=12, size=80)
+    if picked is not None:
+        open_card(ds, picked, model=model)

@@ -4,9 +4,8 @@ Screenshots land in test-artifacts/ (git-ignored) for a person to look at.
 """
 import numpy as np
 import pytest
-from browser_helpers import FACE_JS
+from browser_helpers import FACE_JS, VIEWPORT_IDS, VIEWPORTS
 
-from browser_helpers import VIEWPORT_IDS, VIEWPORTS
 from fer_core.models.checkpoint import shipped_checkpoints
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")]

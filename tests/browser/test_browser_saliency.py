@@ -4,8 +4,15 @@ Screenshots land in test-artifacts/ (git-ignored) for a person to look at.
 """
 import numpy as np
 import pytest
+from browser_helpers import (
+    AXIS_LABELS_JS,
+    CHIPS,
+    HIDDEN_JS,
+    NARROW_VIEWPORT,
+    VIEWPORT_IDS,
+    VIEWPORTS,
+)
 
-from browser_helpers import AXIS_LABELS_JS, CHIPS, HIDDEN_JS, NARROW_VIEWPORT, VIEWPORT_IDS, VIEWPORTS
 from fer_core.models.checkpoint import shipped_checkpoints
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")]
@@ -13,9 +20,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shipped_checkpoints(),
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
-    from fer_core.data.dataset import load_dataset
-    from fer_core.analysis.faces import demo_photo
     from fer_testutils import photo_zoo
+
+    from fer_core.analysis.faces import demo_photo
+    from fer_core.data.dataset import load_dataset
 
     ds = load_dataset()
     rgb, _, _ = demo_photo(ds.images, ds.labels, n=2, seed=1)
