@@ -18,13 +18,17 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from browser_helpers import (CHROMIUM, CHROMIUM_ARGS, FIND_POINT_JS, RUN_COUNTER_JS,  # noqa: E402
+from browser_helpers import (CHROMIUM, CHROMIUM_ARGS, FACE_JS, FIND_POINT_JS, RUN_COUNTER_JS,  # noqa: E402
                              full_page_screenshot, runs_done, serve_dashboard, wait_idle, wait_images)
 
 #: Screenshot name -> url path.
 PAGES = {"home": "", "dataset": "dataset", "eigenfaces": "eigenfaces", "embeddings": "embeddings", "model": "model",
          "saliency": "saliency", "label_errors": "label_errors", "try_a_face": "try_a_face",
-         "robustness": "robustness", "experiments": "experiments"}
+         "robustness": "robustness", "experiments": "experiments", "table": "table",
+         # views reached by an action on a page (ACTIONS), shot at the window's size
+         "face_card": "dataset", "review": "review", "try_a_face_similar": "try_a_face"}
+#: shots of the window only (a dialog, a page's top): the rest are full-page
+WINDOW_ONLY = {"face_card", "review"}
 
 
 def click_isolated_point(page) -> None:
@@ -50,7 +54,40 @@ def run_quick_sweep(page) -> None:
 
 
 #: What to do on a page before its screenshot.
-ACTIONS = {"embeddings": click_isolated_point, "robustness": run_quick_sweep}
+def open_face_card(page) -> None:
+    """Click the fifth face of the Dataset grid: its card opens, with its similar faces."""
+    face = page.evaluate(FACE_JS, 4)
+    n = runs_done(page)
+    page.mouse.click(face["x"], face["y"])
+    wait_idle(page, n, 60)
+    n = runs_done(page)
+    page.locator('[role="dialog"]').get_by_role("button", name="Find 12 similar faces").click()
+    wait_idle(page, n, 60)
+
+
+def review_a_selection(page) -> None:
+    """Make the first 100 images of the sample the current selection (as a shared link would) and
+    open the Review page on it."""
+    from fer_core.data.dataset import load_dataset
+    from fer_core.data.selection import encode
+    ds = load_dataset()
+    url = page.url.split("?")[0]
+    page.goto(f"{url}?sel={encode(range(100), n=len(ds))}&sel_from=first+100+images&sel_data={ds.data_hash[:12]}")
+    wait_idle(page, 0, 120)
+    wait_images(page)
+
+
+def find_similar_to_photo(page) -> None:
+    n = runs_done(page)
+    page.get_by_text("Sample photo").click()
+    wait_idle(page, n, 180)
+    n = runs_done(page)
+    page.get_by_text("Find similar faces in the dataset").first.click()
+    wait_idle(page, n, 180)
+
+
+ACTIONS = {"embeddings": click_isolated_point, "robustness": run_quick_sweep, "face_card": open_face_card,
+           "review": review_a_selection, "try_a_face_similar": find_similar_to_photo}
 
 
 def shrink(src: Path, dst: Path, colors: int = 112) -> int:
@@ -103,7 +140,11 @@ def main(argv=None) -> int:
                     print(f"{name}: the page shows an exception", file=sys.stderr)
                     return 1
                 raw = Path(cache) / f"{name}.png"
-                full_page_screenshot(page, raw)
+                if name in WINDOW_ONLY:
+                    page.wait_for_timeout(800)
+                    page.screenshot(path=str(raw))
+                else:
+                    full_page_screenshot(page, raw)
                 size = shrink(raw, out / f"{name}.png")
                 print(f"{out / f'{name}.png'}: {size // 1024} KB")
             browser.close()

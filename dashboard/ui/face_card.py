@@ -58,7 +58,8 @@ def _card(ds, model: str) -> None:
         if loaders.artifact_cached("label_errors", ds, model=model):
             score = loaders.artifact("label_errors", ds, model=model, spinner=False)["score_ensemble"]
             meta["label-error rank"] = f"{int((score > score[i]).sum()) + 1:,} of {len(score):,}"
-        st.dataframe(pd.DataFrame({"value": [str(v) for v in meta.values()]}, index=list(meta)), width="stretch")
+        st.dataframe(pd.DataFrame({"value": [str(v) for v in meta.values()]}, index=list(meta)), width="stretch",
+                     height=(len(meta) + 1) * 35 + 3)
     with c:
         st.altair_chart(face_figs.class_probs_chart(pred["probs"][i], classes, label=lab if len(classes) == 7 else -1,
                                                     step=17), key=f"card_probs_{i}")

@@ -74,3 +74,17 @@ def test_a_confusion_cell_then_a_face_opens_its_card(streamlit_app):
     assert card.get_by_text("label sad", exact=False).first.is_visible()
     assert card.get_by_text("predicts neutral", exact=False).first.is_visible(), i
     assert streamlit_app.exceptions() == []
+
+
+def test_a_photos_face_finds_similar_dataset_faces_and_opens_their_card(streamlit_app):
+    page = streamlit_app.page
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    streamlit_app.goto("try_a_face", timeout_s=300)
+    streamlit_app.act(lambda: page.get_by_text("Sample photo").click(), timeout_s=180)
+    streamlit_app.act(lambda: page.get_by_text("Find similar faces in the dataset").first.click(), timeout_s=180)
+    page.get_by_text("the model finds most similar", exact=False).first.wait_for()
+    assert page.evaluate("() => document.querySelectorAll('g.mark-image image').length") == 12
+    i = _open_card(streamlit_app, 0)
+    assert page.locator(DIALOG).get_by_text("split", exact=True).first.is_visible(), i
+    assert streamlit_app.exceptions() == []
+    streamlit_app.screenshot("try_a_face_similar")
