@@ -76,6 +76,14 @@ def mislabeled_tab() -> None:
     if hide:
         keep &= ~t["row"].isin(latest.index)
     t = t[keep]
+    top = st.number_input("Review the top N of this ranking", 1, max(1, len(t)), min(100, max(1, len(t))),
+                          key="le_top_n", help="makes them the current selection (sidebar) and opens Review")
+    if st.button(f"Review the top {int(top):,}", icon=":material/rate_review:", disabled=not len(t)):
+        ui.set_selection(ds, t["index"].to_numpy()[:int(top)], f"top {int(top)} label errors ({method})")
+        try:
+            st.switch_page(ui.PAGES_DIR / "review.py")
+        except Exception:  # page run on its own (no navigation)
+            st.info("Open the Review page: these images are the current selection.")
     st.caption(f"{len(t):,} images, most suspicious first. Click a face to review it; a decision moves on to "
                "the next unreviewed face. Reviewed faces are marked " + ", ".join(
                    f"{m.strip()} {panels.DECISION_TEXT[d].lower()}" for d, m in panels.DECISION_MARK.items()) + ".")

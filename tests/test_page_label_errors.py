@@ -187,3 +187,14 @@ def test_flags_table_is_an_editor_whose_edits_are_saved_validated_and_undone(sam
     assert pd.isna(latest(r1)["label"])
     at = _run(at)
     assert not at.exception
+
+
+def test_the_top_of_the_ranking_becomes_the_selection_for_review(sample):
+    at = _run(le_given=["fear"], le_top_n=7)
+    next(b for b in at.button if b.label.startswith("Review the top 7")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    res = le.get_label_errors(sample)
+    t = le.ranking_table(sample, res)
+    top = t[t["given_label"] == "fear"]["index"].to_numpy()[:7]
+    sel = at.session_state["selection"]
+    assert sorted(sel.indices.tolist()) == sorted(top.tolist()) and "top 7 label errors" in sel.source
