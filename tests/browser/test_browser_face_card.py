@@ -85,6 +85,6 @@ def test_a_photos_face_finds_similar_dataset_faces_and_opens_their_card(streamli
     page.get_by_text("the model finds most similar", exact=False).first.wait_for()
     assert page.evaluate("() => document.querySelectorAll('g.mark-image image').length") == 12
     i = _open_card(streamlit_app, 0)
-    assert page.locator(DIALOG).get_by_text("split", exact=True).first.is_visible(), i
+    assert page.locator(DIALOG).get_by_text("Predicted probabilities").first.is_visible(), i
     assert streamlit_app.exceptions() == []
     streamlit_app.screenshot("try_a_face_similar")
