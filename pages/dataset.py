@@ -1,6 +1,7 @@
 """Dataset: browse and filter every image page by page; class and pixel-intensity statistics."""
 
 from dashboard import ui
+from dashboard.panels import dataset as panels
 
 import numpy as np
 import streamlit as st
@@ -97,6 +98,7 @@ st.title("Dataset")
 dataset = ui.current_dataset()
 st.caption(f"{len(dataset):,} images from `{dataset.source}`. Only the current page of thumbnails is sent "
            "to the browser.")
+panels.photo_faces(dataset)  # a folder of photos: how many had no face or several
 # Lazy tabs: only the open tab runs and goes to the browser (its charts and images are not built,
 # sent and drawn for nothing; a new tab's first paint has no chart library to load).
 for tab, body in zip(st.tabs(["Browse", "Class distribution", "Pixel statistics"], key="ds_tab", on_change="rerun"),

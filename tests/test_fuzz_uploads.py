@@ -192,7 +192,7 @@ def test_special_and_oversized_paths_are_refused_without_reading(tmp_path, monke
         F.load_photo(fifo)
     big = tmp_path / "big.jpg"
     big.write_bytes(bytes(2048))
-    monkeypatch.setattr(F, "MAX_FILE_BYTES", 1024)
+    monkeypatch.setattr("fer_core.data.photos.MAX_FILE_BYTES", 1024)  # where load_photo reads it
     with pytest.raises(F.ImageError, match=r"^big\.jpg: the file is too large"):
         F.load_photo(big)
     with pytest.raises(F.ImageError, match="too large"):

@@ -1,5 +1,10 @@
 """Readers for FER2013 (`fer2013.csv[.gz]`), FER+ votes (`fer2013new.csv`) and image folders.
 
+Image folders: the layouts of :mod:`fer_core.data.layouts` (FER2013 copies, RAF-DB, AffectNet,
+CK+, emotion-name folders). A 48x48 image is taken as a face crop as it is; any other photo is
+searched for faces and its largest face cropped as the Try a face page crops it
+(:mod:`fer_core.data.faces`); the result is cached with the rest of the parse.
+
 Every reader returns one :class:`Dataset`. Bad input raises :class:`DataError` (a
 ``ValueError``) whose message names the file, the row and the field; no row is dropped
 silently.
@@ -24,31 +29,25 @@ import numpy as np
 import pandas as pd
 
 from fer_core.constants import (FER2013_EMOTIONS, FER2013_TO_FER6, FERPLUS_EMOTIONS, FERPLUS_TO_FER2013,
-                        FERPLUS_VOTE_COLUMNS, FOLDER_SPLITS, IMAGE_SIZE, N_PIXELS, SPLITS,
+                        FERPLUS_VOTE_COLUMNS, IMAGE_SIZE, N_PIXELS, SPLITS,
                         get_label_set)
-from fer_core.errors import located
+from fer_core.data import faces as face_detection
+from fer_core.data.errors import DataError
+from fer_core.data.layouts import IMAGE_EXTENSIONS, LABEL_EXTENSIONS, read_layout
 from fer_core.store import Store, hash_bytes, hash_file
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
+__all__ = ["IMAGE_EXTENSIONS", "DataError", "Dataset", "FerPlus", "load_dataset", "read_fer2013_csv",
+           "read_ferplus_csv", "read_image_folder"]
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 SAMPLE_CSV = SAMPLE_DIR / "fer2013_sample.csv.gz"
 SAMPLE_FERPLUS = SAMPLE_DIR / "fer2013new_sample.csv"
 #: Bump when a reader's output changes, so cached parses are rebuilt.
 READER_VERSION = 2  # 2: pixel values past int32 and a long first row are errors (were read wrongly)
-
-
-class DataError(ValueError):
-    """Bad input data. Attributes `file`, `row` (0-based data row), `field` may be None;
-    `line` is the row's 1-based line in the file (row + 2 unless blank lines or quoted line
-    breaks come before it); `problem` is the message without the location."""
-
-    def __init__(self, message: str, *, file: str | os.PathLike | None = None,
-                 row: int | None = None, field: str | None = None, line: int | None = None):
-        self.file, self.row, self.field = (str(file) if file is not None else None), row, field
-        self.problem = message
-        self.line = line if line is not None else (row + 2 if row is not None else None)
-        super().__init__(located(message, file=file, place=f"row {row} (line {self.line})" if row is not None else None,
-                                 field=field))
+#: Bump when the image-folder reader's output changes (its own key, so CSV parses are kept).
+FOLDER_READER_VERSION = 2  # 2: layouts (RAF-DB, AffectNet, synonyms); faces detected and cropped
+#: Photos of a folder are decoded and searched for faces on this many threads (OpenCV and Pillow
+#: release the GIL).
+FOLDER_THREADS = max(1, min(8, os.cpu_count() or 1))
 
 
 @dataclass
@@ -107,6 +106,10 @@ class Dataset:
         previous_hashes: data hashes the same data had in earlier versions of this package (the
             hash of a file loaded with its FER+ votes used to include them), so that records keyed
             by them (flags) can be carried over; empty for a subset.
+        faces: (N,) int16 for folder datasets: faces the detector found in each photo (0: the
+            whole photo was used; 2 or more: the largest face was used), -1 for an image that was
+            already 48x48 (taken as a face crop, not searched); None otherwise.
+        layout: the folder layout read (:data:`fer_core.data.layouts.LAYOUTS`), '' for a CSV file.
     """
 
     images: np.ndarray
@@ -119,6 +122,8 @@ class Dataset:
     paths: np.ndarray | None = None
     ferplus_hash: str = ""
     previous_hashes: tuple[str, ...] = ()
+    faces: np.ndarray | None = None
+    layout: str = ""
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -150,6 +155,7 @@ class Dataset:
         return replace(self, images=self.images[idx], labels=self.labels[idx], split=self.split[idx],
                        row=self.row[idx], ferplus=self.ferplus.subset(idx) if self.ferplus else None,
                        paths=self.paths[idx] if self.paths is not None else None,
+                       faces=self.faces[idx] if self.faces is not None else None,
                        data_hash=hash_bytes(self.data_hash, "subset", rows), previous_hashes=(),
                        ferplus_hash=hash_bytes(self.ferplus_hash, "subset", rows) if self.ferplus_hash else "")
 
@@ -192,8 +198,17 @@ class Dataset:
         ok = (maj >= 0) & (self.labels >= 0)
         return float((maj[ok] == self.labels[ok]).mean()) if ok.any() else None
 
+    def photo_faces(self) -> dict[str, np.ndarray]:
+        """Rows of a photo folder by the faces found: 'no face' (the whole photo was used),
+        'several faces' (the largest was used), each (M,) int64 dataset indices; empty when
+        the dataset has no searched photos."""
+        if self.faces is None or not (self.faces >= 0).any():
+            return {}
+        return {"no face": np.flatnonzero(self.faces == 0), "several faces": np.flatnonzero(self.faces > 1)}
+
     def summary(self) -> dict:
-        """JSON-ready summary: rows, per-split and per-class counts, FER+ agreement."""
+        """JSON-ready summary: rows, per-split and per-class counts, FER+ agreement, and for a
+        photo folder its layout and the photos searched for a face, with none or several found."""
         splits = [s for s in SPLITS if (self.split == s).any()] + \
                  sorted(set(self.split.tolist()) - set(SPLITS))
         per_split = {}
@@ -206,6 +221,11 @@ class Dataset:
         out = {"source": self.source, "rows": len(self), "data_hash": self.data_hash,
                "splits": per_split,
                "classes": {name: int((self.labels == i).sum()) for i, name in enumerate(FER2013_EMOTIONS)}}
+        if self.layout:
+            out["layout"] = self.layout
+        if self.photo_faces():
+            out["photos"] = {"searched": int((self.faces >= 0).sum()), "no_face": int((self.faces == 0).sum()),
+                             "several_faces": int((self.faces > 1).sum())}
         if self.ferplus is not None:
             fp = self.ferplus
             out["ferplus"] = {
@@ -486,52 +506,70 @@ def _read_ferplus_csv(path: Path, expected_rows, expected_split, fer_path) -> Fe
 # --------------------------------------------------------------------------------------------
 # Image folders
 # --------------------------------------------------------------------------------------------
-def _load_image_48(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+def _read_face(path: Path, detector: str) -> tuple[np.ndarray, int, tuple[int, int, int, int]]:
+    """(48, 48) uint8 face of one image file, the faces found (-1: not searched) and its box."""
+    from fer_core.data.photos import ImageError, load_photo
     try:
-        with Image.open(path) as im:
-            im.load()
-            g = im.convert("L")
-            if g.size != (IMAGE_SIZE, IMAGE_SIZE):
-                g = g.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
-            return np.asarray(g, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(f"unreadable image ({type(e).__name__}: {e})", file=path) from None
+        photo = load_photo(path)
+    except ImageError as e:
+        raise DataError(f"unreadable image ({e.problem})", file=path) from None
+    if photo.size == (IMAGE_SIZE, IMAGE_SIZE):  # already a FER-style face crop: kept as it is
+        return photo.gray, -1, (0, 0, IMAGE_SIZE, IMAGE_SIZE)
+    found = face_detection.face_crop(photo.gray, detector=detector)
+    return found.crop, found.faces, found.box
 
 
-def _list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+def read_image_folder(path: str | os.PathLike, *, detector: str = face_detection.DEFAULT_DETECTOR,
+                      progress: bool = False) -> dict[str, np.ndarray]:
+    """Read a folder of face images or photos in one of the layouts of :mod:`fer_core.data.layouts`
+    (``[<split>/]<emotion>/*.jpg``, RAF-DB, AffectNet, or a plain folder of unlabelled images).
 
+    Split folders: train -> Training, test -> PrivateTest, val -> PublicTest (see the layouts for
+    RAF-DB and AffectNet). A 48x48 image (any mode) is taken as a face crop and only made grey;
+    any other photo is searched for faces with `detector` and its largest face cropped to 48x48
+    (:func:`fer_core.data.faces.face_crop`); a photo with no face is kept whole (resized), and
+    counted in ``faces``. Emotions are mapped to FER2013's classes; contempt, which FER2013
+    lacks, gets the FER2013 label -1 and its class in FER+-style labels (``fp_votes``: 10 votes
+    for the folder's emotion, so ``labels_in('ferplus')`` holds every image's emotion), added
+    when any image is labelled contempt. `progress`: a tqdm bar (stderr) over the images.
 
-def read_image_folder(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read `root/<split>/<emotion>/*.jpg`, `root/<emotion>/*.jpg`, or a plain folder of images.
+    Returns:
+        dict with images (N,48,48) uint8, labels (N,) int64, split, row, paths (relative to the
+        folder), faces (N,) int16 (see :attr:`Dataset.faces`), face_box (N, 4) int32 [x, y, w, h],
+        layout (0-d str), and fp_votes / fp_name with contempt.
 
-    Split folders: train -> Training, test -> PrivateTest, val -> PublicTest. Emotion folders use
-    FER2013 names (case-insensitive). Images are converted to grey and resized to 48x48.
-    Unlabeled images get label -1 and split ''.
+    Raises:
+        DataError: an unreadable image, a folder name that is no emotion, a bad label row (each
+            named with its file, row and field).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import cv2  # noqa: F401 - imported here, once: a first import from several threads at once sees a half-made module
+    from tqdm.auto import tqdm
+
     root = Path(path)
-    if not root.is_dir():
-        raise DataError("folder not found", file=root)
-    emo = {n: i for i, n in enumerate(FER2013_EMOTIONS)}
-    files = _list_images(root)
-    if not files:
-        raise DataError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in folder", file=root)
-    images, labels, split, paths = [], [], [], []
-    for f in files:
-        parts = [p.lower() for p in f.relative_to(root).parts[:-1]]
-        lab = next((emo[p] for p in reversed(parts) if p in emo), -1)
-        sp = next((FOLDER_SPLITS[p] for p in parts if p in FOLDER_SPLITS), "")
-        images.append(_load_image_48(f))
-        labels.append(lab)
-        split.append(sp)
-        paths.append(str(f.relative_to(root)))
-    return {"images": np.stack(images), "labels": np.array(labels, np.int64), "split": np.array(split),
-            "row": np.arange(len(files), dtype=np.int64), "paths": np.array(paths)}
+    listing = read_layout(root)
+    with ThreadPoolExecutor(FOLDER_THREADS) as pool:
+        read = list(tqdm(pool.map(lambda f: _read_face(f, detector), listing.files), total=len(listing.files),
+                         desc=f"{root.name}: faces", unit="image", disable=not progress))
+    fp = listing.labels
+    out = {"images": np.stack([r[0] for r in read]),
+           "labels": np.where(fp >= 0, FERPLUS_TO_FER2013[np.maximum(fp, 0)], -1).astype(np.int64),
+           "split": listing.split, "row": np.arange(len(read), dtype=np.int64),
+           "paths": np.array([f.relative_to(root).as_posix() for f in listing.files]),
+           "faces": np.array([r[1] for r in read], np.int16), "face_box": np.array([r[2] for r in read], np.int32),
+           "layout": np.array(listing.layout)}
+    if (fp == FERPLUS_EMOTIONS.index("contempt")).any():
+        votes = np.zeros((len(fp), len(FERPLUS_VOTE_COLUMNS)), np.int16)
+        votes[fp >= 0, fp[fp >= 0]] = 10
+        votes[fp < 0, FERPLUS_VOTE_COLUMNS.index("unknown")] = 10
+        out.update(fp_votes=votes, fp_name=out["paths"])
+    return out
 
 
 def _hash_folder(root: Path) -> str:
-    files = _list_images(root)
+    """Content hash of the images and label files (list files, annotations) under `root`."""
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS + LABEL_EXTENSIONS)
     return hash_bytes(*[f"{f.relative_to(root)}:{hash_file(f)}" for f in files])
 
 
@@ -539,7 +577,7 @@ def _hash_folder(root: Path) -> str:
 # Entry point with caching
 # --------------------------------------------------------------------------------------------
 def load_dataset(path: str | os.PathLike | None = None, ferplus: str | os.PathLike | None = None, *,
-                 store: Store | None = None, use_cache: bool = True) -> Dataset:
+                 store: Store | None = None, use_cache: bool = True, progress: bool = False) -> Dataset:
     """Load a dataset, parsing once and serving later loads from the artifact cache.
 
     Args:
@@ -547,6 +585,8 @@ def load_dataset(path: str | os.PathLike | None = None, ferplus: str | os.PathLi
         ferplus: fer2013new.csv row-aligned with `path` (CSV sources only).
         store: artifact store (default: the repo's cache/).
         use_cache: False parses every time and writes nothing.
+        progress: a progress bar (stderr) while the images of a folder are read and searched
+            for faces (about 0.1-0.3 s a large photo on one CPU core; once, then cached).
     """
     if path is None:
         path, ferplus, source = SAMPLE_CSV, SAMPLE_FERPLUS, "bundled sample"
@@ -567,9 +607,11 @@ def load_dataset(path: str | os.PathLike | None = None, ferplus: str | os.PathLi
     source_hash = _hash_folder(path) if is_folder else hash_file(path)
     ferplus_hash = hash_file(ferplus) if ferplus else ""
     data_hash = hash_bytes(source_hash, "")
+    detector = face_detection.DEFAULT_DETECTOR
 
     def parse() -> dict[str, np.ndarray]:
-        arrays = read_image_folder(path) if is_folder else read_fer2013_csv(path)
+        arrays = read_image_folder(path, detector=detector, progress=progress) if is_folder else \
+            read_fer2013_csv(path)
         if ferplus is not None:
             fp = read_ferplus_csv(ferplus, expected_rows=len(arrays["labels"]),
                                   expected_split=arrays["split"], fer_path=str(path))
@@ -578,6 +620,9 @@ def load_dataset(path: str | os.PathLike | None = None, ferplus: str | os.PathLi
 
     config = {"reader": "folder" if is_folder else "fer2013_csv", "reader_version": READER_VERSION,
               "ferplus": ferplus is not None}
+    if is_folder:  # how photos are cropped: a new detector or margin parses the folder again
+        config.update(folder_version=FOLDER_READER_VERSION, detector=detector,
+                      margin=face_detection.CROP_MARGIN[detector])
     if use_cache:
         arrays = (store or Store()).get_or_compute("dataset", config, parse,
                                                    data_hash=hash_bytes(source_hash, ferplus_hash),
@@ -589,10 +634,14 @@ def load_dataset(path: str | os.PathLike | None = None, ferplus: str | os.PathLi
         votes = arrays["fp_votes"]
         fp = FerPlus(votes=votes, majority=ferplus_majority(votes), probs=ferplus_distribution(votes),
                      not_face=(arrays["fp_name"] == ""), name=arrays["fp_name"])
+    if fp is not None and is_folder:  # the folder's own FER+-style labels (contempt): from its content
+        ferplus_hash = hash_bytes(source_hash, "folder labels")
     return Dataset(images=arrays["images"], labels=arrays["labels"].astype(np.int64),
                    split=arrays["split"].astype(str), row=arrays["row"].astype(np.int64), source=source,
                    data_hash=data_hash, ferplus=fp, paths=arrays.get("paths"), ferplus_hash=ferplus_hash,
-                   previous_hashes=(hash_bytes(source_hash, ferplus_hash),) if ferplus_hash else ())
+                   previous_hashes=(hash_bytes(source_hash, ferplus_hash),) if ferplus and ferplus_hash else (),
+                   faces=arrays["faces"].astype(np.int16) if "faces" in arrays else None,
+                   layout=str(arrays["layout"]) if "layout" in arrays else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -605,13 +654,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _summarize(a) -> int:
-    ds = load_dataset(a.path, a.ferplus or None, use_cache=not a.no_cache)
+    ds = load_dataset(a.path, a.ferplus or None, use_cache=not a.no_cache, progress=not a.json)
     s = ds.summary()
     if a.json:
         print(json.dumps(s, indent=2))
     else:
         print(f"{s['source']}: {s['rows']} images")
         print(pd.DataFrame(s["splits"]).T.to_string())
+        if "photos" in s:
+            ph = s["photos"]
+            print(f"{s['layout']} layout: {ph['searched']} photos searched for a face, {ph['no_face']} with no face "
+                  f"(kept whole), {ph['several_faces']} with several (the largest kept)")
         if "ferplus" in s:
             print(f"FER+ agreement with FER2013 labels: {s['ferplus']['agreement_rate']:.1%}")
     return 0
