@@ -206,6 +206,8 @@ def test_rafdb_list_file_labels_and_splits(tmp_path, planted):
     assert [FER2013_EMOTIONS[c] for c in ds.labels] == ["surprise", "fear", "disgust", "happy", "sad", "angry",
                                                          "neutral", "happy"]
     assert ds.split.tolist() == ["Training"] * 7 + ["PrivateTest"]
+    assert len(ds.previous_hashes) == 1  # the images-only hash earlier versions gave it: flags carry over
+    assert load_dataset(tmp_path / "basic" / "Image").previous_hashes == ()  # no label file: one hash
     assert ds.paths[0] == "Image/aligned/train_00001_aligned.jpg" and ds.layout == "rafdb"
     assert (ds.faces >= 0).all()  # photos (not 48x48): searched for a face
 

@@ -567,10 +567,12 @@ def read_image_folder(path: str | os.PathLike, *, detector: str = face_detection
     return out
 
 
-def _hash_folder(root: Path) -> str:
-    """Content hash of the images and label files (list files, annotations) under `root`."""
+def _hash_folder(root: Path) -> tuple[str, str]:
+    """Content hash of the images and label files (list files, annotations) under `root`, and
+    the hash of its images alone (what versions before the layouts hashed; equal without label files)."""
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS + LABEL_EXTENSIONS)
-    return hash_bytes(*[f"{f.relative_to(root)}:{hash_file(f)}" for f in files])
+    entries = [(f.suffix.lower() in IMAGE_EXTENSIONS, f"{f.relative_to(root)}:{hash_file(f)}") for f in files]
+    return hash_bytes(*[e for _, e in entries]), hash_bytes(*[e for image, e in entries if image])
 
 
 # --------------------------------------------------------------------------------------------
@@ -604,7 +606,7 @@ def load_dataset(path: str | os.PathLike | None = None, ferplus: str | os.PathLi
     # images, labels and split: the source alone (the value the earlier combined hash had without
     # FER+, so flags recorded then keep their dataset); the FER+ votes apart. The parse cache below
     # holds both, so it keeps the combined hash.
-    source_hash = _hash_folder(path) if is_folder else hash_file(path)
+    source_hash, images_hash = _hash_folder(path) if is_folder else (hash_file(path), "")
     ferplus_hash = hash_file(ferplus) if ferplus else ""
     data_hash = hash_bytes(source_hash, "")
     detector = face_detection.DEFAULT_DETECTOR
@@ -639,7 +641,8 @@ def load_dataset(path: str | os.PathLike | None = None, ferplus: str | os.PathLi
     return Dataset(images=arrays["images"], labels=arrays["labels"].astype(np.int64),
                    split=arrays["split"].astype(str), row=arrays["row"].astype(np.int64), source=source,
                    data_hash=data_hash, ferplus=fp, paths=arrays.get("paths"), ferplus_hash=ferplus_hash,
-                   previous_hashes=(hash_bytes(source_hash, ferplus_hash),) if ferplus and ferplus_hash else (),
+                   previous_hashes=(hash_bytes(source_hash, ferplus_hash),) if ferplus and ferplus_hash else
+                   (hash_bytes(images_hash, ""),) if is_folder and images_hash != source_hash else (),
                    faces=arrays["faces"].astype(np.int16) if "faces" in arrays else None,
                    layout=str(arrays["layout"]) if "layout" in arrays else "")
 
