@@ -88,5 +88,6 @@ def selection_actions(ds, table: pd.DataFrame, flags) -> None:
         return
     st.markdown(f"Current selection: {ui.selection_summary(sel)}")
     ui.flag_all(ds, flags, sel.indices, key="tbl_all")
-    ui.export_buttons(ds, sel.indices, with_flags(table.iloc[sel.indices], flags.latest(ds.data_hash)),
+    rows = table.iloc[sel.indices]
+    ui.export_buttons(ds, sel.indices, lambda: with_flags(rows, flags.latest(ds.data_hash)),
                       key="tbl_export", name="selection")

@@ -79,10 +79,17 @@ def image_table(ds: Dataset, *, probs: np.ndarray | None = None, classes=None, l
 
 
 def with_flags(table: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
-    """`table` with a flag column: the current decision on each image's source row ('' for none).
-    `latest` is ``FlagStore.latest(data_hash)`` (columns row, decision)."""
-    decision = dict(zip(latest["row"].tolist(), latest["decision"].tolist())) if len(latest) else {}
-    return table.assign(flag=[decision.get(r, "") for r in table["row"].tolist()])
+    """`table` with the reviewers' current decision on each image's source row: columns flag (the
+    decision, '' for none) and corrected label (the FER2013 class a 'mislabeled' decision gives,
+    '' for none). `latest` is ``FlagStore.latest(data_hash)`` (columns row, decision, label)."""
+    rows = table["row"].tolist()
+    if not len(latest):
+        return table.assign(flag=[""] * len(rows), **{"corrected label": [""] * len(rows)})
+    decision = dict(zip(latest["row"].tolist(), latest["decision"].tolist()))
+    names = {r: "" if pd.isna(k) else FER2013_EMOTIONS[int(k)] for r, k in zip(latest["row"].tolist(),
+                                                                                latest["label"].tolist())}
+    return table.assign(flag=[decision.get(r, "") for r in rows],
+                        **{"corrected label": [names.get(r, "") for r in rows]})
 
 
 def query(table: pd.DataFrame, *, splits: Iterable[str] = (), labels: Iterable[str] = (),
