@@ -4,6 +4,7 @@ Grad-CAM maps side by side on a face's card. Its own server (the shared one has 
 
 Screenshot: test-artifacts/face_card_two_models_1280.png.
 """
+import re
 import time
 
 import numpy as np
@@ -70,9 +71,10 @@ def test_a_face_card_shows_both_models_side_by_side(two_model_app):
     card = page.locator(DIALOG)
     card.get_by_text("Every model on this face").wait_for(timeout=60_000)
     assert card.get_by_text("The 2 models disagree", exact=False).is_visible()
-    for m in ("compact", "compact-b"):
-        assert card.get_by_text(f"{m} predicts", exact=True).count() == 0  # (names are code-formatted)
-        assert card.locator("code", has_text=m).first.is_visible()
+    for m in ("compact", "compact-b"):  # each model's column: its name (code-formatted) and its prediction
+        column = card.locator('[data-testid="stColumn"]',
+                              has=page.locator("code", has_text=re.compile(rf"^{m}$")))
+        assert column.get_by_text("predicts", exact=False).first.is_visible()
     caps = card.get_by_text("Grad-CAM for", exact=False)
     assert caps.count() == 2
     page.wait_for_function("() => [...document.querySelectorAll('[role=\"dialog\"] img')]"
