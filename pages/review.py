@@ -30,7 +30,8 @@ panels.reviewer(ds, sel, flags, pred)
 
 with st.expander(f"All {len(sel):,} selected images: flag all, export", icon=":material/checklist:"):
     ui.flag_all(ds, flags, sel.indices, key="rv_all")
-    rows = with_flags(table.iloc[sel.indices], flags.latest(ds.data_hash))
-    ui.export_buttons(ds, sel.indices, rows, key="rv_export", name="selection")
+    rows = table.iloc[sel.indices]  # the decisions are read when the CSV is clicked (made in the fragment above)
+    ui.export_buttons(ds, sel.indices, lambda: with_flags(rows, flags.latest(ds.data_hash)), key="rv_export",
+                      name="selection")
     for n in notes:
         st.caption(f"Not in the CSV: {n}")

@@ -115,3 +115,18 @@ def run_page(page: str, *, at=None, timeout: int = 300, **state):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def second_model(folder, *, name: str = "compact-b", shift: float = 1.5):
+    """A second checkpoint `folder/<name>.pt`: the shipped compact model with its neutral logit
+    raised by `shift` (so it predicts neutral on faces compact finds borderline, and agrees on the
+    rest). Point $FER_MODELS_DIR at `folder` and every page lists it beside compact."""
+    import torch
+
+    from fer_core.models.checkpoint import load_checkpoint, save_checkpoint
+    net, info = load_checkpoint("compact")
+    with torch.no_grad():
+        net.head.bias[6] += shift
+    return save_checkpoint(Path(folder) / f"{name}.pt", net, model_name=info["model_name"],
+                           model_kwargs=info["model_kwargs"], label_set=info["label_set"],
+                           normalization=info["normalization"])

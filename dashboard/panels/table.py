@@ -14,7 +14,13 @@ from fer_core.data import images as fimg
 PER_PAGE = 200
 #: How the number columns are shown.
 FORMATS = {"confidence": "percent", "FER+ agreement": "percent", "loss": "%.2f", "label-error score": "%.3f",
-           "outlier score": "%.3f"}
+           "outlier score": "%.3f", "models JS": "%.3f", "models gap": "percent"}
+#: Tooltips of the columns that compare models (shown when more than one model is available).
+HELP = {"models' top-1": "each available model's predicted class, the sidebar's model first",
+        "models disagree": "the models' predicted classes differ",
+        "models JS": "Jensen-Shannon divergence of the models' probabilities, in bits (0 = the same; 1 = two "
+                     "models certain of different classes)",
+        "models gap": "the largest difference between two models' probabilities of one class"}
 
 
 def filters(table: pd.DataFrame) -> dict:
@@ -68,7 +74,9 @@ def table_view(ds, table: pd.DataFrame, flags) -> None:
     cfg = {"face": st.column_config.ImageColumn("face", width="small"),
            "index": st.column_config.NumberColumn("index", format="%d"),
            "row": st.column_config.NumberColumn("row", format="%d"),
-           **{k: st.column_config.NumberColumn(k, format=v) for k, v in FORMATS.items() if k in shown}}
+           **{k: st.column_config.NumberColumn(k, format=v, help=HELP.get(k)) for k, v in FORMATS.items()
+              if k in shown},
+           **{k: st.column_config.Column(k, help=HELP[k]) for k in ("models' top-1", "models disagree") if k in shown}}
     ev = st.dataframe(shown, key=f"tbl_rows_{hash(sig) & 0xFFFFFF}_{page}", on_select="rerun",
                       selection_mode="multi-row", hide_index=True, column_config=cfg, height=560, row_height=52)
     checked = ev.selection.rows if ev is not None else []
@@ -88,5 +96,6 @@ def selection_actions(ds, table: pd.DataFrame, flags) -> None:
         return
     st.markdown(f"Current selection: {ui.selection_summary(sel)}")
     ui.flag_all(ds, flags, sel.indices, key="tbl_all")
-    ui.export_buttons(ds, sel.indices, with_flags(table.iloc[sel.indices], flags.latest(ds.data_hash)),
+    rows = table.iloc[sel.indices]
+    ui.export_buttons(ds, sel.indices, lambda: with_flags(rows, flags.latest(ds.data_hash)),
                       key="tbl_export", name="selection")

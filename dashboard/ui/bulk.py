@@ -4,6 +4,7 @@ with one decision (and undo that), and export them as a CSV of rows or a zip of 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -67,13 +68,20 @@ def _zip(ds: Dataset, indices: np.ndarray) -> bytes:
     return fimg.png_zip(ds.images[indices], labels.tolist(), [str(r) for r in ds.row[indices]])
 
 
-def export_buttons(ds: Dataset, indices: np.ndarray, table: pd.DataFrame, *, key: str, name: str = "selection") -> None:
-    """Download buttons: `table` (the images' rows) as CSV, and the images as a zip of PNGs in
-    ``<FER2013 label>/<source row>.png`` folders (built only when clicked)."""
+def _rows_csv_now(table: pd.DataFrame | Callable[[], pd.DataFrame]) -> str:
+    return rows_csv(table() if callable(table) else table)
+
+
+def export_buttons(ds: Dataset, indices: np.ndarray, table: pd.DataFrame | Callable[[], pd.DataFrame], *, key: str,
+                   name: str = "selection") -> None:
+    """Download buttons: `table` (the images' rows, one per index of `indices`) as CSV, and the
+    images as a zip of PNGs in ``<FER2013 label>/<source row>.png`` folders. Both are built when
+    clicked: pass `table` as a function (``lambda: with_flags(rows, flags.latest(h))``) when it
+    changes without a full rerun (decisions made in a fragment), so the CSV holds the current ones."""
     a, b = st.columns(2)
-    a.download_button(f"Rows as CSV ({len(table):,})", rows_csv(table), file_name=f"{name}.csv", mime="text/csv",
-                      icon=":material/download:", key=f"{key}_csv", on_click="ignore", width="stretch",
-                      disabled=not len(table))
+    a.download_button(f"Rows as CSV ({len(indices):,})", functools.partial(_rows_csv_now, table),
+                      file_name=f"{name}.csv", mime="text/csv", icon=":material/download:", key=f"{key}_csv",
+                      on_click="ignore", width="stretch", disabled=not len(indices))
     b.download_button(f"Images as zip of PNGs ({len(indices):,})", functools.partial(_zip, ds, np.asarray(indices)),
                       file_name=f"{name}.zip", mime="application/zip", icon=":material/folder_zip:",
                       key=f"{key}_zip", on_click="ignore", width="stretch", disabled=not len(indices))

@@ -9,11 +9,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from fer_core.data import images as fimg
-from fer_core.data.dataset import Dataset
-
 from dashboard.ui.loaders import cache_data, load_model
 from dashboard.ui.source import store
+from fer_core.data import images as fimg
+from fer_core.data.dataset import Dataset
 
 
 @cache_data(show_spinner="Computing pixel statistics...", max_entries=4)
@@ -84,26 +83,61 @@ AUTO_PREDICT = 2000
 
 
 @cache_data(show_spinner="Building the table of every image...", max_entries=4)
-def _image_table(ds: Dataset, model: str | None, built: tuple[bool, bool, bool]) -> pd.DataFrame:
+def _image_table(ds: Dataset, model: str | None, built: tuple[bool, bool, bool], others: tuple[str, ...] = ()
+                 ) -> pd.DataFrame:
+    from dashboard.ui.loaders import artifact
     from fer_core.analysis.duplicates import duplicate_groups
     from fer_core.analysis.image_table import image_table
-    from dashboard.ui.loaders import artifact
     has_pred, has_le, has_near = built
     pred = artifact("predictions", ds, model=model, spinner=False) if has_pred else None
     res = artifact("label_errors", ds, model=model, spinner=False) if has_le else None
     groups = duplicate_groups(ds, kind="near" if has_near else "exact", store=store())
+    models = {m: artifact("predictions", ds, model=m, spinner=False)["probs"] for m in (model, *others)} \
+        if has_pred and others else None
     return image_table(ds, probs=None if pred is None else pred["probs"], classes=None if pred is None else
-                       pred["classes"], label_errors=res, groups=groups)
+                       pred["classes"], label_errors=res, groups=groups, models=models)
+
+
+def comparable_models(ds: Dataset, model: str) -> tuple[list[str], list[str]]:
+    """The other available models whose predictions on `ds` can be set beside `model`'s: built
+    (or computed here for datasets up to :data:`AUTO_PREDICT` images) and of the same classes.
+    Returns (their names, a note per model left out saying why)."""
+    from dashboard.ui.loaders import (
+        artifact,
+        artifact_cached,
+        compute_artifact,
+        shipped_models,
+    )
+    from dashboard.ui.source import source_files
+    from fer_core.pipeline.prepare import prepare_command
+    classes = list(artifact("predictions", ds, model=model, spinner=False)["classes"])
+    names, notes = [], []
+    for m in shipped_models():
+        if m == model:
+            continue
+        if not artifact_cached("predictions", ds, model=m):
+            if len(ds) > AUTO_PREDICT:
+                notes.append(f"models disagree: `{m}` has no predictions yet "
+                             f"(`{prepare_command(*source_files(ds), model=m)} --only predictions`)")
+                continue
+            compute_artifact("predictions", ds, model=m)
+        if list(artifact("predictions", ds, model=m, spinner=False)["classes"]) != classes:
+            notes.append(f"models disagree: `{m}` predicts other classes than `{model}`")
+            continue
+        names.append(m)
+    return names, notes
 
 
 def image_table(ds: Dataset, model: str | None) -> tuple[pd.DataFrame, list[str]]:
     """Every image of `ds` as one table (:func:`fer_core.analysis.image_table.image_table`) from
     the artifacts that are built, and a note per missing one naming the command that builds it.
-    Predictions of datasets up to :data:`AUTO_PREDICT` images are computed here."""
-    from fer_core.analysis.duplicates import near_duplicates_key
-    from fer_core.pipeline.prepare import prepare_command
+    Predictions of datasets up to :data:`AUTO_PREDICT` images are computed here. With more than
+    one model available, the "models disagree" columns compare `model` with the others
+    (:func:`comparable_models`); with one, there are none."""
     from dashboard.ui.loaders import artifact_cached, compute_artifact
     from dashboard.ui.source import source_files
+    from fer_core.analysis.duplicates import near_duplicates_key
+    from fer_core.pipeline.prepare import prepare_command
     notes, cmd = [], prepare_command(*source_files(ds), model=model)
     has_pred = model is not None and artifact_cached("predictions", ds, model=model)
     if model is not None and not has_pred and len(ds) <= AUTO_PREDICT:
@@ -120,4 +154,5 @@ def image_table(ds: Dataset, model: str | None) -> tuple[pd.DataFrame, list[str]
         notes.append(f"label-error and outlier scores: `{cmd} --only label_errors` (or open the Label errors page)")
     if not has_near:
         notes.append(f"duplicate group shows pixel-identical copies only; near-duplicates: `{cmd} --only duplicates`")
-    return _image_table(ds, model, (bool(has_pred), bool(has_le), bool(has_near))), notes
+    others, why = comparable_models(ds, model) if has_pred else ([], [])
+    return _image_table(ds, model, (bool(has_pred), bool(has_le), bool(has_near)), tuple(others)), notes + why

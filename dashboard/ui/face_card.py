@@ -1,7 +1,8 @@
 """The face card: a dialog that opens on a click on any face (Dataset grid, the Model page's
 confusion-cell gallery, the Embeddings selection, Label errors), with the image's labels and FER+
 votes, the model's prediction, its label-error rank, flag controls (with undo), a link to its
-saliency maps, and the faces most similar to it in the model's feature space."""
+saliency maps, and the faces most similar to it in the model's feature space. With more than one
+model available, every model's probabilities and Grad-CAM map side by side (:mod:`dashboard.ui.compare`)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -9,6 +10,7 @@ import streamlit as st
 
 from dashboard.ui import loaders, widgets
 from dashboard.ui.bulk import DECISION_TEXT
+from dashboard.ui.compare import models_side_by_side
 from dashboard.ui.derived import flag_store, pixel_stats
 from dashboard.ui.source import PAGES_DIR
 from fer_core.analysis.similar import nearest
@@ -65,6 +67,8 @@ def _card(ds, model: str) -> None:
                                                     step=17), key=f"card_probs_{i}")
         if ds.ferplus is not None:
             st.altair_chart(widgets.votes_chart(ds, i, step=15), key=f"card_votes_{i}")
+    others = [m for m in loaders.shipped_models() if m != model]
+    models_side_by_side(ds, i, [model, *others], key="card")  # nothing with one model
     _flag_controls(ds, i, row, lab)
     left, right = st.columns(2)
     if left.button("Saliency maps of this face", icon=":material/local_fire_department:", key=f"card_sal_{i}"):

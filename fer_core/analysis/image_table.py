@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from fer_core.analysis.model_compare import disagreement
 from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS
 from fer_core.data import images as fimg
 from fer_core.data.dataset import Dataset
@@ -25,8 +26,12 @@ from fer_core.data.dataset import Dataset
 FLAG_FILTERS = ("all", "not reviewed", "reviewed", "flagged")
 
 
+#: The columns :func:`image_table` adds when it compares models (``models=``).
+MODEL_COLUMNS = ("models' top-1", "models disagree", "models JS", "models gap")
+
+
 def image_table(ds: Dataset, *, probs: np.ndarray | None = None, classes=None, label_errors: dict | None = None,
-                groups: np.ndarray | None = None) -> pd.DataFrame:
+                groups: np.ndarray | None = None, models: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """One row per image of `ds`, in dataset order.
 
     Args:
@@ -37,6 +42,11 @@ def image_table(ds: Dataset, *, probs: np.ndarray | None = None, classes=None, l
         label_errors: the label_errors artifact; adds label-error score (``score_ensemble``,
             higher = more likely mislabeled) and outlier score (higher = less face-like).
         groups: (N,) int duplicate groups (-1 = none); adds duplicate group (<NA> for none).
+        models: two or more models' (N, K) probabilities of the classes `classes`, by model name
+            (the first the one of `probs`); adds :data:`MODEL_COLUMNS`: each model's top-1 class
+            ("happy | sad", in the order given), whether they differ, the Jensen-Shannon divergence
+            of their probabilities (bits) and the largest gap between two models' probabilities of
+            one class (:func:`fer_core.analysis.model_compare.disagreement`). Fewer than two: no columns.
 
     Returns:
         DataFrame with index, row, split, label, and when FER+ votes are loaded FER+ majority,
@@ -72,6 +82,13 @@ def image_table(ds: Dataset, *, probs: np.ndarray | None = None, classes=None, l
     if label_errors is not None:
         t["label-error score"] = np.asarray(label_errors["score_ensemble"], np.float64)
         t["outlier score"] = np.asarray(label_errors["outlier_score"], np.float64)
+    if models is not None and len(models) >= 2:
+        d = disagreement(list(models.values()))
+        names = np.asarray([str(c) for c in classes])[d["top1"]]  # (M, N)
+        t["models' top-1"] = [" | ".join(col) for col in names.T.tolist()]
+        t["models disagree"] = d["differs"]
+        t["models JS"] = d["js"]
+        t["models gap"] = d["gap"]
     if groups is not None:
         t["duplicate group"] = pd.array(np.where(np.asarray(groups) >= 0, groups, -1), dtype="Int64")
         t.loc[t["duplicate group"] < 0, "duplicate group"] = pd.NA
@@ -79,10 +96,17 @@ def image_table(ds: Dataset, *, probs: np.ndarray | None = None, classes=None, l
 
 
 def with_flags(table: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
-    """`table` with a flag column: the current decision on each image's source row ('' for none).
-    `latest` is ``FlagStore.latest(data_hash)`` (columns row, decision)."""
-    decision = dict(zip(latest["row"].tolist(), latest["decision"].tolist())) if len(latest) else {}
-    return table.assign(flag=[decision.get(r, "") for r in table["row"].tolist()])
+    """`table` with the reviewers' current decision on each image's source row: columns flag (the
+    decision, '' for none) and corrected label (the FER2013 class a 'mislabeled' decision gives,
+    '' for none). `latest` is ``FlagStore.latest(data_hash)`` (columns row, decision, label)."""
+    rows = table["row"].tolist()
+    if not len(latest):
+        return table.assign(flag=[""] * len(rows), **{"corrected label": [""] * len(rows)})
+    decision = dict(zip(latest["row"].tolist(), latest["decision"].tolist()))
+    names = {r: "" if pd.isna(k) else FER2013_EMOTIONS[int(k)] for r, k in zip(latest["row"].tolist(),
+                                                                                latest["label"].tolist())}
+    return table.assign(flag=[decision.get(r, "") for r in rows],
+                        **{"corrected label": [names.get(r, "") for r in rows]})
 
 
 def query(table: pd.DataFrame, *, splits: Iterable[str] = (), labels: Iterable[str] = (),

@@ -59,9 +59,22 @@ def _plain(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=default))
 
 
+#: More folders of checkpoints (``os.pathsep``-separated), listed beside the shipped ones: your own
+#: trained models, without copying them into the package.
+MODELS_ENV = "FER_MODELS_DIR"
+
+
+def model_dirs() -> list[Path]:
+    """Where checkpoints are found by name: fer_core/models/weights/, then each existing folder
+    of ``$FER_MODELS_DIR``."""
+    extra = [Path(p).expanduser() for p in os.environ.get(MODELS_ENV, "").split(os.pathsep) if p.strip()]
+    return [WEIGHTS_DIR, *(p for p in extra if p.is_dir())]
+
+
 def shipped_checkpoints() -> list[str]:
-    """Names of the checkpoints shipped in fer_core/models/weights/ (file stems), sorted."""
-    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
+    """Names of the available checkpoints (file stems), sorted: those shipped in
+    fer_core/models/weights/ and those in the folders of ``$FER_MODELS_DIR`` (a shipped name wins)."""
+    return sorted({p.stem for d in model_dirs() for p in d.glob("*.pt")})
 
 
 def resolve_checkpoint(path_or_name: str | os.PathLike) -> Path:
@@ -77,7 +90,8 @@ def resolve_checkpoint(path_or_name: str | os.PathLike) -> Path:
         return p
     s = str(path_or_name)
     looks_like_name = s and os.sep not in s and "/" not in s and p.suffix != ".pt"
-    cand = WEIGHTS_DIR / f"{s}.pt" if looks_like_name else p
+    cand = next((d / f"{s}.pt" for d in model_dirs() if (d / f"{s}.pt").is_file()), WEIGHTS_DIR / f"{s}.pt") \
+        if looks_like_name else p
     if cand.is_file():
         return cand
     shipped = shipped_checkpoints()
