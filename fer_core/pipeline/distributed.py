@@ -6,7 +6,7 @@
 
 `predictions` runs the predictions stage's own model math (fer_core.analysis.predictions.
 features_and_probs: penultimate features and flip-TTA probabilities) over a data source and writes
-Parquet shards: ``DIR/shards/*.parquet`` (columns index, row, probs, features, and saliency with
+Parquet shards: ``DIR/shards/*.parquet`` (columns index, row, probs, features, seconds, and saliency with
 --saliency) and ``DIR/manifest.json`` (source, data hash, model name and content hash, the
 artifact key, timings). With ``--engine ray`` the work is a Ray Data pipeline: blocks of images ->
 ``map_batches`` over a fixed pool of actors (``ActorPoolStrategy``), each of which loads the model
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import sys
@@ -149,8 +150,9 @@ class Predictor:
 
     def __call__(self, batch):
         """A pyarrow table (image block, or row groups to read) -> table of index, row, probs,
-        features (float32 lists) and saliency (with a method)."""
+        features (float32 lists), saliency (with a method) and seconds (the block's time per image)."""
         import pyarrow as pa
+        t0 = time.perf_counter()
         index, row, images = _images_of(batch)
         feats, probs = features_and_probs(self.net, images, tta=self.tta, batch_size=self.batch_size)
         cols = {"index": pa.array(index, pa.int64()), "row": pa.array(row, pa.int64()),
@@ -158,6 +160,8 @@ class Predictor:
         if self.saliency:
             maps = attribute(self.net, images, method=self.saliency, batch_size=64)
             cols["saliency"] = _float_lists(saliency_summary(maps))
+        # this block's time in the worker, shared out per image: their sum is the work without Ray's overhead
+        cols["seconds"] = pa.array(np.full(len(index), (time.perf_counter() - t0) / max(len(index), 1), np.float32))
         return pa.table(cols)
 
 
@@ -197,8 +201,14 @@ def _run_ray(work: list, shards: Path, predictor: dict, *, batch_size: int, addr
     t0 = time.perf_counter()
     if started:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        ray.init(address=address or None, num_cpus=None if address else num_cpus, include_dashboard=False,
-                 log_to_driver=False, logging_level="warning")
+        try:
+            ray.init(address=address or None, num_cpus=None if address else num_cpus, include_dashboard=False,
+                     log_to_driver=False, logging_level=logging.WARNING)
+        except Exception as e:  # noqa: BLE001 - a local Ray that does not start raises a bare Exception
+            ray.shutdown()  # stops whatever part of a local Ray did start
+            where = f"the Ray cluster at {address}" if address else "a local Ray"
+            raise DistributedError(f"could not start or reach {where}: {e} (a local Ray gives its processes 30 s "
+                                   "to start: on a busy machine try again, or use --engine local)") from None
     init_s = time.perf_counter() - t0
     try:
         res = ray.cluster_resources()
@@ -207,6 +217,7 @@ def _run_ray(work: list, shards: Path, predictor: dict, *, batch_size: int, addr
         log(f"[ray] {cpus} CPUs, {gpus} GPUs; {n} actor(s) with {'1 GPU' if gpus else '1 CPU'} each")
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = sys.stderr.isatty()
+        ctx.raise_original_map_exception = True  # a worker's DataError comes back as itself, not wrapped
         ds = ray.data.from_arrow(work)  # one block per unit of work
         ds = ds.map_batches(Predictor, fn_constructor_kwargs={**predictor, "threads": 1 if not gpus else 0},
                             batch_size=None if work and "file" in work[0].column_names else batch_size,
@@ -320,19 +331,27 @@ def run_predictions(data: str | os.PathLike | None, out: str | os.PathLike, *, e
             _run_ray(work, shards, predictor, batch_size=batch_size, address=address, num_cpus=num_cpus,
                      actors=actors, log=log))
     run_s = time.perf_counter() - t1
+    work_s = _worker_seconds(shards)
     manifest = {
         "format": FORMAT, "engine": engine, "source": source.path, "source_kind": source.kind,
         "data_hash": source.data_hash, "n_images": source.n_images, "model": ref.name, "model_hash": ref.hash,
         "classes": _classes(ref), "tta": tta, "saliency": saliency, "saliency_grid": SALIENCY_GRID if saliency else 0,
         "batch_size": batch_size, "version": __version__,
         "artifact": {"stage": PREDICTIONS.name, "key": artifact_key(source.data_hash, ref, tta=tta)},
-        "read_seconds": round(read_s, 2), "seconds": round(run_s, 2),
+        "read_seconds": round(read_s, 2), "seconds": round(run_s, 2), "worker_seconds": round(work_s, 2),
         "images_per_second": round(source.n_images / run_s, 1) if run_s > 0 else None,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **info}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
     log(f"[{engine}] {source.n_images:,} images in {run_s:.1f} s ({manifest['images_per_second']} images/s, "
-        f"{info['workers']} worker(s)) -> {shards}")
+        f"{info['workers']} worker(s) busy {work_s:.1f} s in all) -> {shards}")
     return manifest
+
+
+def _worker_seconds(shards: Path) -> float:
+    """Seconds the workers spent reading and computing, summed (the shards' `seconds` column)."""
+    import pyarrow.parquet as pq
+    return float(sum(np.asarray(pq.read_table(f, columns=["seconds"])["seconds"], np.float64).sum()
+                     for f in shards.glob("*.parquet")))
 
 
 def _classes(ref: ModelRef) -> list[str]:
