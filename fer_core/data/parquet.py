@@ -1,6 +1,7 @@
 """Parquet files of 48x48 grey faces: the input format of the distributed batch job.
 
-A Parquet source is one ``.parquet`` file or a folder of them (read in sorted name order). Its
+A Parquet source is one ``.parquet`` file or a folder of them (read in sorted name order); each
+row group is one unit of work of the distributed job, so write groups of a few thousand faces. Its
 ``image`` column holds one face per row, either raw pixels (binary of exactly 2,304 bytes,
 row-major uint8) or integers 0-255 (a list of 2,304, or 48 lists of 48, as Ray Data writes an
 (N, 48, 48) array). Optional columns: ``row`` (int, the row in the original source; default the
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.constants import IMAGE_SIZE
-from fer_core.data.dataset import DataError, Dataset
+from fer_core.data.dataset import IMAGE_EXTENSIONS, DataError, Dataset
 from fer_core.errors import located
 from fer_core.store import hash_bytes, hash_file
 
@@ -47,11 +48,12 @@ def parquet_files(path: str | os.PathLike) -> list[Path]:
 
 
 def is_parquet(path: str | os.PathLike) -> bool:
-    """True for a .parquet file or a folder whose files include .parquet ones (and no images or CSV)."""
+    """True for a .parquet file, or a folder with .parquet files and no images (else an image folder)."""
     p = Path(path)
     if p.is_file():
         return p.suffix.lower() == ".parquet"
-    return p.is_dir() and any(p.rglob("*.parquet"))
+    return p.is_dir() and any(p.rglob("*.parquet")) and not any(
+        f.suffix.lower() in IMAGE_EXTENSIONS for f in p.rglob("*") if f.is_file())
 
 
 def parquet_hash(path: str | os.PathLike) -> str:

@@ -182,12 +182,22 @@ def _float_lists(a: np.ndarray):
 # ---- engines ----------------------------------------------------------------------------------------
 def _run_local(work: list, shards: Path, predictor: dict, log) -> dict:
     import pyarrow.parquet as pq
-
-    from fer_core.pipeline.prepare import default_threads
-    worker = Predictor(**predictor, threads=predictor.get("threads") or default_threads())
-    for i, block in enumerate(work):
-        pq.write_table(worker(block), shards / f"part-{i:05d}.parquet")
+    import torch
+    old = torch.get_num_threads()  # the worker sets this process's threads: restored after
+    try:
+        worker = Predictor(**predictor, threads=predictor.get("threads") or _default_threads())
+        for i, block in enumerate(work):
+            pq.write_table(worker(block), shards / f"part-{i:05d}.parquet")
+    finally:
+        torch.set_num_threads(old)
     return {"workers": 1}
+
+
+def _default_threads() -> int:
+    """fer_core.pipeline.prepare.default_threads's rule (1 thread with 2 or fewer CPUs, else the CPUs
+    less one), not imported from there: prepare imports every analysis module, umap and numba too."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 1 if cpus <= 2 else cpus - 1
 
 
 def _run_ray(work: list, shards: Path, predictor: dict, *, batch_size: int, address: str | None,
@@ -458,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="flip-TTA probabilities, as the predictions stage (keep it on to import)")
     pp.add_argument("--saliency", default="", choices=["", *METHODS],
                     help="also a per-image saliency summary (6x6 shares of the map) with this method; Grad-CAM "
-                         "costs about 3x the predictions on a CPU")
+                         "takes about as long as the flip-TTA predictions on a CPU (it doubles the job)")
     pp.add_argument("--import", dest="import_", action="store_true",
                     help="then import the shards into the artifact store (cache/ or $FER_CACHE_DIR)")
     ip = sub.add_parser("import", help="store the shards as the predictions artifact the pages read")
