@@ -465,9 +465,9 @@ def main(argv: list[str] | None = None) -> int:
     pp.add_argument("--actors", type=int, default=0, help="actor pool size (default: one per GPU, else per CPU)")
     pp.add_argument("--batch-size", type=int, default=512, help="images per block and per model call")
     pp.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
-                    help="flip-TTA probabilities, as the predictions stage (keep it on to import)")
-    pp.add_argument("--saliency", default="", choices=["", *METHODS],
-                    help="also a per-image saliency summary (6x6 shares of the map) with this method; Grad-CAM "
+                    help="flip-TTA probabilities (default, what the pages read; --no-tta imports under its own key)")
+    pp.add_argument("--saliency", default="", choices=["", *METHODS], metavar="METHOD",
+                    help=f"also a per-image saliency summary (6x6 shares of the map) with this method ({', '.join(METHODS)}); Grad-CAM "
                          "takes about as long as the flip-TTA predictions on a CPU (it doubles the job)")
     pp.add_argument("--import", dest="import_", action="store_true",
                     help="then import the shards into the artifact store (cache/ or $FER_CACHE_DIR)")
