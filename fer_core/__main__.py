@@ -16,7 +16,7 @@ COMMANDS: dict[str, str] = {
     "experiments": "fer_core.training.experiments", "baselines": "fer_core.training.baselines",
     "corrections": "fer_core.training.corrections", "aligner": "fer_core.models.aligner",
     "folds": "fer_core.training.folds", "campaign": "fer_core.training.campaign",
-    "quantize": "fer_core.training.quantize",
+    "quantize": "fer_core.training.quantize", "distributed": "fer_core.pipeline.distributed",
 }
 
 

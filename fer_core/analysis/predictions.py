@@ -20,7 +20,6 @@ from fer_core.models.checkpoint import DEFAULT_MODEL_PREFERENCE, ModelRef, defau
 from fer_core.models.inference import check_images, for_inference, model_normalization, to_input
 from fer_core.stages import Stage, register
 from fer_core.store import Store
-from fer_core.training.baselines import baseline_probs, fit_baseline
 
 __all__ = ["DEFAULT_MODEL_PREFERENCE", "default_model", "model_or_default", "features_and_probs", "get_predictions",
            "predictions_key", "get_baseline_predictions", "baselines_key", "PREDICTIONS", "BASELINES"]
@@ -87,6 +86,9 @@ def _compute_predictions(ds: Dataset, config: PredictionsConfig, model: ModelRef
 
 
 def _compute_baselines(ds: Dataset, config: BaselinePredictionsConfig, model, progress, store) -> dict:
+    # imported here: scikit-learn is ~40% of this module's import time, which every Ray actor of
+    # fer_core.pipeline.distributed pays for the predictions alone
+    from fer_core.training.baselines import baseline_probs, fit_baseline
     tr = ds.rows("Training")
     rows = ds.rows([s for s in np.unique(ds.split) if s not in ("Training", "")])
     if len(tr) < 20 or len(rows) == 0:
