@@ -53,3 +53,104 @@ def timed(fn, x, repeats: int) -> float:
 def spread(values, fmt: str = "{:,.0f}") -> str:
     """'median [min-max]' of repeated measurements, e.g. '1,129 [1,111-1,134]'."""
     return f"{fmt.format(statistics.median(values))} [{fmt.format(min(values))}-{fmt.format(max(values))}]"
+
+
+# ---- shared by the browser benchmarks (bench_pages, bench_tab_memory, bench_scale) ------------
+def point_app_at(cache: Path, data: str, ferplus: str | None) -> None:
+    """Write `cache`/settings.json so a dashboard started with FER_CACHE_DIR=`cache` opens `data`
+    (and its FER+ votes) instead of the bundled sample."""
+    import json
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "settings.json").write_text(json.dumps(
+        {"data_source": {"kind": "path", "path": str(Path(data).resolve()),
+                         "ferplus": str(Path(ferplus).resolve()) if ferplus else ""}}))
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of process `pid` in MB (VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def server_pid() -> int:
+    """The streamlit server: the child process of this one whose command line runs streamlit."""
+    me = str(os.getpid())
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            ppid = (d / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            cmd = (d / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if ppid == me and b"streamlit" in cmd:
+            return int(d.name)
+    raise RuntimeError("streamlit server process not found")
+
+
+# ---- machine facts, measured subprocesses, growth fits, RESULTS.md sections --------------------
+def machine_facts() -> dict:
+    """{"nproc", "ram_gib", "cpu"} of this machine (for a results table's header)."""
+    cpu, ram = platform.processor() or platform.machine(), float("nan")
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+        ram = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                       if line.startswith("MemTotal:"))) / 2**20
+    except (OSError, StopIteration):
+        pass
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"nproc": n, "ram_gib": round(ram, 1), "cpu": cpu}
+
+
+def run_measured(cmd: list[str], *, env: dict | None = None, timeout_s: float | None = None, log=None,
+                 cwd: Path = ROOT) -> dict:
+    """Run `cmd` in a subprocess of its own session; returns {"rc", "wall_s", "peak_mb",
+    "timed_out"}: peak_mb is the child's own peak resident memory (ru_maxrss of os.wait4, i.e.
+    VmHWM, not shared with earlier children as RUSAGE_CHILDREN would be). Past `timeout_s` the
+    whole process group is killed (rc -9, timed_out True). `log`: a file for stdout and stderr."""
+    import signal
+    import subprocess
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    timed_out = False
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if timeout_s is not None and time.perf_counter() - t0 > timeout_s and not timed_out:
+            timed_out = True
+            os.killpg(proc.pid, signal.SIGKILL)
+        time.sleep(0.1)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: tell Popen
+    return {"rc": proc.returncode, "wall_s": round(time.perf_counter() - t0, 2),
+            "peak_mb": round(usage.ru_maxrss / 1024, 1), "timed_out": timed_out}
+
+
+def growth_exponent(ns, ts) -> float | None:
+    """The b of t = a * n**b fitted by least squares on log t against log n (None with fewer than
+    two distinct sizes or a non-positive time). 1 = linear, 2 = quadratic."""
+    import numpy as np
+    pts = [(n, t) for n, t in zip(ns, ts) if t is not None and t > 0 and n > 0]
+    if len({n for n, _ in pts}) < 2:
+        return None
+    x, y = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def replace_section(path: Path, title: str, body: str) -> None:
+    """Put `body` under the heading '## <title>' of the markdown file `path`: replaces that
+    section (up to the next '## ' heading) when present, else appends it at the end."""
+    text = path.read_text() if path.exists() else ""
+    lines, head = text.splitlines(keepends=True), f"## {title}"
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == head), None)
+    block = f"{head}\n\n{body.strip()}\n"
+    if start is None:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + block
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        text = "".join(lines[:start]) + block + ("\n" + "".join(lines[end:]) if end < len(lines) else "")
+    path.write_text(text)
