@@ -1,9 +1,11 @@
 """Shared bits for the benchmarks: where the full data is, machine description, result lines."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -105,29 +107,50 @@ def machine_facts() -> dict:
     return {"nproc": n, "ram_gib": round(ram, 1), "cpu": cpu}
 
 
+#: Runs argv[2:] as a child of this small process and writes the child's exit status and peak
+#: resident memory to the file argv[1]. The benchmark process itself is not the parent: the kernel
+#: keeps a process's maxrss across exec, so a child forked from a large process would report that
+#: process's size as its own peak.
+_MEASURE_JS = """import json, os, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    json.dump({"rc": os.waitstatus_to_exitcode(status), "peak_kb": usage.ru_maxrss}, f)
+"""
+
+
 def run_measured(cmd: list[str], *, env: dict | None = None, timeout_s: float | None = None, log=None,
                  cwd: Path = ROOT) -> dict:
     """Run `cmd` in a subprocess of its own session; returns {"rc", "wall_s", "peak_mb",
-    "timed_out"}: peak_mb is the child's own peak resident memory (ru_maxrss of os.wait4, i.e.
-    VmHWM, not shared with earlier children as RUSAGE_CHILDREN would be). Past `timeout_s` the
-    whole process group is killed (rc -9, timed_out True). `log`: a file for stdout and stderr."""
+    "timed_out"}: peak_mb is the command's own peak resident memory (ru_maxrss from os.wait4, by a
+    small parent: see _MEASURE_JS; None when it was killed). Past `timeout_s` the whole process
+    group is killed (timed_out True). `log`: a file for stdout and stderr."""
     import signal
     import subprocess
+    import tempfile
+    fd, out = tempfile.mkstemp(prefix="fer-measure-", suffix=".json")
+    os.close(fd)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-c", _MEASURE_JS, out, *cmd], env=env, cwd=cwd,
+                            stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     timed_out = False
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if timeout_s is not None and time.perf_counter() - t0 > timeout_s and not timed_out:
-            timed_out = True
-            os.killpg(proc.pid, signal.SIGKILL)
-        time.sleep(0.1)
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: tell Popen
-    return {"rc": proc.returncode, "wall_s": round(time.perf_counter() - t0, 2),
-            "peak_mb": round(usage.ru_maxrss / 1024, 1), "timed_out": timed_out}
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    wall = time.perf_counter() - t0
+    try:
+        res = json.loads(Path(out).read_text())
+    except ValueError:  # killed before it wrote
+        res = {"rc": proc.returncode, "peak_kb": None}
+    finally:
+        os.unlink(out)
+    return {"rc": res["rc"], "wall_s": round(wall, 2), "timed_out": timed_out,
+            "peak_mb": round(res["peak_kb"] / 1024, 1) if res["peak_kb"] is not None else None}
 
 
 def growth_exponent(ns, ts) -> float | None:

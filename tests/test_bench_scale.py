@@ -93,8 +93,12 @@ def test_tables_flag_a_quadratic_stage_and_record_failures(tmp_path):
 
 
 def test_run_measured_reports_peak_memory_and_kills_on_timeout():
-    grow = "import time; x = bytearray(200 * 2**20); x[::4096] = b'1' * len(x[::4096]); time.sleep(0.2)"
+    grow = "import time; x = bytearray(200 * 2**20); x[::4096] = bytes(len(x[::4096])); time.sleep(0.2)"
     r = common.run_measured([sys.executable, "-c", grow], timeout_s=30)
     assert r["rc"] == 0 and not r["timed_out"] and r["peak_mb"] > 200
+    big = np.ones(300 * 2**20, np.uint8)  # a large parent: its size must not count as the child's peak
+    r = common.run_measured([sys.executable, "-c", "pass"], timeout_s=30)
+    assert big.sum() and r["rc"] == 0 and r["peak_mb"] < 100
+    del big
     r = common.run_measured([sys.executable, "-c", "import time; time.sleep(30)"], timeout_s=0.5)
     assert r["timed_out"] and r["rc"] != 0 and r["wall_s"] < 10
