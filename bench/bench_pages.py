@@ -37,9 +37,17 @@ from pathlib import Path
 from common import DEFAULT_DATA, DEFAULT_FERPLUS, ROOT, header, point_app_at
 
 sys.path.insert(0, str(ROOT / "tests"))
-from browser_helpers import (CELL_JS, CHROMIUM, CHROMIUM_ARGS, DONE, EXCEPTION, RUN_COUNTER_JS,  # noqa: E402
-                             VIEWPORT, serve_dashboard)
-from browser_helpers import runs_done as runs  # noqa: E402
+from browser_helpers import (
+    CELL_JS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DONE,
+    EXCEPTION,
+    RUN_COUNTER_JS,
+    VIEWPORT,
+    serve_dashboard,
+)
+from browser_helpers import runs_done as runs
 
 #: A Vega-Lite chart (what a page draws first: the fer_core.figures modules) has drawn its marks.
 VEGA_DRAWN = """() => !!document.querySelector('[data-testid="stVegaLiteChart"] .role-mark path')"""
@@ -332,8 +340,8 @@ def main(argv=None) -> int:
            "photo": photo(args.cache / "bench_photo.jpg", ds)}
     pages = [p for p in PAGES if args.pages is None or p[0] in args.pages]
     results = {}
-    log = open(args.cache / "bench_pages_streamlit.log", "w")
-    with sync_playwright() as pw, serve_dashboard(args.cache, log=log, timeout_s=120) as url:
+    with open(args.cache / "bench_pages_streamlit.log", "w") as log, sync_playwright() as pw, \
+            serve_dashboard(args.cache, log=log, timeout_s=120) as url:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         shared = None if args.fresh_browser else new_context(browser)
         for path, ready, action in pages:

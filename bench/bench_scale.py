@@ -374,7 +374,7 @@ def run_pages(n: int, csv_path: Path, fp_path: Path | None, pages: list[str], *,
         try:  # the dataset into the server's cache, so each page's first visit is its own cost
             bp.visit(browser, context, url, "", bp.ready_home, None, ctx, timeout_s)
             print(f"[{n:>9,}] server up, Home loaded in {time.perf_counter() - t0:.1f} s", flush=True)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - recorded per page below
             print(f"[{n:>9,}] Home failed to load: {str(e).splitlines()[0][:200]}", flush=True)
         for path in todo:
             ready, action = actions[path]
@@ -386,7 +386,7 @@ def run_pages(n: int, csv_path: Path, fp_path: Path | None, pages: list[str], *,
                            second_paint_s=round(v2["first_paint_s"], 2),
                            action_s=round(v2["action_s"], 2) if "action_s" in v2 else None,
                            action=v2.get("action"), exceptions=v1["exceptions"] + v2["exceptions"])
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - a page that fails or times out is a result
                 res.update(status="timeout" if "Timeout" in type(e).__name__ else "failed",
                            error=str(e).splitlines()[:3])
             save_cell(work, n, page_cell(path), res)
@@ -403,7 +403,7 @@ def run_tabs(n: int, csv_path: Path, fp_path: Path | None, tabs: list[int], *, w
         readings = btm.measure(work / f"cache-{n}", str(csv_path), str(fp_path) if fp_path else "", tabs=tabs,
                                after_s=after_s, settle_s=5, timeout_s=timeout_s)
         res = {"status": "ok", "readings": [{"what": w, "tabs": t, "rss_mb": round(mb, 1)} for w, t, mb in readings]}
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - recorded, the run goes on
         res = {"status": "timeout" if "Timeout" in type(e).__name__ else "failed", "error": str(e).splitlines()[:3]}
     return {"kind": "tabs", **res}
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import bench_scale  # noqa: E402
-import common  # noqa: E402
+import bench_scale
+import common
 
-from fer_core.data.dataset import load_dataset  # noqa: E402
+from fer_core.data.dataset import load_dataset
 
 
 def _source(m: int = 7) -> dict:
