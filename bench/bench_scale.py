@@ -9,8 +9,13 @@ Labels, Usage splits and FER+ votes are carried over from the source row (FER+ i
 `_c<copy>` suffix). Written as `fer2013.csv.gz`-format files (what users open; gzip level 1) plus a
 row-aligned `fer2013new.csv`, cached under `--work`/data (the N-face file is a prefix of any larger one).
 
-Per size, each in a subprocess of its own (so its peak memory is its own: ru_maxrss from os.wait4,
-the kernel's VmHWM), into a per-size cache `--work`/cache-N that starts without the stage's artifact:
+Up to 35,887 faces a file holds only original faces (a seeded random subset); above, copies. The
+copies are what the duplicates stage looks for (shifted, re-lit faces): from 36k on it finds
+groups of them, as it would in a dataset augmented on disk (5,000 faces made from the 1,000-face
+sample, `--source fer_core/data/sample/fer2013_sample.csv.gz`: 3,184 faces in 1,197 groups).
+
+Per size, each in a subprocess of its own (its peak memory is its own: ru_maxrss from os.wait4 in
+a small parent process, common.run_measured), into a per-size cache `--work`/cache-N that starts without the stage's artifact:
 
 - `imports`: importing prepare (torch, every analysis module): the floor of every stage process;
 - `dataset`: the CSV parse (`fer_core.data.dataset.load_dataset` into the empty cache);
@@ -28,7 +33,8 @@ loaded into the server) and a second visit: the first paint of each and the page
 
 Threads: OMP/MKL/OpenBLAS/Numba at `--threads` (default 1) in every child and in the server, and
 `prepare --threads` the same (torch's intra-op pool and threadpoolctl's limits): timings on a
-shared machine are steadier with one thread, and the exponents do not depend on the thread count.
+shared machine are steadier with one thread, and the exponents then do not mix in how well a
+stage uses a second core.
 
 Results go to `--work`/results/N/<cell>.json as each cell finishes; a rerun skips cells already
 done (`--force` redoes them). Finally the growth exponent b of t = a N^b (least squares on log t
@@ -39,13 +45,15 @@ against log N, over the sizes with a result) per stage and per page; b > 1.2 is 
     python bench/bench_scale.py --work /tmp/fer-scale --no-browser --stages dataset,duplicates --timeout 1800
     python bench/bench_scale.py --work /tmp/fer-scale --record           # also writes bench/RESULTS.md
 
-How long (dev CPU, 2 cores shared with other work, load average 6-9, 1 thread): see the section
-"Scaling with the number of faces" of bench/RESULTS.md for what was measured. At 2,000 and 5,000
-faces the stages took about TODO and TODO min, the browser part about TODO min per size, and
-making the files TODO s. ESTIMATE, not measured: the full data (14 min for every stage, idle, in
-RESULTS.md "One prepare command on the full data") puts 36k at about 15-30 min here; 100k and
-350k take 3x and 10x that where every stage is near-linear, and hours more for a quadratic one
-(exact kNN, t-SNE): give them a `--timeout` and run them on a machine of their own.
+How long. MEASURED (dev CPU: 2 cores shared with other work, load average 8-15, 1 thread): at
+2,000 and 5,000 faces the stage processes took 17 min per size (each process also pays 15-30 s of
+imports; the stage times in the table leave them out), the browser part 4-5 min per size for one
+page plus the tab readings (about 10 min with the six default pages), and making the files 30-40 s
+(mostly reading the full FER2013 once). ESTIMATE, not measured: the full data's `prepare` took
+14 min idle with 2 threads (RESULTS.md, "One prepare command on the full data"), so 36k takes
+30-60 min here; 100k and 350k take about 3x and 10x that if every stage is near-linear, and far
+longer with a quadratic one (exact kNN, exact t-SNE/UMAP fits): give them a `--timeout` and a
+machine of their own. Writing the 350k file: about 5 min (0.3 ms a row to format, gzip level 1).
 """
 from __future__ import annotations
 
@@ -487,7 +495,8 @@ def record_body(text: str, flagged: list[str], *, command: str, threads: int) ->
             f"{threads} thread(s) (OMP/MKL/OpenBLAS/Numba and `prepare --threads`). Synthetic FER2013-format data "
             "(augmented copies of the full FER2013, labels, splits and FER+ votes carried over). The exponent b "
             f"fits t = a N^b by least squares on log-log over the sizes with a result; timeouts are left out "
-            f"(the true exponent is then higher).\n\n{text}\n\n{flags}")
+            f"(the true exponent is then higher). On a shared machine, an exponent from two close sizes or from "
+            f"times of a few seconds is mostly noise.\n\n{text}\n\n{flags}")
 
 
 # ---- main --------------------------------------------------------------------------------------
