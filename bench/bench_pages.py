@@ -34,12 +34,20 @@ import sys
 import time
 from pathlib import Path
 
-from common import DEFAULT_DATA, DEFAULT_FERPLUS, ROOT, header
+from common import DEFAULT_DATA, DEFAULT_FERPLUS, ROOT, header, point_app_at
 
 sys.path.insert(0, str(ROOT / "tests"))
-from browser_helpers import (CELL_JS, CHROMIUM, CHROMIUM_ARGS, DONE, EXCEPTION, RUN_COUNTER_JS,  # noqa: E402
-                             VIEWPORT, serve_dashboard)
-from browser_helpers import runs_done as runs  # noqa: E402
+from browser_helpers import (
+    CELL_JS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DONE,
+    EXCEPTION,
+    RUN_COUNTER_JS,
+    VIEWPORT,
+    serve_dashboard,
+)
+from browser_helpers import runs_done as runs
 
 #: A Vega-Lite chart (what a page draws first: the fer_core.figures modules) has drawn its marks.
 VEGA_DRAWN = """() => !!document.querySelector('[data-testid="stVegaLiteChart"] .role-mark path')"""
@@ -48,6 +56,9 @@ ALL_DRAWN = """() => !document.querySelector('[data-testid="stSkeleton"]') &&
   [...document.querySelectorAll('.js-plotly-plot')].every(g => g._fullData && g._fullData.length) &&
   [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].every(c => c.querySelector('.role-mark, canvas'))"""
 IMG_LOADED = """sel => { const i = document.querySelector(sel); return !!(i && i.complete && i.naturalWidth > 0); }"""
+#: A gallery of faces has drawn: st.image thumbnails, or the clickable face grid (Vega-Lite image marks).
+GALLERY_DRAWN = """() => [...document.querySelectorAll('[data-testid="stImage"] img')].some(i => i.complete && i.naturalWidth > 0)
+  || !!document.querySelector('[data-testid="stVegaLiteChart"] g.mark-image image')"""
 PLOT_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')].some(g => g._fullData && g._fullData.length)"""
 
 #: A well-separated point of the map (row, page pixels): the most isolated of 300 seeded candidates.
@@ -84,7 +95,7 @@ def ready_home(page):
 
 def ready_dataset(page):
     page.get_by_role("heading", name="Dataset").wait_for()
-    page.wait_for_function(IMG_LOADED, arg='[data-testid="stImage"] img')
+    page.wait_for_function(GALLERY_DRAWN)
 
 
 def _pick_option(page, box: str, option: str, expect) -> float:
@@ -193,7 +204,7 @@ def act_saliency(page, ctx):
 
 def ready_label_errors(page):
     page.get_by_role("heading", name="Label errors").wait_for()
-    page.wait_for_function(IMG_LOADED, arg='[data-testid="stImage"] img')
+    page.wait_for_function(GALLERY_DRAWN)
 
 
 def act_label_errors(page, ctx):
@@ -323,16 +334,14 @@ def main(argv=None) -> int:
     from fer_core.data.dataset import load_dataset
     header("page render times, headless Chromium, full data")
     args.cache.mkdir(parents=True, exist_ok=True)
-    (args.cache / "settings.json").write_text(json.dumps(
-        {"data_source": {"kind": "path", "path": str(Path(args.data).resolve()),
-                         "ferplus": str(Path(args.ferplus).resolve()) if args.ferplus else ""}}))
+    point_app_at(args.cache, args.data, args.ferplus)
     ds = load_dataset(args.data, ferplus=args.ferplus or None, use_cache=False)
     ctx = {"n": len(ds), "n_happy": int((ds.labels == 3).sum()), "rows": ds.row,
            "photo": photo(args.cache / "bench_photo.jpg", ds)}
     pages = [p for p in PAGES if args.pages is None or p[0] in args.pages]
     results = {}
-    log = open(args.cache / "bench_pages_streamlit.log", "w")
-    with sync_playwright() as pw, serve_dashboard(args.cache, log=log, timeout_s=120) as url:
+    with open(args.cache / "bench_pages_streamlit.log", "w") as log, sync_playwright() as pw, \
+            serve_dashboard(args.cache, log=log, timeout_s=120) as url:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         shared = None if args.fresh_browser else new_context(browser)
         for path, ready, action in pages:

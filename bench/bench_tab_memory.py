@@ -18,44 +18,33 @@ unpickled copy of the predictions (st.cache_data); the target is a few MB.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import DEFAULT_DATA, DEFAULT_FERPLUS, ROOT, header
+from common import (
+    DEFAULT_DATA,
+    DEFAULT_FERPLUS,
+    ROOT,
+    header,
+    point_app_at,
+    rss_mb,
+    server_pid,
+)
 
 sys.path.insert(0, str(ROOT / "tests"))
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, DONE, EXCEPTION, VIEWPORT, serve_dashboard  # noqa: E402
+from browser_helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DONE,
+    EXCEPTION,
+    VIEWPORT,
+    serve_dashboard,
+)
 
 #: The map (the page's Plotly chart) has drawn its points.
 MAP_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')].some(g => g._fullData && g._fullData.length)"""
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of process `pid` in MB (VmRSS)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-def server_pid() -> int:
-    """The streamlit server: the child process of this one whose command line runs streamlit."""
-    me = str(os.getpid())
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            ppid = (d / "stat").read_text().rsplit(")", 1)[1].split()[1]
-            cmd = (d / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if ppid == me and b"streamlit" in cmd:
-            return int(d.name)
-    raise RuntimeError("streamlit server process not found")
 
 
 def scratch_cache(cache: Path, data: str, ferplus: str) -> Path:
@@ -64,9 +53,7 @@ def scratch_cache(cache: Path, data: str, ferplus: str) -> Path:
     for entry in cache.iterdir():
         if entry.is_dir():
             (tmp / entry.name).symlink_to(entry.resolve())
-    (tmp / "settings.json").write_text(json.dumps(
-        {"data_source": {"kind": "path", "path": str(Path(data).resolve()),
-                         "ferplus": str(Path(ferplus).resolve()) if ferplus else ""}}))
+    point_app_at(tmp, data, ferplus)
     return tmp
 
 
@@ -82,24 +69,17 @@ def open_tab(context, url: str, timeout_s: float):
     return page
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cache", required=True, type=Path, help="FER_CACHE_DIR with the prepared artifacts (read only)")
-    ap.add_argument("--data", default=str(DEFAULT_DATA))
-    ap.add_argument("--ferplus", default=str(DEFAULT_FERPLUS))
-    ap.add_argument("--tabs", type=int, nargs="+", default=[1, 4, 8], help="open tabs at each reading (increasing)")
-    ap.add_argument("--after", type=float, default=180, help="seconds after closing every tab before the last reading")
-    ap.add_argument("--settle", type=float, default=5, help="seconds to wait before each reading")
-    ap.add_argument("--timeout", type=float, default=300, help="seconds a tab may take to draw the map")
-    args = ap.parse_args(argv)
+def measure(cache: Path, data: str, ferplus: str, *, tabs=(1, 4, 8), after_s: float = 180, settle_s: float = 5,
+            timeout_s: float = 300) -> list[tuple[str, int, float]]:
+    """Server RSS readings [(what, open tabs, MB)]: at start, with each count of `tabs` (increasing)
+    Embeddings tabs open, and `after_s` seconds after closing them all (progress printed)."""
     from playwright.sync_api import sync_playwright
 
-    header(f"server memory per Embeddings tab, full data, code in {ROOT}")
-    cache = scratch_cache(args.cache, args.data, args.ferplus)
+    cache = scratch_cache(cache, data, ferplus)
     readings = []
 
     def read(what: str, n_tabs: int) -> float:
-        time.sleep(args.settle)
+        time.sleep(settle_s)
         mb = rss_mb(pid)
         readings.append((what, n_tabs, mb))
         print(f"{what:32s} {n_tabs:2d} tabs  server RSS {mb:8,.0f} MB", flush=True)
@@ -111,19 +91,35 @@ def main(argv=None) -> int:
         read("server started", 0)
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport=VIEWPORT)
-        tabs = []
-        for n in args.tabs:
-            while len(tabs) < n:
+        opened = []
+        for n in tabs:
+            while len(opened) < n:
                 t0 = time.perf_counter()
-                tabs.append(open_tab(context, url, args.timeout))
-                print(f"  tab {len(tabs)} drew the map in {time.perf_counter() - t0:.1f} s", flush=True)
+                opened.append(open_tab(context, url, timeout_s))
+                print(f"  tab {len(opened)} drew the map in {time.perf_counter() - t0:.1f} s", flush=True)
             read(f"{n} Embeddings tab(s) open", n)
-        for t in tabs:
+        for t in opened:
             t.close()
         context.close()
         browser.close()
-        time.sleep(max(args.after - args.settle, 0))
-        read(f"{args.after:.0f} s after closing them", 0)
+        time.sleep(max(after_s - settle_s, 0))
+        read(f"{after_s:.0f} s after closing them", 0)
+    return readings
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cache", required=True, type=Path, help="FER_CACHE_DIR with the prepared artifacts (read only)")
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--ferplus", default=str(DEFAULT_FERPLUS))
+    ap.add_argument("--tabs", type=int, nargs="+", default=[1, 4, 8], help="open tabs at each reading (increasing)")
+    ap.add_argument("--after", type=float, default=180, help="seconds after closing every tab before the last reading")
+    ap.add_argument("--settle", type=float, default=5, help="seconds to wait before each reading")
+    ap.add_argument("--timeout", type=float, default=300, help="seconds a tab may take to draw the map")
+    args = ap.parse_args(argv)
+    header(f"server memory per Embeddings tab, full data, code in {ROOT}")
+    readings = measure(args.cache, args.data, args.ferplus, tabs=args.tabs, after_s=args.after, settle_s=args.settle,
+                       timeout_s=args.timeout)
 
     by_tabs = {n: mb for what, n, mb in readings if what.endswith("open")}
     lo, hi = min(by_tabs), max(by_tabs)
