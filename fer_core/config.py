@@ -203,6 +203,9 @@ class ProjectionConfig(JobConfig):
     tsne_impl: str = opt("auto", "t-SNE implementation: auto (openTSNE when installed and 2-D, else "
                          "scikit-learn), sklearn or opentsne", ("auto", "sklearn", "opentsne"))
     seed: int = opt(0, "random seed (same seed and inputs = same map)")
+    fit_sample: int = opt(50000, "t-SNE/UMAP: with more images than this, fit the map on a sample of this many "
+                          "(stratified by the model's predicted class) and place the rest with the fitted map's "
+                          "transform (0 = fit on every image)")
 
 
 @dataclass(frozen=True)
@@ -228,7 +231,9 @@ class FeatureStatsConfig(JobConfig):
 
     k: int = opt(10, "nearest neighbours per image")
     silhouette_max_samples: int = opt(10000, "silhouettes on a class-stratified sample of at most this many images")
-    seed: int = opt(0, "random seed of that sample")
+    seed: int = opt(0, "random seed of that sample and of the approximate neighbour search")
+    exact_max: int = opt(50000, "exact nearest neighbours up to this many images (N^2 work); above, approximate "
+                         "ones (NN-descent, pynndescent: ~N^1.1, recall ~0.99)")
 
 
 @dataclass(frozen=True)
@@ -237,6 +242,8 @@ class NearDuplicatesConfig(JobConfig):
 
     threshold: float = opt(0.90, "minimum best Pearson correlation over shifts (-1..1; higher = stricter)")
     max_shift: int = opt(2, "largest shift in pixels searched (0..8)")
+    exact_max: int = opt(50000, "candidate pairs from every pair of thumbnails up to this many images (N^2 work); "
+                         "above, from an approximate 20-neighbour graph of them (NN-descent: ~N^1.1)")
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ if not ui.artifact_cached("projection", ds, model=model, config=cfg):
 pred = ui.artifact("predictions", ds, model=model)
 color_by = c[3].selectbox("Color by", emb_figs.available_colorings(ds, pred["classes"]),
                           format_func=emb_figs.COLOR_BY.get)
+panels.map_fit_note(ds, model, cfg)
 panels.explorer(ds, model, cfg, color_by, pred)
 
 

@@ -172,5 +172,28 @@ def class_separation(ds, model) -> None:
     right.markdown(f"Each row: how the {k} nearest neighbours (feature space) of that class's images are labeled; "
                    "the diagonal is the kNN label agreement. *Most confused with* is the row's largest other cell, "
                    "next to that class's share of all images (chance): the map's \"fear sits inside sad\" becomes "
-                   "\"x % of fear's neighbours are sad, against y % sad images overall\". Silhouettes use a "
-                   "stratified sample of up to 10,000 labeled images; kNN agreement uses all of them.")
+                   "\"x % of fear's neighbours are sad, against y % sad images overall\". "
+                   + sampling_note(stats, label_set))
+
+
+def sampling_note(stats, label_set: str) -> str:
+    """What the class-separation numbers were computed on: the silhouettes' stratified sample and
+    whether the neighbours are exact or approximate (datasets above the exact-search limit)."""
+    n_sil = stats.get(f"silhouette_{label_set}_n")
+    n_lab = stats.get(f"silhouette_{label_set}_labeled")
+    sil = (f"Silhouettes use a class-stratified sample of {int(n_sil):,} of the {int(n_lab):,} labeled images"
+           if n_sil is not None and n_lab is not None and int(n_sil) < int(n_lab) else
+           "Silhouettes use every labeled image" if n_sil is not None else
+           "Silhouettes use a stratified sample of up to 10,000 labeled images")
+    exact = bool(stats.get("knn_exact", True))
+    return sil + ("; kNN agreement uses all of them." if exact else
+                  "; kNN agreement uses all of them, with approximate nearest neighbours (NN-descent, recall about "
+                  "0.99 against the exact ones) on a dataset this large.")
+
+
+def map_fit_note(ds, model: str, cfg) -> None:
+    """A caption under the map settings when the map was fitted on a sample of a large dataset
+    ("fitted on 50,000 of 350,000 faces, the rest placed by transform")."""
+    note = embed.fit_note(ui.artifact("projection", ds, model=model, config=cfg, spinner=False), len(ds))
+    if note:
+        st.caption(note)

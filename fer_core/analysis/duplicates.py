@@ -8,7 +8,12 @@ Arrays in, arrays out: the finders take `images` (N, 48, 48) uint8 and return `g
   `max_shift` pixels, with its brightness/contrast changed or with mild noise. Two stages:
 
   1. candidates: Pearson correlation >= 0.88 between 16x16 thumbnails of the images blurred
-     with a Gaussian (sigma 2 px); an exact PCA bound prunes the N^2/2 pairs in blocks;
+     with a Gaussian (sigma 2 px); up to `exact_max` images (50,000: FER2013 itself) all of the
+     N^2/2 pairs, pruned in blocks by an exact PCA bound; above it (the N^2 blocks would take
+     ~10 min at 350,000 images), the pairs among each thumbnail's 20 nearest others in an
+     approximate neighbour graph (NN-descent, :mod:`fer_core.analysis.neighbors`; ~N^1.1). On
+     FER2013 the 20 nearest hold 99.8% of the near-duplicate pairs the exact search finds (the
+     rest sit in dense groups, which stay linked through other pairs; bench/RESULTS.md);
   2. verification: normalized template matching (OpenCV ``TM_CCOEFF_NORMED``) of the central
      (48 - 2 * max_shift)^2 crop of one image over the other at full resolution, i.e. the best
      Pearson correlation over all shifts of up to `max_shift` px. Pairs scoring >= `threshold`
@@ -49,6 +54,10 @@ MAX_SHIFT = NearDuplicatesConfig().max_shift  # 2
 #: the pairs scoring >= 0.90 have thumbnails correlating at 0.85-0.88 and are missed).
 CANDIDATE_CORR = 0.88
 _THUMB, _SIGMA, _PCA_DIMS, _BLOCK = 16, 2.0, 48, 1024
+#: Above this many images, candidates come from an approximate neighbour graph of the thumbnails.
+EXACT_MAX = NearDuplicatesConfig().exact_max
+#: Neighbours per thumbnail in that graph.
+APPROX_K = 20
 #: Bump when the finders' output changes, so cached groups are rebuilt.
 DUPLICATES_VERSION = 1
 
@@ -145,24 +154,38 @@ def _candidate_pairs(x: np.ndarray, corr: float, progress: bool) -> np.ndarray:
     return np.concatenate(pairs) if pairs else np.zeros((0, 2), np.int64)
 
 
+def _candidate_pairs_approx(x: np.ndarray, corr: float, k: int) -> np.ndarray:
+    """Pairs (i < j) of unit rows of `x` with x_i . x_j >= corr among each row's k nearest others
+    in an approximate neighbour graph (pynndescent): ~N^1.1 instead of N^2, at the cost of the
+    pairs of a row with more than k others closer than its partner (dense groups)."""
+    from fer_core.analysis import neighbors
+    idx, _ = neighbors.knn_graph(x, k=min(k, len(x) - 1), exact_max=0, seed=0)
+    i = np.repeat(np.arange(len(x), dtype=np.int64), idx.shape[1])
+    j = idx.ravel()
+    i, j = np.minimum(i, j), np.maximum(i, j)
+    pairs = np.unique(np.stack([i, j], 1), axis=0)
+    exact = np.einsum("ij,ij->i", x[pairs[:, 0]], x[pairs[:, 1]]) >= corr
+    return pairs[exact]
+
+
 def _match_scores(images: np.ndarray, pairs: np.ndarray, max_shift: int, progress: bool) -> np.ndarray:
     """(P,) best Pearson correlation of images[i] and images[j] over shifts of <= max_shift px."""
     import cv2
     from tqdm.auto import tqdm
-    f = images.astype(np.float32)
     m = max_shift
     out = np.empty(len(pairs), np.float32)
     for k in tqdm(range(len(pairs)), desc="near duplicates: verify", unit="pair", disable=not progress,
                   mininterval=1.0):
         i, j = pairs[k]
-        tpl = f[j, m:IMAGE_SIZE - m, m:IMAGE_SIZE - m] if m else f[j]
-        out[k] = cv2.matchTemplate(f[i], tpl, cv2.TM_CCOEFF_NORMED).max()
+        fi, fj = images[i].astype(np.float32), images[j].astype(np.float32)  # not all N: 4x the images' bytes
+        tpl = fj[m:IMAGE_SIZE - m, m:IMAGE_SIZE - m] if m else fj
+        out[k] = cv2.matchTemplate(fi, tpl, cv2.TM_CCOEFF_NORMED).max()
     return np.nan_to_num(out, nan=0.0)
 
 
 def near_duplicate_pairs(images: np.ndarray, *, threshold: float = NEAR_THRESHOLD, max_shift: int = MAX_SHIFT,
                          candidate_corr: float = CANDIDATE_CORR, ignore_blank: bool = True,
-                         progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                         exact_max: int = EXACT_MAX, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of near-duplicate images and their scores (see the module docstring for the method).
 
     Args:
@@ -173,6 +196,8 @@ def near_duplicate_pairs(images: np.ndarray, *, threshold: float = NEAR_THRESHOL
         candidate_corr: stage-1 threshold on the blurred 16x16 thumbnails; lower = slower, finds
             a few more pairs.
         ignore_blank: leave out images whose pixels all have one value.
+        exact_max: every pair of thumbnails is compared up to this many images; above, the pairs
+            among each one's APPROX_K nearest others in an approximate neighbour graph.
         progress: tqdm bars.
 
     Returns:
@@ -186,7 +211,9 @@ def near_duplicate_pairs(images: np.ndarray, *, threshold: float = NEAR_THRESHOL
     use = np.flatnonzero(~_blank(images)) if ignore_blank else np.arange(len(images))
     if len(use) < 2:
         return np.zeros((0, 2), np.int64), np.zeros(0, np.float32)
-    cand = use[_candidate_pairs(_thumbnails(images[use]), candidate_corr, progress)]
+    thumbs = _thumbnails(images[use])
+    cand = use[_candidate_pairs(thumbs, candidate_corr, progress) if len(use) <= exact_max
+               else _candidate_pairs_approx(thumbs, candidate_corr, APPROX_K)]
     scores = _match_scores(images, cand, int(max_shift), progress)
     keep = scores >= threshold
     pairs, scores = cand[keep].astype(np.int64), scores[keep]
@@ -211,7 +238,7 @@ def groups_from_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
 
 def near_duplicate_groups(images: np.ndarray, *, threshold: float = NEAR_THRESHOLD, max_shift: int = MAX_SHIFT,
                           candidate_corr: float = CANDIDATE_CORR, ignore_blank: bool = True,
-                          progress: bool = False) -> np.ndarray:
+                          exact_max: int = EXACT_MAX, progress: bool = False) -> np.ndarray:
     """Groups of near-duplicate images (exact duplicates included); a group holds every image
     linked to another by a chain of near-duplicate pairs.
 
@@ -220,21 +247,24 @@ def near_duplicate_groups(images: np.ndarray, *, threshold: float = NEAR_THRESHO
     Returns:
         (N,) int64 group id (0..G-1, by first appearance), -1 for images without a near duplicate.
     """
-    pairs, _ = near_duplicate_pairs(images, threshold=threshold, max_shift=max_shift,
-                                    candidate_corr=candidate_corr, ignore_blank=ignore_blank, progress=progress)
+    pairs, _ = near_duplicate_pairs(images, threshold=threshold, max_shift=max_shift, candidate_corr=candidate_corr,
+                                    ignore_blank=ignore_blank, exact_max=exact_max, progress=progress)
     return groups_from_pairs(pairs, len(images))
 
 
 def _compute_near(ds, config: NearDuplicatesConfig, model, progress, store) -> dict[str, np.ndarray]:
     images = _check_images(ds.images)
     pairs, scores = near_duplicate_pairs(images, threshold=config.threshold, max_shift=config.max_shift,
-                                         progress=bool(progress))
-    return {"groups": groups_from_pairs(pairs, len(images)), "pairs": pairs, "scores": scores}
+                                         exact_max=config.exact_max, progress=bool(progress))
+    n_used = int((~_blank(images)).sum())
+    return {"groups": groups_from_pairs(pairs, len(images)), "pairs": pairs, "scores": scores,
+            "candidates_exact": np.bool_(n_used <= config.exact_max)}
 
 
 def _near_key_config(config: NearDuplicatesConfig) -> dict:
     return {"kind": "near", "threshold": float(config.threshold), "max_shift": int(config.max_shift),
-            "candidate_corr": CANDIDATE_CORR, "ignore_blank": True, "version": DUPLICATES_VERSION}
+            "candidate_corr": CANDIDATE_CORR, "ignore_blank": True, "version": DUPLICATES_VERSION,
+            "exact_max": int(config.exact_max), "approx_k": APPROX_K}
 
 
 #: Reads the pixels only: the same images with other labels, splits or FER+ votes share it (a

@@ -25,6 +25,7 @@ import numpy as np
 
 from fer_core import cli, stages
 from fer_core import validate
+from fer_core.analysis import neighbors
 from fer_core.analysis.predictions import PREDICTIONS, has_model
 from fer_core.config import FeatureStatsConfig, ProjectionConfig
 from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS, LABEL_SETS
@@ -80,7 +81,7 @@ def resolve_config(config: ProjectionConfig) -> ProjectionConfig:
     if config.method != "umap":
         config = replace(config, n_neighbors=d.n_neighbors, min_dist=d.min_dist)
     if config.method == "pca":
-        config = replace(config, pca_dims=d.pca_dims)
+        config = replace(config, pca_dims=d.pca_dims, fit_sample=d.fit_sample)
     return config
 
 
@@ -89,25 +90,58 @@ def check_embeddings(embeddings: np.ndarray, *, min_rows: int = 2) -> np.ndarray
     return validate.embeddings(embeddings, min_rows=min_rows)
 
 
+def fit_rows(n: int, config: ProjectionConfig | None = None, *,
+             strata: np.ndarray | None = None) -> np.ndarray | None:
+    """The rows a t-SNE/UMAP map of `n` points is fitted on, or None for all of them.
+
+    Above `config.fit_sample` points (t-SNE, UMAP; 0 = never) a seeded sample of exactly that
+    many, stratified by `strata` ((n,) int, e.g. the predicted class: every stratum keeps its
+    share, rounded by largest remainder); the rest are placed by the fitted map's transform.
+
+    Returns:
+        (fit_sample,) int64 sorted row indices, or None.
+    """
+    cfg = resolve_config(config or ProjectionConfig())
+    m = int(cfg.fit_sample)
+    if cfg.method == "pca" or m <= 0 or n <= m:
+        return None
+    s = np.zeros(n, np.int64) if strata is None else np.asarray(strata)
+    if s.shape != (n,):
+        raise ValueError(f"strata must be ({n},), got {s.shape}")
+    _, inv, counts = np.unique(s, return_inverse=True, return_counts=True)
+    quota = counts * (m / n)
+    take = np.floor(quota).astype(np.int64)
+    take[np.argsort(-(quota - take), kind="stable")[:m - int(take.sum())]] += 1
+    rng = np.random.default_rng(cfg.seed)
+    rows = [rng.choice(np.flatnonzero(inv == c), t, replace=False) for c, t in enumerate(take) if t]
+    return np.sort(np.concatenate(rows)).astype(np.int64)
+
+
 def project(embeddings: np.ndarray, config: ProjectionConfig = ProjectionConfig(), *,
-            n_jobs: int | None = None, progress: Progress | None = None) -> np.ndarray:
+            strata: np.ndarray | None = None, n_jobs: int | None = None,
+            progress: Progress | None = None) -> np.ndarray:
     """Map (N, D) features to (N, dims) float32 coordinates with PCA, t-SNE or UMAP.
 
     t-SNE and UMAP run on the first `config.pca_dims` principal components (the usual
-    de-noising step; 0 keeps the raw features). Same inputs and seed give the same map.
+    de-noising step; 0 keeps the raw features). Above `config.fit_sample` points they are fitted
+    on a sample (:func:`fit_rows`, stratified by `strata` when given) and the other points are
+    placed by the fitted map's transform (openTSNE, umap-learn; scikit-learn's t-SNE has none:
+    the mean position of the 10 nearest fitted points). Same inputs and seed give the same map.
 
     Raises:
         ValueError: bad shape or values, or too few points for the perplexity / n_neighbors.
     """
     cfg = resolve_config(config)
     x = check_embeddings(embeddings, min_rows=cfg.dims + 2)
-    n = len(x)
+    rows = fit_rows(len(x), cfg, strata=strata)
+    n = len(x) if rows is None else len(rows)
     if cfg.method == "tsne" and n <= 3 * cfg.perplexity:
         raise ValueError(f"t-SNE with perplexity {cfg.perplexity:g} needs more than {3 * cfg.perplexity:g} "
                          f"points, got {n}: lower the perplexity")
     if cfg.method == "umap" and not 2 <= cfg.n_neighbors < n:
         raise ValueError(f"UMAP n_neighbors must be in [2, {n - 1}] for {n} points, got {cfg.n_neighbors}")
-    return _compute_projection(x, cfg, n_jobs=n_jobs or os.cpu_count() or 1, progress=progress or (lambda *_: None))
+    return _compute_projection(x, cfg, rows, n_jobs=n_jobs or os.cpu_count() or 1,
+                               progress=progress or (lambda *_: None))
 
 
 def _pca(x: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -115,7 +149,8 @@ def _pca(x: np.ndarray, k: int, seed: int) -> np.ndarray:
     return PCA(n_components=k, random_state=seed).fit_transform(x).astype(np.float32)
 
 
-def _compute_projection(x: np.ndarray, cfg: ProjectionConfig, *, n_jobs: int, progress: Progress) -> np.ndarray:
+def _compute_projection(x: np.ndarray, cfg: ProjectionConfig, rows: np.ndarray | None = None, *, n_jobs: int,
+                        progress: Progress) -> np.ndarray:
     if cfg.method == "pca":
         progress(0.0, "PCA")
         out = _pca(x, cfg.dims, cfg.seed)
@@ -125,24 +160,42 @@ def _compute_projection(x: np.ndarray, cfg: ProjectionConfig, *, n_jobs: int, pr
         progress(0.0, f"PCA to {cfg.pca_dims} components")
         x = _pca(x, cfg.pca_dims, cfg.seed)
     name = {"tsne": f"t-SNE ({cfg.tsne_impl})", "umap": "UMAP"}[cfg.method]
-    progress(0.1, f"{name} on {len(x):,} points ({x.shape[1]} dims)...")
-    if cfg.method == "umap":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "n_jobs overridden by setting random_state" and numba notes
-            import umap
-            out = umap.UMAP(n_components=cfg.dims, n_neighbors=cfg.n_neighbors, min_dist=cfg.min_dist,
-                            random_state=cfg.seed, verbose=False).fit_transform(x)
-    elif cfg.tsne_impl == "opentsne":
-        from openTSNE import TSNE as OpenTSNE
-        out = np.asarray(OpenTSNE(n_components=cfg.dims, perplexity=cfg.perplexity, random_state=cfg.seed,
-                                  n_jobs=n_jobs, negative_gradient_method="auto" if cfg.dims <= 2 else "bh",
-                                  verbose=False).fit(x))
-    else:
-        from sklearn.manifold import TSNE
-        out = TSNE(n_components=cfg.dims, perplexity=cfg.perplexity, init="pca", learning_rate="auto",
-                   random_state=cfg.seed, n_jobs=n_jobs).fit_transform(x)
+    fit = x if rows is None else x[rows]
+    progress(0.1, f"{name} on {len(fit):,} points ({x.shape[1]} dims)" +
+             ("..." if rows is None else f", the other {len(x) - len(fit):,} placed by transform..."))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "n_jobs overridden by setting random_state" and numba notes
+        out, place = _fit(fit, cfg, n_jobs)
+        if rows is not None:
+            rest = np.ones(len(x), bool)
+            rest[rows] = False
+            full = np.empty((len(x), cfg.dims), np.float32)
+            full[rows] = out
+            progress(0.6, f"{name}: placing {int(rest.sum()):,} points by transform...")
+            full[rest] = place(x[rest])
+            out = full
     progress(1.0, f"{name} done")
     return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def _fit(x: np.ndarray, cfg: ProjectionConfig, n_jobs: int):
+    """(coordinates (n, dims) of the fitted points, place(new (m, D)) -> (m, dims))."""
+    if cfg.method == "umap":
+        import umap
+        reducer = umap.UMAP(n_components=cfg.dims, n_neighbors=cfg.n_neighbors, min_dist=cfg.min_dist,
+                            random_state=cfg.seed, verbose=False)
+        return reducer.fit_transform(x), reducer.transform
+    if cfg.tsne_impl == "opentsne":
+        from openTSNE import TSNE as OpenTSNE
+        emb = OpenTSNE(n_components=cfg.dims, perplexity=cfg.perplexity, random_state=cfg.seed, n_jobs=n_jobs,
+                       negative_gradient_method="auto" if cfg.dims <= 2 else "bh", verbose=False).fit(x)
+        return np.asarray(emb), lambda new: np.asarray(emb.transform(new))
+    from sklearn.manifold import TSNE
+    from sklearn.neighbors import KNeighborsRegressor
+    out = TSNE(n_components=cfg.dims, perplexity=cfg.perplexity, init="pca", learning_rate="auto",
+               random_state=cfg.seed, n_jobs=n_jobs).fit_transform(x)
+    # scikit-learn's t-SNE has no transform: a new point goes to the mean of its 10 nearest fitted points
+    return out, KNeighborsRegressor(n_neighbors=min(10, len(x))).fit(x, out).predict
 
 
 def projection_stage(config: ProjectionConfig) -> str:
@@ -151,10 +204,24 @@ def projection_stage(config: ProjectionConfig) -> str:
 
 
 def _compute_projection_stage(ds: Dataset, config: ProjectionConfig, model: ModelRef, progress, store) -> dict:
-    feats = stages.get(PREDICTIONS, ds, model=model, store=store, progress=progress)["features"]
+    pred = stages.get(PREDICTIONS, ds, model=model, store=store, progress=progress)
+    feats, strata = pred["features"], pred["probs"].argmax(1)  # predicted class: the key stays free of labels
     t0 = time.perf_counter()
-    coords = project(feats, config, progress=progress)
-    return {"coords": coords, "seconds": np.float64(time.perf_counter() - t0)}
+    coords = project(feats, config, strata=strata, progress=progress)
+    rows = fit_rows(len(feats), config, strata=strata)
+    return {"coords": coords, "seconds": np.float64(time.perf_counter() - t0),
+            "n_fit": np.int64(len(feats) if rows is None else len(rows)),
+            "fit_rows": np.arange(0, dtype=np.int64) if rows is None else rows}
+
+
+def fit_note(proj: Mapping[str, np.ndarray], n: int) -> str | None:
+    """One sentence on how a map artifact was fitted when it was fitted on a sample ("fitted on
+    50,000 of 350,000 faces, the rest placed by transform"), else None."""
+    n_fit = int(proj.get("n_fit", n))
+    if n_fit >= n:
+        return None
+    return (f"This map was fitted on {n_fit:,} of {n:,} faces (a sample stratified by predicted class), "
+            "the rest placed by the fitted map's transform.")
 
 
 def _projection_key_config(config: ProjectionConfig) -> dict:
@@ -180,28 +247,32 @@ def get_projection(ds: Dataset, config: ProjectionConfig = ProjectionConfig(), *
     """Cached :func:`project` of `model`'s features on `ds`.
 
     Returns:
-        dict with coords (N, dims) float32 and seconds (scalar, time of the projection alone).
+        dict with coords (N, dims) float32, seconds (scalar, time of the projection alone), n_fit
+        (the points the map was fitted on: N, or config.fit_sample when N is larger) and
+        fit_rows ((n_fit,) int64 rows of that sample, sorted; empty when fitted on all).
     """
     return stages.get(PROJECTIONS[resolve_config(config).method], ds, config, model=model, store=store, progress=progress)
 
 
 # ---- numbers: neighbours, silhouette, kNN label agreement ----------------------------------
-def knn_graph(embeddings: np.ndarray, *, k: int = 10, n_jobs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k nearest neighbours of every row (Euclidean), excluding the row itself.
+def knn_graph(embeddings: np.ndarray, *, k: int = 10, n_jobs: int | None = None,
+              exact_max: int = neighbors.EXACT_MAX, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """k nearest neighbours of every row (Euclidean), excluding the row itself: exact up to
+    `exact_max` rows, approximate above (NN-descent; :func:`fer_core.analysis.neighbors.knn_graph`).
 
     Returns:
         (neighbors (N, k) int32 row indices, nearest first; distances (N, k) float32).
     """
-    from sklearn.neighbors import NearestNeighbors
     x = check_embeddings(embeddings, min_rows=2)
     k = min(int(k), len(x) - 1)
     if k < 1:
         raise ValueError("k must be >= 1")
-    # kneighbors() without X leaves each row itself out (by index: exact duplicates stay neighbours);
-    # same rows and distances as the former drop-self-by-hand code (tests/test_embed.py), as fast or
-    # faster: 71.7 s vs 75.2 s on 36k x 384, 12.8 s vs 14.2 s on 36k x 64 (bench/bench_sklearn_swaps.py)
-    dist, idx = NearestNeighbors(n_neighbors=k, algorithm="brute", n_jobs=n_jobs).fit(x).kneighbors()
-    return idx.astype(np.int32), dist.astype(np.float32)
+    # exact: NearestNeighbors(brute).kneighbors() without X, which leaves each row itself out (by
+    # index: exact duplicates stay neighbours); same rows and distances as the former drop-self-by-hand
+    # code (tests/test_embed.py), as fast or faster: 71.7 s vs 75.2 s on 36k x 384, 12.8 s vs 14.2 s
+    # on 36k x 64 (bench/bench_sklearn_swaps.py)
+    idx, dist = neighbors.knn_graph(x, k=k, exact_max=exact_max, seed=seed, n_jobs=n_jobs)
+    return idx.astype(np.int32), dist
 
 
 def nearest_neighbors(embeddings: np.ndarray, i: int, *, k: int = 8) -> np.ndarray:
@@ -304,10 +375,11 @@ STATS_DEFAULTS = FeatureStatsConfig().to_dict()
 
 def _compute_feature_stats(ds: Dataset, config: FeatureStatsConfig, model: ModelRef, progress, store) -> dict:
     feats = stages.get(PREDICTIONS, ds, model=model, store=store, progress=progress)["features"]
+    exact = len(feats) <= config.exact_max
     if progress:
-        progress(0.0, f"{config.k} nearest neighbours of {len(ds):,} images")
-    nb, dist = knn_graph(feats, k=config.k)
-    out = {"neighbors": nb, "distances": dist}
+        progress(0.0, f"{config.k} nearest neighbours of {len(ds):,} images" + ("" if exact else " (approximate)"))
+    nb, dist = knn_graph(feats, k=config.k, exact_max=config.exact_max, seed=config.seed)
+    out = {"neighbors": nb, "distances": dist, "knn_exact": np.bool_(exact)}
     sets = [("fer2013", ds.labels, len(FER2013_EMOTIONS))]
     if ds.ferplus is not None:
         sets.append(("ferplus", ds.ferplus.majority, len(FERPLUS_EMOTIONS)))
@@ -317,6 +389,8 @@ def _compute_feature_stats(ds: Dataset, config: FeatureStatsConfig, model: Model
         s = silhouette_per_class(feats, y, n_classes=k, max_samples=config.silhouette_max_samples, seed=config.seed)
         out[f"silhouette_{name}"] = s["per_class"]
         out[f"silhouette_{name}_overall"] = s["overall"]
+        out[f"silhouette_{name}_n"] = s["n_used"]
+        out[f"silhouette_{name}_labeled"] = np.int64((np.asarray(y) >= 0).sum())
     return out
 
 
@@ -337,8 +411,10 @@ def get_feature_stats(ds: Dataset, model: str | ModelRef | None = None, *, store
 
     Returns:
         dict with neighbors (N, k) int32 and distances (N, k) float32 (:func:`knn_graph`, k = 10),
-        silhouette_fer2013 (7,) and silhouette_fer2013_overall, and with FER+ votes
-        silhouette_ferplus (8,) and silhouette_ferplus_overall (:func:`silhouette_per_class`).
+        knn_exact (bool: False when the graph is approximate, N > config.exact_max),
+        silhouette_fer2013 (7,), silhouette_fer2013_overall, silhouette_fer2013_n (images in the
+        stratified sample) and silhouette_fer2013_labeled (labeled images), and with FER+ votes the
+        same four for ferplus (:func:`silhouette_per_class`).
     """
     return stages.get(FEATURE_STATS, ds, model=model, store=store, progress=progress)
 

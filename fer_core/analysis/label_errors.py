@@ -41,6 +41,7 @@ import pandas as pd
 from fer_core import cli
 from fer_core import stages
 from fer_core import validate
+from fer_core.analysis import neighbors
 from fer_core.analysis.predictions import PREDICTIONS, has_model_and_labels
 from fer_core.config import JobConfig, opt
 from fer_core.constants import FER2013_EMOTIONS
@@ -83,6 +84,8 @@ class LabelErrorConfig(JobConfig):
     C: float = opt(0.1, "features-cv: inverse L2 strength of the logistic regression")
     knn_k: int = opt(30, "neighbours whose labels enter the ensemble score")
     knn_weight: float = opt(0.25, "weight of the neighbours' label distribution in the ensemble")
+    knn_exact_max: int = opt(50000, "exact nearest neighbours (ensemble, isolation) up to this many images; above, "
+                             "approximate ones (NN-descent, pynndescent: ~N^1.1, recall ~0.99)")
     kfold_epochs: int = opt(30, "kfold: epochs per fold model")
     kfold_model: str = opt("", "kfold: architecture to train per fold (empty: the model's own)")
     pred_probs: str = opt("", "an (N, K) .npy or .csv of out-of-sample probabilities to rank with, e.g. from "
@@ -157,7 +160,8 @@ def rank_confident_learning(labels: np.ndarray, pred_probs: np.ndarray) -> tuple
 
 
 def neighbor_label_distribution(embeddings: np.ndarray, labels: np.ndarray, *, k: int = 30,
-                                n_classes: int = 7, prior: float = 0.1) -> np.ndarray:
+                                n_classes: int = 7, prior: float = 0.1, exact_max: int = neighbors.EXACT_MAX,
+                                seed: int = 0) -> np.ndarray:
     """Share of each class among every image's k nearest neighbours (cosine), itself excluded.
 
     Args:
@@ -165,23 +169,25 @@ def neighbor_label_distribution(embeddings: np.ndarray, labels: np.ndarray, *, k
         labels: (N,) int given labels 0..n_classes-1.
         k: neighbours.
         prior: pseudo-count spread over the classes, so no class gets probability 0.
+        exact_max: exact neighbours up to this many rows, approximate (NN-descent) above
+            (:func:`fer_core.analysis.neighbors.knn_graph`).
+        seed: random seed of the approximate search.
 
     Returns:
         (N, n_classes) float64, rows sum to 1.
     """
-    from sklearn.neighbors import KNeighborsClassifier
     x = validate.embeddings(embeddings, min_rows=2)
     labels = validate.labels(labels, n=len(x), num_classes=n_classes)
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     k = min(int(k), len(x) - 1)
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    # predict_proba(None): every row's k nearest neighbours without itself, uniform weights: the same
-    # counts as the former knn_graph + label count (tests/test_label_errors.py), as fast within the
-    # noise (36k x 384: 42.7 s vs 41.7 s; 36k x 64: 11.1 s vs 11.2 s; bench/bench_sklearn_swaps.py)
-    knn = KNeighborsClassifier(n_neighbors=k, algorithm="brute").fit(x, labels)
+    # every row's k nearest neighbours without itself, counted by label: the same counts as
+    # KNeighborsClassifier(brute).predict_proba(None) x k, which this replaced to share the
+    # approximate search above exact_max (tests/test_label_errors.py)
+    idx, _ = neighbors.knn_graph(x, k=k, exact_max=exact_max, seed=seed)
     counts = np.zeros((len(x), n_classes))
-    counts[:, knn.classes_] = np.rint(knn.predict_proba(None) * k)  # shares of k -> whole counts
+    np.add.at(counts, (np.repeat(np.arange(len(x)), k), labels[idx].ravel()), 1)
     return (counts + prior / n_classes) / (k + prior)
 
 
@@ -275,18 +281,19 @@ def pixel_signals(images: np.ndarray) -> dict[str, np.ndarray]:
             "saturation": ((flat < 5) | (flat > 250)).mean(1)}
 
 
-def isolation(embeddings: np.ndarray, *, k: int = 10) -> np.ndarray:
+def isolation(embeddings: np.ndarray, *, k: int = 10, exact_max: int = neighbors.EXACT_MAX,
+              seed: int = 0) -> np.ndarray:
     """(N,) mean cosine distance to the k nearest neighbours that are not identical copies
     (distance > 1e-5); higher = more isolated. Copies are skipped so that duplicated blank frames
-    do not hide each other."""
-    from sklearn.neighbors import NearestNeighbors
+    do not hide each other. Neighbours among the 3k + 1 nearest, exact up to `exact_max` rows,
+    approximate (NN-descent) above (:func:`fer_core.analysis.neighbors.knn_graph`)."""
     x = np.asarray(embeddings, dtype=np.float32)
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     kk = min(len(x) - 1, 3 * k + 1)
     if kk < 1:
         return np.zeros(len(x))
-    dist, _ = NearestNeighbors(n_neighbors=kk + 1, algorithm="brute").fit(x).kneighbors(x)
-    d = np.where(dist < 1e-5, np.nan, dist)  # self and exact copies
+    dist = neighbors.knn_graph(x, k=kk, exact_max=exact_max, seed=seed)[1]  # the row itself left out
+    d = np.where(dist < 1e-5, np.nan, dist)  # exact copies
     out = np.zeros(len(x))
     for i, row in enumerate(d):
         r = row[np.isfinite(row)][:k]
@@ -484,7 +491,8 @@ def _compute(ds: Dataset, config: LabelErrorConfig, model, progress, store) -> d
     step(0.6, f"{cfg['knn_k']} nearest neighbours in feature space")
     nprobs = np.full_like(model_probs, 1 / model_probs.shape[1])
     if lab.sum() > cfg["knn_k"]:
-        nprobs[lab] = neighbor_label_distribution(feats[lab], labels[lab], k=cfg["knn_k"])
+        nprobs[lab] = neighbor_label_distribution(feats[lab], labels[lab], k=cfg["knn_k"],
+                                                  exact_max=cfg["knn_exact_max"], seed=cfg["seed"])
     out = {"pred_probs": oos.astype(np.float32), "model_probs": model_probs.astype(np.float32),
            "neighbor_probs": nprobs.astype(np.float32)}
     y, p = labels[lab], oos[lab]
@@ -507,7 +515,8 @@ def _compute(ds: Dataset, config: LabelErrorConfig, model, progress, store) -> d
 
     step(0.7, "outlier signals: pixels, isolation, misalignment")
     sig = pixel_signals(ds.images)
-    sig["isolation"] = isolation(feats)
+    sig["isolation"] = isolation(feats, exact_max=cfg["knn_exact_max"], seed=cfg["seed"])
+    out["knn_exact"] = np.bool_(len(feats) <= cfg["knn_exact_max"])
     sig["misalignment"] = misalignment_scores(ds.images)
     for s in OUTLIER_SIGNALS:
         out[f"outlier_{s}"] = np.asarray(sig[s], dtype=np.float64)
@@ -540,7 +549,8 @@ def get_label_errors(ds: Dataset, config: LabelErrorConfig = LabelErrorConfig(),
         score_<method> (N,) float64 for each of METHODS (higher = more likely mislabeled; 0 for
         unlabeled rows), cleanlab_issue (N,) bool, suggested (N,) int64 (-1 for unlabeled),
         outlier_score (N,) float64 (higher = less face-like) and outlier_<signal> (N,) for each of
-        OUTLIER_SIGNALS, mode (str), seconds.
+        OUTLIER_SIGNALS, mode (str), seconds, knn_exact (bool: False when the neighbours were
+        approximate, N > config.knn_exact_max).
 
     Raises:
         ValueError: the dataset has fewer than 2 labeled classes or too few images.

@@ -252,26 +252,52 @@ def _compression(path: Path) -> str | None:
     return next((name for magic, name in _COMPRESSION_MAGIC if head.startswith(magic)), None)
 
 
+#: Rows of a FER2013 CSV parsed at a time: besides the images, the reader holds one chunk's pixel
+#: text (~8 KB a row: ~8 MB), not the whole file's text as strings (which took ~15x the pixel
+#: bytes: 1.26 GB peak for FER2013's 83 MB of pixels; bench/RESULTS.md "Near-linear prepare stages").
+_CSV_CHUNK_ROWS = 1024
+
+
 def _read_csv_strings(path: Path) -> pd.DataFrame:
+    """The whole CSV as one DataFrame of strings (for a small file: the FER+ votes)."""
+    return next(_csv_string_chunks(path, None))
+
+
+def _csv_string_chunks(path: Path, chunk_rows: int | None):
+    """Yield the CSV as DataFrames of strings of `chunk_rows` rows each (None: one DataFrame);
+    at least one (an empty one when the file has a header only). A fault anywhere in the file
+    raises DataError naming the file and, where it lies in one row, the row and line."""
     if not path.exists():
         raise DataError("file not found", file=path)
     if path.is_dir():
         raise DataError("is a folder, expected a CSV file", file=path)
+    compression = _pandas_step(lambda: _compression(path), path, None)
+    # index_col=False: a first data row with more fields than the header must not turn the
+    # first column into an index (shifting every column); pandas drops the extra fields
+    # with a ParserWarning instead, which becomes an error (_pandas_step)
+    reader = _pandas_step(lambda: pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
+                                              compression=compression, engine="c", index_col=False,
+                                              chunksize=chunk_rows), path, compression)
+    if chunk_rows is None:
+        yield reader
+        return
+    with reader:
+        while (chunk := _pandas_step(lambda: next(reader, None), path, compression)) is not None:
+            yield chunk
+
+
+def _pandas_step(step, path: Path, compression: str | None):
+    """`step()` (opening the CSV or reading its next chunk) with pandas' faults as DataError."""
     try:
-        compression = _compression(path)
-        # index_col=False: a first data row with more fields than the header must not turn the
-        # first column into an index (shifting every column); pandas drops the extra fields
-        # with a ParserWarning instead, which becomes an error below
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", pd.errors.ParserWarning)
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
-                             compression=compression, engine="c", index_col=False)
-        if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
-            long = next((r for r in _scan(path, compression) if r[0] is not None and r[3] > len(df.columns)), None)
-            raise DataError(f"malformed CSV: expected {len(df.columns)} fields (as in the header), saw "
+            out = step()
+        if isinstance(out, pd.DataFrame) and any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+            long = next((r for r in _scan(path, compression) if r[0] is not None and r[3] > len(out.columns)), None)
+            raise DataError(f"malformed CSV: expected {len(out.columns)} fields (as in the header), saw "
                             f"{long[3] if long else 'more'}", file=path, row=long[0] if long else None,
                             line=long[2] if long else None)
-        return df
+        return out
     except DataError:
         raise
     except pd.errors.EmptyDataError:
@@ -291,7 +317,7 @@ def _read_csv_strings(path: Path) -> pd.DataFrame:
                         file=path) from None
 
 
-def _open_text(path: Path, compression: str | None):
+def _open_binary(path: Path, compression: str | None):
     import bz2
     import gzip
     import lzma
@@ -299,10 +325,25 @@ def _open_text(path: Path, compression: str | None):
 
     if compression == "zip":
         with zipfile.ZipFile(path) as z:
-            raw = z.open(z.namelist()[0])
-    else:
-        raw = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open, None: open}[compression](path, "rb")
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+            return z.open(z.namelist()[0])
+    return {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open, None: open}[compression](path, "rb")
+
+
+def _open_text(path: Path, compression: str | None):
+    return io.TextIOWrapper(_open_binary(path, compression), encoding="utf-8-sig", errors="replace", newline="")
+
+
+def _count_lines(path: Path) -> int:
+    """Line breaks in the (decompressed) file plus one: at least its data rows; 0 when the file
+    cannot be read (the CSV reader then reports why)."""
+    try:
+        n = 1
+        with _open_binary(path, _compression(path)) as f:
+            while block := f.read(1 << 24):
+                n += block.count(b"\n")
+        return n
+    except Exception:  # noqa: BLE001 - only the preallocation is lost
+        return 0
 
 
 def _scan(path: Path, compression: str | None):
@@ -354,14 +395,14 @@ def _with_lines(path: Path, parse):
         raise DataError(e.problem, file=e.file, row=e.row, field=e.field, line=where[1]) from None
 
 
-def _require_columns(df: pd.DataFrame, cols, path: Path) -> None:
+def _require_columns(df: pd.DataFrame, cols, path: Path, *, empty_ok: bool = False) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
         hint = next((f" (the header looks {name}-separated: the file must be comma-separated)"
                      for sep, name in (("\t", "tab"), (";", "semicolon")) if len(df.columns) == 1
                      and sep in str(df.columns[0])), "")
         raise DataError(f"missing column(s) {missing}; found {list(df.columns)}{hint}", file=path)
-    if len(df) == 0:
+    if len(df) == 0 and not empty_ok:
         raise DataError("file has a header but no data rows", file=path)
 
 
@@ -393,21 +434,21 @@ def _diagnose_pixels(s: str, path: Path, row: int) -> DataError:
                      field="pixels")
 
 
-def _parse_pixels(pixels: np.ndarray, path: Path) -> np.ndarray:
-    """(N,) space-separated strings -> (N, 48, 48) uint8, raising on the first bad row."""
-    n = len(pixels)
-    out = np.empty((n, N_PIXELS), dtype=np.uint8)
+def _parse_pixels(pixels: np.ndarray, path: Path, out: np.ndarray, *, start: int = 0) -> DataError | None:
+    """Parse (n,) space-separated strings (data rows start, start + 1, ...) into `out` (n, 2304)
+    uint8; the DataError of the first bad row (not raised: the caller reports faults in the file's
+    column order), or None."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # older numpy: warns at a bad token
         for i, s in enumerate(pixels):
             try:
                 v = np.fromstring(s, dtype=np.int64, sep=" ")  # int32 would wrap 4294967301 to 5
             except ValueError:  # numpy >= 2.3 raises on an unparsable token
-                raise _diagnose_pixels(s, path, i) from None
+                return _diagnose_pixels(s, path, start + i)
             if v.size != N_PIXELS or v.min(initial=0) < 0 or v.max(initial=0) > 255:
-                raise _diagnose_pixels(s, path, i)
+                return _diagnose_pixels(s, path, start + i)
             out[i] = v
-    return out.reshape(n, IMAGE_SIZE, IMAGE_SIZE)
+    return None
 
 
 def read_fer2013_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -427,21 +468,42 @@ def read_fer2013_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def _read_fer2013_csv(path: Path) -> dict[str, np.ndarray]:
-    df = _read_csv_strings(path)
-    _require_columns(df, ("emotion", "pixels", "Usage"), path)
-    labels = _parse_int_column(df["emotion"].to_numpy(), path, "emotion", 0, len(FER2013_EMOTIONS) - 1)
-    usage = df["Usage"].to_numpy().astype(str)
+    # Chunk by chunk into one preallocated uint8 array (a first pass counts the lines; grown if a
+    # file could not be counted). Faults are reported as the whole-file reader did: a malformed line
+    # anywhere first, then the first bad emotion, Usage, pixels, row (each column's first bad row).
+    cols, small, pixel_error = None, {"emotion": [], "Usage": [], "row": []}, None
+    images, n = np.empty((_count_lines(path), N_PIXELS), np.uint8), 0  # >= the rows: trimmed at the end
+    for df in _csv_string_chunks(path, _CSV_CHUNK_ROWS):
+        if cols is None:
+            cols = list(df.columns)
+            _require_columns(df, ("emotion", "pixels", "Usage"), path, empty_ok=True)
+        for c, parts in small.items():
+            if c in df.columns:
+                parts.append(df[c].to_numpy(dtype=object))
+        m = len(df)
+        if pixel_error is None and m:
+            if n + m > len(images):
+                images.resize((max(2 * len(images), n + m), N_PIXELS), refcheck=False)
+            pixel_error = _parse_pixels(df["pixels"].to_numpy(dtype=object), path, images[n:n + m], start=n)
+        n += m
+    if n == 0:
+        raise DataError("file has a header but no data rows", file=path)
+    small = {c: np.concatenate(v) for c, v in small.items() if v}
+    labels = _parse_int_column(small["emotion"], path, "emotion", 0, len(FER2013_EMOTIONS) - 1)
+    usage = small["Usage"].astype(str)
     bad = ~np.isin(usage, SPLITS)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(f"unknown Usage {str(usage[i])!r}; expected one of {list(SPLITS)}", file=path, row=i,
                         field="Usage")
-    images = _parse_pixels(df["pixels"].to_numpy(), path)
-    if "row" in df.columns:
-        row = _parse_int_column(df["row"].to_numpy(), path, "row", 0, 10**9)
+    if pixel_error is not None:
+        raise pixel_error
+    images.resize((n, N_PIXELS), refcheck=False)
+    if "row" in small:
+        row = _parse_int_column(small["row"], path, "row", 0, 10**9)
     else:
-        row = np.arange(len(df), dtype=np.int64)
-    return {"images": images, "labels": labels, "split": usage, "row": row}
+        row = np.arange(n, dtype=np.int64)
+    return {"images": images.reshape(n, IMAGE_SIZE, IMAGE_SIZE), "labels": labels, "split": usage, "row": row}
 
 
 # --------------------------------------------------------------------------------------------
