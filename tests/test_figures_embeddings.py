@@ -212,6 +212,10 @@ def test_drawn_rows_is_none_when_everything_is_drawn_and_reads_the_limit_at_call
     assert len(rows) == 100 and np.array_equal(rows, figures.display_sample(y, 100))
     monkeypatch.setattr(figures, "MAX_DRAWN_POINTS", 200)
     assert len(figures.drawn_rows(y)) == 200
+    # over the limit a map draws SAMPLED_POINTS (a density image shows the rest): 2% of a million
+    monkeypatch.undo()
+    assert figures.sample_size(50_000) == 50_000 and figures.sample_size(50_001) == figures.SAMPLED_POINTS == 20_000
+    assert figures.sample_size(1_000_000, 300) == 300 and figures.sample_size(200, 300) == 200
 
 
 def test_every_class_gets_its_colour_from_the_one_palette(sample):

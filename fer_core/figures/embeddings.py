@@ -11,9 +11,11 @@ Captum's use_pyplot=False), no Streamlit.
 * Clicks and lassos: every point carries its dataset row as ``customdata``; :func:`selection_to_rows`
   maps a Plotly selection back through it, never through trace-local point indices.
 * Large maps: over :data:`MAX_DRAWN_POINTS` points the figure draws a class-stratified
-  :func:`display_sample` over a density image of all points, and :func:`selection_rows` resolves a box
-  or lasso against every point's coordinates (:func:`rows_in_box`, :func:`rows_in_lasso`), so a region
-  selects the rows that were not drawn too.
+  :func:`display_sample` (:data:`SAMPLED_POINTS`) over a density image of all points, and
+  :func:`selection_rows` resolves a box or lasso against every point's coordinates
+  (:func:`rows_in_box`, :func:`rows_in_lasso`), so a region selects the rows that were not drawn too.
+  A map zoomed in to a view (:func:`map_draw`, :func:`selection_view`) draws the points inside it,
+  all of them up to :data:`MAX_DRAWN_POINTS`; :class:`MapDraw` says in words what is drawn.
 
 The map itself is Plotly (WebGL, lasso, 3-D); what a page draws first is Vega-Lite instead (the
 other figures modules): it loads ~1 s faster in a new tab.
@@ -35,26 +37,37 @@ COLOR_BY: dict[str, str] = {
     "label": "FER2013 label", "prediction": "prediction", "correct": "correct / wrong",
     "split": "split", "ferplus": "FER+ agreement", "confidence": "confidence",
 }
-#: The most points the Embeddings page sends to the browser as a scatter. A larger map draws a
-#: :func:`display_sample` of this size over a density image of all its points, and box/lasso
-#: selections are resolved on the server against every point (:func:`selection_rows`). FER2013's
-#: 35,887 points are all drawn.
+#: The most points the Embeddings page sends to the browser as a scatter. A larger map (or view of
+#: it) draws a :func:`display_sample` of :data:`SAMPLED_POINTS` over a density image of all its
+#: points, and box/lasso selections are resolved on the server against every point
+#: (:func:`selection_rows`). FER2013's 35,887 points are all drawn.
 MAX_DRAWN_POINTS = 50_000
+#: How many points a sampled map draws (at most :data:`MAX_DRAWN_POINTS`): once a density image
+#: shows every point, the drawn ones only carry colour and a click target. 20,000 of a 1M map
+#: (2%) against 50,000: a new tab paints in about half the time and a box selection redraws faster
+#: (bench/RESULTS.md, "The Embeddings map at a million points").
+SAMPLED_POINTS = 20_000
 #: Every class keeps at least min(its count, this) points in a :func:`display_sample`.
 MIN_PER_CLASS = 50
 
 
 # ---- the map, composed ----------------------------------------------------------------------
+def sample_size(n: int, max_points: int | None = None) -> int:
+    """How many of `n` points a map draws: all of them up to `max_points` (default
+    :data:`MAX_DRAWN_POINTS`), else min(`max_points`, :data:`SAMPLED_POINTS`) (both read at call time)."""
+    limit = MAX_DRAWN_POINTS if max_points is None else int(max_points)
+    return n if n <= limit else min(limit, SAMPLED_POINTS)
+
+
 def drawn_rows(labels: np.ndarray, *, max_points: int | None = None) -> np.ndarray | None:
     """The rows a map of these points draws: None when it draws all of them, else the (M,) int64
-    sorted rows of a seeded class-stratified :func:`display_sample` of `max_points`
-    (default :data:`MAX_DRAWN_POINTS`, read at call time).
+    sorted rows of a seeded class-stratified :func:`display_sample` of :func:`sample_size` points.
 
     Args:
         labels: (N,) int class per point (-1 = unlabeled), e.g. ``Dataset.labels``.
     """
     labels = np.asarray(labels)
-    rows = display_sample(labels, MAX_DRAWN_POINTS if max_points is None else max_points)
+    rows = display_sample(labels, max(sample_size(len(labels), max_points), 1))
     return None if len(rows) == len(labels) else rows
 
 
@@ -100,7 +113,7 @@ class MapDraw:
 def map_draw(labels: np.ndarray, coords: np.ndarray, *, max_points: int | None = None, view=None) -> MapDraw:
     """The points a map draws: every point of the region (the whole map, or the `view` of a 2-D
     map) when they fit in `max_points` (default :data:`MAX_DRAWN_POINTS`, read at call time), else
-    a seeded class-stratified :func:`display_sample` of them.
+    a seeded class-stratified :func:`display_sample` of :func:`sample_size` of them.
 
     Args:
         labels: (N,) int class per point (-1 = unlabeled).
@@ -116,7 +129,6 @@ def map_draw(labels: np.ndarray, coords: np.ndarray, *, max_points: int | None =
     labels, xy = np.asarray(labels), np.asarray(coords)
     if xy.ndim != 2 or xy.shape[1] not in (2, 3) or len(xy) != len(labels):
         raise ValueError(f"coords must be (N, 2|3) with N = len(labels) = {len(labels)}, got {xy.shape}")
-    limit = MAX_DRAWN_POINTS if max_points is None else max_points
     if view is not None:
         if xy.shape[1] != 2:
             raise ValueError("a view (zoom) needs a 2-D map")
@@ -124,7 +136,7 @@ def map_draw(labels: np.ndarray, coords: np.ndarray, *, max_points: int | None =
         region = rows_in_box(xy, *view)
     else:
         region = np.arange(len(labels), dtype=np.int64)
-    drawn = region[display_sample(labels[region], limit)] if len(region) else region
+    drawn = region[display_sample(labels[region], sample_size(len(region), max_points))] if len(region) else region
     return MapDraw(drawn, len(region), len(labels), view)
 
 
@@ -551,9 +563,10 @@ def _box_mask(xy: np.ndarray, x_range, y_range) -> np.ndarray:
 def _lasso_mask(xy: np.ndarray, xs, ys) -> np.ndarray:
     # Even-odd rule, as matplotlib.path.Path.contains_points, by scanlines: the candidates (points in
     # the polygon's bounding box) sorted by y, each edge toggles the points of its y-span [y0, y1)
-    # that lie left of it. The work is the points each edge spans (about 2x the candidates for a
-    # lasso-like shape) instead of points x vertices: a lasso over all of 1M points in ~0.3 s where
-    # Path.contains_points took ~5 s. tests/test_figures_embeddings.py checks it against matplotlib.
+    # that lie left of it. The work is one sort plus the points each edge spans (about 2x the
+    # candidates for a lasso-like shape) instead of points x vertices: a lasso around all of a 1M map
+    # takes 0.3-0.4 s with 50, 300 or 1,000 vertices, Path.contains_points 0.2, 0.7 and 2.5 s (a
+    # freehand lasso has hundreds). tests/test_figures_embeddings.py checks it against matplotlib.
     verts = np.column_stack([np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)])
     mask = np.zeros(len(xy), dtype=bool)
     if len(verts) < 3 or not np.isfinite(verts).all():

@@ -6,8 +6,10 @@ tests/map_1m_app.py. One test walks the whole path: first paint (a sample of poi
 image of all 1,000,000), a click on a drawn point (its row's panel), a box over the planted cluster
 (exactly its 23 rows: heading, sidebar, gallery), "Zoom to the selection" (those 23 points drawn one
 by one), and the page's "Clear selection" (the gallery and the sidebar's current selection).
-Screenshots: test-artifacts/map_1m*.png (1280 px, and the zoomed map at 1600 px).
+Screenshots: test-artifacts/map_1m_1280.png, map_1m_zoom_1280.png (and map_1m_zoom_1600.png with
+FER_WIDE_SHOTS=1).
 """
+import os
 import re
 import time
 
@@ -90,8 +92,8 @@ def test_a_million_point_map_paints_clicks_boxes_and_zooms(server_1m, _browser):
         wait_idle(page, 0, 120)
         assert _exceptions(page) == []
         drawn = page.evaluate(DRAWN_JS)
-        assert drawn["types"][0] == "heatmap" and len(drawn["rows"]) == 50_000  # a sample over a density of all
-        assert page.get_by_text(re.compile(r"50,000 of 1,000,000 points are drawn \(5\.0%.*counts all 1,000,000"))\
+        assert drawn["types"][0] == "heatmap" and len(drawn["rows"]) == 20_000  # a sample over a density of all
+        assert page.get_by_text(re.compile(r"20,000 of 1,000,000 points are drawn \(2\.0%.*counts all 1,000,000"))\
             .first.is_visible()
         _shot(page, "map_1m")
 
@@ -108,17 +110,18 @@ def test_a_million_point_map_paints_clicks_boxes_and_zooms(server_1m, _browser):
         wait_idle(page, 0, 60)
 
         # a box over the planted cluster: exactly its 23 rows, most of them not drawn
-        t0 = time.perf_counter()
-        _act(page, lambda: box_drag(page, info["box"]))
+        n = runs_done(page)
+        t0 = box_drag(page, info["box"])
         page.get_by_role("heading", name=f"{len(planted)} selected images").wait_for()
         box = time.perf_counter() - t0
+        wait_idle(page, n, 60)
+        wait_images(page)
         assert len(set(planted) - set(drawn["rows"])) > len(planted) // 2
         sidebar = page.locator(".st-key-selection_sidebar")
         assert sidebar.get_by_text(f"{len(planted)} images").is_visible()
         page.wait_for_function(f"() => ({GALLERY_JS})().length === {len(planted)}")
         assert sorted(page.evaluate(GALLERY_JS)) == planted
         assert _exceptions(page) == []
-        _shot(page, "map_1m_box")
 
         # zoom to the selection: the region's points drawn one by one (all 23, nothing else)
         _act(page, page.get_by_role("button", name="Zoom to the selection").click)
@@ -127,10 +130,10 @@ def test_a_million_point_map_paints_clicks_boxes_and_zooms(server_1m, _browser):
         zoomed = page.evaluate(DRAWN_JS)
         assert sorted(zoomed["rows"]) == planted and "heatmap" not in zoomed["types"]
         _shot(page, "map_1m_zoom")
-        page.set_viewport_size({"width": 1600, "height": 1000})
-        page.wait_for_timeout(800)
-        _shot(page, "map_1m_zoom")
-        page.set_viewport_size(NARROW_VIEWPORT)
+        if os.environ.get("FER_WIDE_SHOTS"):  # the same at 1600 px (3 s more)
+            page.set_viewport_size({"width": 1600, "height": 1000})
+            _shot(page, "map_1m_zoom")
+            page.set_viewport_size(NARROW_VIEWPORT)
 
         # the page's Clear selection: its gallery and the shared selection (sidebar) both go
         _act(page, page.get_by_role("button", name="Clear selection").click)
