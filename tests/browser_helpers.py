@@ -233,3 +233,48 @@ HIDDEN_JS = """(sel) => [...document.querySelectorAll(sel)].filter(el => {
 }).map(el => el.innerText)"""
 #: The chips of chosen options in st.multiselect widgets.
 CHIPS = '[data-testid="stMultiSelectTagsContainer"] [data-tag]'
+
+
+# ---- the Embeddings map at scale (tests/browser/test_browser_map_1m.py, bench/bench_map_1m.py) ----
+#: A drawn point of the map (first Plotly chart) with no other drawn point within 8 px, inside the
+#: plot area: its row (customdata), map x/y and page pixel. A grid of 8 px cells keeps it O(points).
+ISOLATED_POINT_JS = """() => {
+  const gd = document.querySelectorAll('.js-plotly-plot')[0];
+  const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, box = gd.getBoundingClientRect();
+  const L = box.left + xa._offset, T = box.top + ya._offset, C = 8, grid = new Map(), pts = [];
+  gd._fullData.forEach(t => { if (!t.customdata) return;
+    for (let i = 0; i < t.x.length; i++) {
+      const p = {row: Number(t.customdata[i]), x: Number(t.x[i]), y: Number(t.y[i]),
+                 px: L + xa.l2p(t.x[i]), py: T + ya.l2p(t.y[i])};
+      const k = Math.floor(p.px / C) + ',' + Math.floor(p.py / C);
+      grid.set(k, (grid.get(k) || 0) + 1); pts.push(p); } });
+  const lone = p => { const cx = Math.floor(p.px / C), cy = Math.floor(p.py / C);
+    for (let dx = -1; dx <= 1; dx++) for (let dy = -1; dy <= 1; dy++)
+      if ((grid.get((cx + dx) + ',' + (cy + dy)) || 0) > (dx || dy ? 0 : 1)) return false;
+    return true; };
+  const ok = pts.filter(p => p.px > L + 40 && p.px < L + xa._length - 40 && p.py > T + 40
+                             && p.py < Math.min(T + ya._length, window.innerHeight) - 40 && lone(p));
+  return {...ok[Math.floor(ok.length / 2)], n: pts.length, lone: ok.length};
+}"""
+#: Page pixel of a data point (x, y) of the first Plotly chart.
+TO_PX_JS = """([x, y]) => { const g = document.querySelectorAll('.js-plotly-plot')[0];
+  const fl = g._fullLayout, b = g.getBoundingClientRect();
+  return [b.left + fl.xaxis._offset + fl.xaxis.l2p(x), b.top + fl.yaxis._offset + fl.yaxis.l2p(y)]; }"""
+
+
+def box_drag(page, box, *, steps: int = 4) -> float:
+    """On the first Plotly chart, pick the toolbar's box select and drag a box over the region
+    ((x0, x1), (y0, y1)) in data coordinates, in `steps` mouse moves. Returns time.perf_counter()
+    at the mouse's release (what a user waits from)."""
+    (bx0, bx1), (by0, by1) = box
+    x0, y0 = page.evaluate(TO_PX_JS, [bx0, by1])
+    x1, y1 = page.evaluate(TO_PX_JS, [bx1, by0])
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2)
+    page.locator('.modebar-btn[data-attr="dragmode"][data-val="select"]').first.click()
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot')[0]._fullLayout.dragmode === 'select'")
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x1, y1, steps=steps)
+    released = time.perf_counter()
+    page.mouse.up()
+    return released

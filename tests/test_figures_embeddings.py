@@ -212,6 +212,10 @@ def test_drawn_rows_is_none_when_everything_is_drawn_and_reads_the_limit_at_call
     assert len(rows) == 100 and np.array_equal(rows, figures.display_sample(y, 100))
     monkeypatch.setattr(figures, "MAX_DRAWN_POINTS", 200)
     assert len(figures.drawn_rows(y)) == 200
+    # over the limit a map draws SAMPLED_POINTS (a density image shows the rest): 2% of a million
+    monkeypatch.undo()
+    assert figures.sample_size(50_000) == 50_000 and figures.sample_size(50_001) == figures.SAMPLED_POINTS == 20_000
+    assert figures.sample_size(1_000_000, 300) == 300 and figures.sample_size(200, 300) == 200
 
 
 def test_every_class_gets_its_colour_from_the_one_palette(sample):
@@ -300,3 +304,74 @@ def test_selection_gallery_is_not_the_trace_order():
     assert "highest label-error score" in how
     small, how = selection_gallery(np.array([9, 2, 2100]), y)
     assert small.tolist() == [2, 9, 2100] and how.startswith("All 3 selected images")
+
+
+# ---- a million points: lasso by scanlines, views (zoom), what is drawn in words (issue 18) ----------
+def test_lasso_matches_matplotlib_on_random_and_self_crossing_polygons():
+    """The scanline even-odd test gives matplotlib's Path.contains_points answer (which it replaced:
+    ~5 s on a million points)."""
+    from matplotlib.path import Path
+    rng = np.random.default_rng(7)
+    xy = rng.uniform(0, 10, (20_000, 2)).astype(np.float32)
+    star = [(5 + 4 * np.cos(a) * (1 if k % 2 else 0.4), 5 + 4 * np.sin(a) * (1 if k % 2 else 0.4))
+            for k, a in enumerate(np.linspace(0, 2 * np.pi, 11)[:-1])]
+    bowtie = [(1, 1), (9, 9), (9, 1), (1, 9)]                          # crosses itself
+    wiggly = list(zip(*(rng.uniform(0, 10, 60), rng.uniform(0, 10, 60))))  # a scribble: many crossings
+    for poly in (star, bowtie, wiggly, [(2, 2), (8, 2.5), (5, 8)]):
+        xs, ys = (np.array(v, dtype=float) for v in zip(*poly))
+        want = np.flatnonzero(Path(np.column_stack([xs, ys])).contains_points(xy.astype(np.float64)))
+        got = figures.rows_in_lasso(xy, xs, ys)
+        assert got.tolist() == want.tolist() and len(want) > 100
+    assert figures.rows_in_lasso(xy, [1, 2], [1, 2]).shape == (0,)      # not a polygon
+
+
+def test_split_colours_keep_their_order_and_codes():
+    ds = planted_dataset(np.zeros(7, int))
+    ds.split = np.array(["PrivateTest", "", "Training", "odd", "PublicTest", "Training", ""])
+    c = figures.point_colors(ds, "split")
+    assert c["names"] == ["PrivateTest", "PublicTest", "Training", "odd", "(no split)"]
+    assert [c["names"][k] for k in c["codes"]] == ["PrivateTest", "(no split)", "Training", "odd", "PublicTest",
+                                                   "Training", "(no split)"]
+    assert c["colors"][2] == style.SPLIT_COLORS["Training"] and c["colors"][-1] == style.SPLIT_COLORS.get("", style.NONE)
+
+
+def test_a_view_draws_the_points_inside_it_over_their_density_and_says_so():
+    rng = np.random.default_rng(2)
+    n = 30_000
+    labels = rng.integers(0, 7, n)
+    xy = rng.normal(0, 3, (n, 2)).astype(np.float32)
+    xy[:12] = rng.uniform(20, 21, (12, 2))                               # a far cluster of 12 known rows
+    whole = figures.map_draw(labels, xy, max_points=1000)
+    assert len(whole.drawn) == 1000 and whole.sampled and whole.view is None
+    assert whole.summary().startswith("1,000 of 30,000 points are drawn (3.3%, a class-stratified sample)")
+    view = figures.selection_view(xy, np.arange(12))
+    lo, hi = xy[:12].min(0), xy[:12].max(0)
+    assert all(view[d][0] < lo[d] and view[d][1] > hi[d] and view[d][1] - view[d][0] < 2 for d in (0, 1))
+    zoom = figures.map_draw(labels, xy, max_points=1000, view=view)
+    assert zoom.drawn.tolist() == list(range(12)) and not zoom.sampled
+    assert zoom.summary() == "zoomed in: all 12 points in view are drawn (of 30,000)"
+    ds = planted_dataset(labels)
+    fig = figures.embedding_map(ds, xy, draw=zoom)
+    assert [t.type for t in fig.data].count("heatmap") == 0            # every point in view is drawn
+    assert sorted(np.concatenate([t.customdata for t in fig.data]).tolist()) == list(range(12))
+    assert list(fig.layout.xaxis.range) == list(view[0]) and "12 points in view" in fig.layout.annotations[0].text
+    # a view holding more than the limit: a sample over a density image of the points in the view only
+    centre = figures.map_draw(labels, xy, max_points=500, view=((-3, 3), (-3, 3)))
+    inside = np.flatnonzero((np.abs(xy) <= 3).all(1))
+    assert centre.n_region == len(inside) and len(centre.drawn) == 500 and np.isin(centre.drawn, inside).all()
+    assert centre.summary().startswith(f"zoomed in: 500 of the {len(inside):,} points in view are drawn")
+    fig = figures.embedding_map(ds, xy, draw=centre)
+    assert fig.data[0].type == "heatmap"
+    legend = {t.name.split(" (")[0]: t.name for t in fig.data[1:]}
+    c0 = int((labels[inside] == 0).sum())
+    assert legend[FER2013_EMOTIONS[0]].startswith(f"{FER2013_EMOTIONS[0]} ({c0:,}; ")  # counts in the view
+    with pytest.raises(ValueError, match="view"):
+        figures.map_draw(labels, xy, view=((1, 1), (0, 2)))
+    with pytest.raises(ValueError, match="2-D"):
+        figures.map_draw(labels, np.column_stack([xy, xy[:, :1]]), view=view)
+
+
+def test_label_counts_most_frequent_first():
+    y = np.array([3, 3, 0, -1, 3, 0, 6])
+    assert figures.label_counts(y, np.arange(7)) == [("happy", 3), ("angry", 2), ("neutral", 1), ("unlabeled", 1)]
+    assert figures.label_counts(y, [2, 6]) == [("angry", 1), ("neutral", 1)]

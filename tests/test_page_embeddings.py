@@ -126,3 +126,67 @@ def test_a_map_over_the_drawing_limit_draws_a_sample_and_regions_select_every_po
     assert rows.tolist() == inside.tolist()
     drawn = emb_figs.drawn_rows(sample.labels)  # the 300 the page drew (the limit is read at call time)
     assert len(drawn) == 300 and len(np.setdiff1d(rows, drawn)) > 0
+
+
+def _region_state(sample, rows, source="box on UMAP map"):
+    """Session state as a box on the default map leaves it: its gallery and the current selection."""
+    from dashboard.panels.embeddings import map_key
+    from fer_core.config import ProjectionConfig
+    from fer_core.data.selection import Selection
+    return {"emb_region": np.asarray(rows), "emb_region_map": map_key(default_model(), "label", ProjectionConfig()),
+            "emb_region_source": source, "selection": Selection(np.asarray(rows), source, sample.data_hash)}
+
+
+def test_clear_selection_clears_the_gallery_and_the_current_selection_it_set(sample):
+    """Issue 17: the page's Clear selection emptied its gallery but left the sidebar's selection."""
+    from fer_core.data.selection import Selection
+    rows = np.arange(40, 70)
+    at = _run(**_region_state(sample, rows))
+    assert any(s.value == "30 selected images" for s in at.subheader)
+    next(b for b in at.button if b.label == "Clear selection").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not any("selected images" in s.value for s in at.subheader)
+    assert "selection" not in at.session_state and "emb_region" not in at.session_state
+    # a selection chosen on another page since (a confusion cell) is not this gallery's to clear
+    at = _run(**{**_region_state(sample, rows), "selection": Selection(np.arange(5), "confusion cell", sample.data_hash)})
+    next(b for b in at.button if b.label == "Clear selection").click().run()
+    assert not any("selected images" in s.value for s in at.subheader)
+    assert at.session_state["selection"].source == "confusion cell"
+    # the sidebar's Clear (the current selection gone) takes the gallery with it
+    at = _run(**_region_state(sample, rows))
+    del at.session_state["selection"]
+    at.run()
+    assert not any("selected images" in s.value for s in at.subheader)
+
+
+def test_zoom_to_the_selection_draws_its_points_and_back(sample, monkeypatch):
+    """A sampled map (the limit lowered to 300): Zoom to the selection frames the region and draws
+    every point in it; Whole map goes back to the sample over the density."""
+    import json
+    monkeypatch.setattr(emb_figs, "MAX_DRAWN_POINTS", 300)
+    from fer_core.config import ProjectionConfig
+    coords = embed.get_projection(sample, ProjectionConfig(), model=default_model())["coords"]
+    lo, hi = np.quantile(coords, [0.4, 0.6], axis=0)
+    rows = np.flatnonzero(((coords >= lo) & (coords <= hi)).all(1))
+    at = _run(**_region_state(sample, rows))
+    next(b for b in at.button if b.label == "Zoom to the selection").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    view = emb_figs.selection_view(coords, rows)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["xaxis"]["range"] == list(view[0]) and spec["layout"]["yaxis"]["range"] == list(view[1])
+    in_view = emb_figs.rows_in_box(coords, *view)
+    drawn = sorted(r for t in spec["data"] if t["type"] == "scattergl" for r in _customdata(t))
+    assert drawn == in_view.tolist() and set(rows) <= set(drawn)  # every point in view, the region's among them
+    assert any(f"Zoomed in: all {len(in_view):,} points in view are drawn" in c.value for c in at.caption)
+    assert not any(b.label == "Zoom to the selection" for b in at.button)  # already there
+    next(b for b in at.button if b.label == "Whole map").click().run()
+    assert any("300 of 1,000 points are drawn" in c.value for c in at.caption)
+
+
+def _customdata(trace) -> list[int]:
+    """A Plotly JSON trace's customdata (a list, or Plotly's base64 typed array) as ints."""
+    import base64
+    cd = trace["customdata"]
+    if isinstance(cd, dict):
+        return np.frombuffer(base64.b64decode(cd["bdata"]), dtype=np.dtype(cd["dtype"])).astype(int).tolist()
+    return [int(v) for v in cd]

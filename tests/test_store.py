@@ -52,6 +52,24 @@ def test_compute_runs_once(store):
     assert len(calls) == 1
 
 
+def test_checksum_of_an_unchanged_artifact_is_read_once_and_a_change_is_still_caught(store, monkeypatch):
+    """A page asks whether its artifacts exist on every rerun: a settled data.npz is hashed once per
+    process; a rewrite of the same size (new ctime) is hashed again and caught."""
+    import fer_core.store as fstore
+    monkeypatch.setattr(fstore, "_SETTLED_S", -1.0)  # remember at once (normally: files 2 s old)
+    reads = []
+    monkeypatch.setattr(fstore, "_sha256", lambda p, _f=fstore._sha256: reads.append(p) or _f(p))
+    store.get_or_compute("s", {}, lambda: {"x": np.arange(1000)})
+    key = store.key("s", {})
+    reads.clear()
+    assert store.exists("s", key) and store.exists("s", key) and store.exists("s", key)
+    assert len(reads) == 1
+    data = store.path("s", key) / "data.npz"
+    time.sleep(0.05)  # past the file system's timestamp granularity
+    b = bytearray(data.read_bytes()); b[-50] ^= 0xFF; data.write_bytes(bytes(b))
+    assert not store.exists("s", key) and len(reads) == 2
+
+
 @pytest.mark.parametrize("damage", ["truncate", "flip", "no_meta", "bad_meta"])
 def test_corrupt_artifact_is_rebuilt(store, damage):
     store.get_or_compute("s", {}, lambda: {"x": np.arange(1000)})

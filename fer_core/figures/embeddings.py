@@ -11,15 +11,18 @@ Captum's use_pyplot=False), no Streamlit.
 * Clicks and lassos: every point carries its dataset row as ``customdata``; :func:`selection_to_rows`
   maps a Plotly selection back through it, never through trace-local point indices.
 * Large maps: over :data:`MAX_DRAWN_POINTS` points the figure draws a class-stratified
-  :func:`display_sample` over a density image of all points, and :func:`selection_rows` resolves a box
-  or lasso against every point's coordinates (:func:`rows_in_box`, :func:`rows_in_lasso`), so a region
-  selects the rows that were not drawn too.
+  :func:`display_sample` (:data:`SAMPLED_POINTS`) over a density image of all points, and
+  :func:`selection_rows` resolves a box or lasso against every point's coordinates
+  (:func:`rows_in_box`, :func:`rows_in_lasso`), so a region selects the rows that were not drawn too.
+  A map zoomed in to a view (:func:`map_draw`, :func:`selection_view`) draws the points inside it,
+  all of them up to :data:`MAX_DRAWN_POINTS`; :class:`MapDraw` says in words what is drawn.
 
 The map itself is Plotly (WebGL, lasso, 3-D); what a page draws first is Vega-Lite instead (the
 other figures modules): it loads ~1 s faster in a new tab.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -34,31 +37,138 @@ COLOR_BY: dict[str, str] = {
     "label": "FER2013 label", "prediction": "prediction", "correct": "correct / wrong",
     "split": "split", "ferplus": "FER+ agreement", "confidence": "confidence",
 }
-#: The most points the Embeddings page sends to the browser as a scatter. A larger map draws a
-#: :func:`display_sample` of this size over a density image of all its points, and box/lasso
-#: selections are resolved on the server against every point (:func:`selection_rows`). FER2013's
-#: 35,887 points are all drawn.
+#: The most points the Embeddings page sends to the browser as a scatter. A larger map (or view of
+#: it) draws a :func:`display_sample` of :data:`SAMPLED_POINTS` over a density image of all its
+#: points, and box/lasso selections are resolved on the server against every point
+#: (:func:`selection_rows`). FER2013's 35,887 points are all drawn.
 MAX_DRAWN_POINTS = 50_000
+#: How many points a sampled map draws (at most :data:`MAX_DRAWN_POINTS`): once a density image
+#: shows every point, the drawn ones only carry colour and a click target. 20,000 of a 1M map
+#: (2%) against 50,000: a new tab paints in about half the time and a box selection redraws faster
+#: (bench/RESULTS.md, "The Embeddings map at a million points").
+SAMPLED_POINTS = 20_000
 #: Every class keeps at least min(its count, this) points in a :func:`display_sample`.
 MIN_PER_CLASS = 50
 
 
 # ---- the map, composed ----------------------------------------------------------------------
+def sample_size(n: int, max_points: int | None = None) -> int:
+    """How many of `n` points a map draws: all of them up to `max_points` (default
+    :data:`MAX_DRAWN_POINTS`), else min(`max_points`, :data:`SAMPLED_POINTS`) (both read at call time)."""
+    limit = MAX_DRAWN_POINTS if max_points is None else int(max_points)
+    return n if n <= limit else min(limit, SAMPLED_POINTS)
+
+
 def drawn_rows(labels: np.ndarray, *, max_points: int | None = None) -> np.ndarray | None:
     """The rows a map of these points draws: None when it draws all of them, else the (M,) int64
-    sorted rows of a seeded class-stratified :func:`display_sample` of `max_points`
-    (default :data:`MAX_DRAWN_POINTS`, read at call time).
+    sorted rows of a seeded class-stratified :func:`display_sample` of :func:`sample_size` points.
 
     Args:
         labels: (N,) int class per point (-1 = unlabeled), e.g. ``Dataset.labels``.
     """
     labels = np.asarray(labels)
-    rows = display_sample(labels, MAX_DRAWN_POINTS if max_points is None else max_points)
+    rows = display_sample(labels, max(sample_size(len(labels), max_points), 1))
     return None if len(rows) == len(labels) else rows
 
 
+@dataclass(frozen=True)
+class MapDraw:
+    """What a map draws (:func:`map_draw`).
+
+    Attributes:
+        drawn: (M,) int64 sorted dataset rows drawn as points.
+        n_region: points in the view (every point, N, without a view); the density image counts them.
+        n_all: N, the map's points.
+        view: ((x0, x1), (y0, y1)) the region a zoomed-in 2-D map frames, or None (the whole map).
+    """
+
+    drawn: np.ndarray
+    n_region: int
+    n_all: int
+    view: tuple | None = None
+
+    @property
+    def sampled(self) -> bool:
+        """True when some points of the region are not drawn (a density image shows them)."""
+        return len(self.drawn) < self.n_region
+
+    def summary(self) -> str:
+        """What is drawn, in words: '50,000 of 1,000,000 points are drawn (5.0%, a class-stratified
+        sample); the grey shading counts all 1,000,000', or for a view 'zoomed in: all 4,786 points
+        in view are drawn (of 1,000,000)'."""
+        m, r, n = len(self.drawn), self.n_region, self.n_all
+        share = 100 * m / max(r, 1)
+        pct = f"{share:.1f}%" if share >= 0.1 else f"{share:.2g}%"
+        if self.view is None:
+            if not self.sampled:
+                return f"all {n:,} points are drawn"
+            return (f"{m:,} of {n:,} points are drawn ({pct}, a class-stratified sample); "
+                    f"the grey shading counts all {n:,}")
+        if not self.sampled:
+            return f"zoomed in: all {r:,} points in view are drawn (of {n:,})"
+        return (f"zoomed in: {m:,} of the {r:,} points in view are drawn ({pct}); the grey shading counts "
+                f"all {r:,} (of {n:,})")
+
+
+def map_draw(labels: np.ndarray, coords: np.ndarray, *, max_points: int | None = None, view=None) -> MapDraw:
+    """The points a map draws: every point of the region (the whole map, or the `view` of a 2-D
+    map) when they fit in `max_points` (default :data:`MAX_DRAWN_POINTS`, read at call time), else
+    a seeded class-stratified :func:`display_sample` of :func:`sample_size` of them.
+
+    Args:
+        labels: (N,) int class per point (-1 = unlabeled).
+        coords: (N, 2|3) map coordinates.
+        view: ((x0, x1), (y0, y1)) of a 2-D map: only the points inside are drawn (zoomed in);
+            None: the whole map.
+
+    Example:
+        >>> d = map_draw(np.zeros(1000, int), np.random.rand(1000, 2), max_points=100)
+        >>> len(d.drawn), d.sampled
+        (100, True)
+    """
+    labels, xy = np.asarray(labels), np.asarray(coords)
+    if xy.ndim != 2 or xy.shape[1] not in (2, 3) or len(xy) != len(labels):
+        raise ValueError(f"coords must be (N, 2|3) with N = len(labels) = {len(labels)}, got {xy.shape}")
+    if view is not None:
+        if xy.shape[1] != 2:
+            raise ValueError("a view (zoom) needs a 2-D map")
+        view = _check_view(view)
+        region = rows_in_box(xy, *view)
+    else:
+        region = np.arange(len(labels), dtype=np.int64)
+    drawn = region[display_sample(labels[region], sample_size(len(region), max_points))] if len(region) else region
+    return MapDraw(drawn, len(region), len(labels), view)
+
+
+def _check_view(view) -> tuple:
+    try:
+        (x0, x1), (y0, y1) = view
+        out = (tuple(sorted((float(x0), float(x1)))), tuple(sorted((float(y0), float(y1)))))
+    except (TypeError, ValueError):
+        raise ValueError(f"a view must be ((x0, x1), (y0, y1)), got {view!r}") from None
+    if not np.isfinite(out).all() or out[0][0] == out[0][1] or out[1][0] == out[1][1]:
+        raise ValueError(f"a view must be a finite box of positive size, got {view!r}")
+    return out
+
+
+def selection_view(coords2d: np.ndarray, rows: np.ndarray, *, pad: float = 0.08) -> tuple | None:
+    """The view ((x0, x1), (y0, y1)) that frames the points `rows` of a 2-D map with a margin of
+    `pad` of its size on each side (at least a 1/200 of the whole map's extent, so that a single
+    point or a tight cluster still gets a view); None for no rows."""
+    xy = _check_coords2d(coords2d)
+    rows = np.asarray(rows, dtype=np.int64)
+    if not len(rows):
+        return None
+    lo, hi = xy[rows].min(0).astype(np.float64), xy[rows].max(0).astype(np.float64)
+    floor = (np.nanmax(xy, 0) - np.nanmin(xy, 0)).astype(np.float64) / 200 + 1e-9
+    half = np.maximum((hi - lo) / 2 * (1 + 2 * pad), floor)
+    mid = (lo + hi) / 2
+    return ((float(mid[0] - half[0]), float(mid[0] + half[0])), (float(mid[1] - half[1]), float(mid[1] + half[1])))
+
+
 def embedding_map(ds: Dataset, coords: np.ndarray, *, color_by: str = "label", probs: np.ndarray | None = None,
-                  classes: Iterable[str] | None = None, max_points: int | None = None) -> go.Figure:
+                  classes: Iterable[str] | None = None, max_points: int | None = None,
+                  draw: MapDraw | None = None) -> go.Figure:
     """The Embeddings page's map of `ds`: every point coloured by `color_by`, a hover line each,
     its dataset row in ``customdata``; over `max_points` points a :func:`drawn_rows` sample over a
     density image of all of them.
@@ -71,6 +181,8 @@ def embedding_map(ds: Dataset, coords: np.ndarray, *, color_by: str = "label", p
             correct and confidence colourings, and adds "→ prediction (confidence)" to the hover.
         classes: (K,) the model's class names (with `probs`).
         max_points: the most points drawn (default :data:`MAX_DRAWN_POINTS`).
+        draw: what to draw (:func:`map_draw`, e.g. zoomed in to a view); default
+            ``map_draw(ds.labels, coords, max_points=max_points)``.
 
     Returns:
         The Plotly figure (:func:`embedding_figure`); resolve a selection on it with
@@ -84,9 +196,9 @@ def embedding_map(ds: Dataset, coords: np.ndarray, *, color_by: str = "label", p
     if xy.ndim != 2 or xy.shape[1] not in (2, 3) or len(xy) != len(ds):
         raise ValueError(f"coords must be (N, 2|3) with N = len(ds) = {len(ds)}, got shape {xy.shape}")
     colors = point_colors(ds, color_by, probs=probs, classes=classes)
-    sample = drawn_rows(ds.labels, max_points=max_points)
-    hover = hover_texts(ds, probs, classes, rows=sample)
-    return embedding_figure(xy, np.arange(len(ds)), colors, hover=hover, sample=sample)
+    draw = draw or map_draw(ds.labels, xy, max_points=max_points)
+    hover = hover_texts(ds, probs, classes, rows=draw.drawn)
+    return embedding_figure(xy, np.arange(len(ds)), colors, hover=hover, sample=draw.drawn, view=draw.view)
 
 
 def map_selection(selection: Mapping[str, Any] | None, coords: np.ndarray, *, drawn: np.ndarray | None = None
@@ -181,9 +293,11 @@ def point_colors(ds: Dataset, by: str, *, probs: np.ndarray | None = None,
         codes = np.where(truth < 0, 2, np.where(probs.argmax(1) == truth, 0, 1))
         return categorical(codes, ["correct", "wrong", "no label"], [GOOD, BAD, NONE])
     if by == "split":
-        names = sorted(set(ds.split.tolist()), key=lambda s: (s == "", s not in SPLIT_COLORS, s))
-        lut = {s: i for i, s in enumerate(names)}
-        codes = np.array([lut[s] for s in ds.split], dtype=np.int64)
+        import pandas as pd
+        inverse, uniq = pd.factorize(ds.split)  # hashing: a million rows in ~0.1 s (a dict lookup per row: 2 s)
+        names = sorted(map(str, uniq), key=lambda s: (s == "", s not in SPLIT_COLORS, s))
+        lut = np.array([names.index(str(u)) for u in uniq], dtype=np.int64)
+        codes = lut[inverse]
         return categorical(codes, [s or "(no split)" for s in names], [SPLIT_COLORS.get(s, NONE) for s in names])
     # ferplus
     if ds.ferplus is None:
@@ -257,6 +371,16 @@ def selection_table(ds: Dataset, rows: np.ndarray, *, probs: np.ndarray | None =
         df["prediction"] = np.asarray([str(c) for c in classes])[p.argmax(1)] if len(rows) else []
         df["confidence"] = p.max(1).round(4) if len(rows) else []
     return df
+
+
+def label_counts(labels: np.ndarray, rows: np.ndarray) -> list[tuple[str, int]]:
+    """[(FER2013 label name or 'unlabeled', count)] of the rows `rows`, most frequent first (ties:
+    class order); classes with no row left out. A million rows in a few ms (no table is built)."""
+    y = np.asarray(labels)[np.asarray(rows, dtype=np.int64)]
+    k = len(FER2013_EMOTIONS)
+    counts = np.bincount(np.where(y >= 0, y, k), minlength=k + 1)
+    names = list(FER2013_EMOTIONS) + ["unlabeled"]
+    return [(names[c], int(counts[c])) for c in np.argsort(-counts, kind="stable") if counts[c]]
 
 
 #: Faces the gallery of a map selection shows at most (its CSV export has every selected row).
@@ -437,15 +561,33 @@ def _box_mask(xy: np.ndarray, x_range, y_range) -> np.ndarray:
 
 
 def _lasso_mask(xy: np.ndarray, xs, ys) -> np.ndarray:
-    from matplotlib.path import Path
+    # Even-odd rule, as matplotlib.path.Path.contains_points, by scanlines: the candidates (points in
+    # the polygon's bounding box) sorted by y, each edge toggles the points of its y-span [y0, y1)
+    # that lie left of it. The work is one sort plus the points each edge spans (about 2x the
+    # candidates for a lasso-like shape) instead of points x vertices: a lasso around all of a 1M map
+    # takes 0.3-0.4 s with 50, 300 or 1,000 vertices, Path.contains_points 0.2, 0.7 and 2.5 s (a
+    # freehand lasso has hundreds). tests/test_figures_embeddings.py checks it against matplotlib.
     verts = np.column_stack([np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)])
     mask = np.zeros(len(xy), dtype=bool)
     if len(verts) < 3 or not np.isfinite(verts).all():
         return mask
-    lo, hi = verts.min(0), verts.max(0)  # only the points in the polygon's bounding box are tested
+    lo, hi = verts.min(0), verts.max(0)
     cand = np.flatnonzero(_box_mask(xy, (lo[0], hi[0]), (lo[1], hi[1])))
-    if len(cand):
-        mask[cand] = Path(verts, closed=False).contains_points(xy[cand].astype(np.float64, copy=False))
+    if not len(cand):
+        return mask
+    order = np.argsort(xy[cand, 1], kind="stable")
+    cand = cand[order]
+    px, py = xy[cand, 0].astype(np.float64), xy[cand, 1].astype(np.float64)
+    inside = np.zeros(len(cand), dtype=bool)
+    ends = np.roll(verts, -1, axis=0)  # edge k: verts[k] -> verts[k + 1], the last one closes the polygon
+    for (x0, y0), (x1, y1) in zip(verts.tolist(), ends.tolist()):
+        if y0 == y1:
+            continue
+        i, j = np.searchsorted(py, [min(y0, y1), max(y0, y1)], side="left")
+        if i < j:
+            cross = x0 + (py[i:j] - y0) * ((x1 - x0) / (y1 - y0))
+            inside[i:j] ^= px[i:j] < cross
+    mask[cand[inside]] = True
     return mask
 
 
@@ -484,7 +626,8 @@ def selection_rows(selection: Mapping[str, Any] | None, coords2d: np.ndarray | N
 
 # ---- figures ---------------------------------------------------------------------------------
 def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "", height: int = 800,
-                     marker_size: float | None = None, sample=None, density_bins: int = 256) -> go.Figure:
+                     marker_size: float | None = None, sample=None, density_bins: int = 256,
+                     view=None) -> go.Figure:
     """WebGL scatter of a 2-D or 3-D map, one trace per colour group, rows in ``customdata``.
 
     Args:
@@ -502,6 +645,9 @@ def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "",
             not selectable), so the regions the sample thins out still show. Box and lasso
             selections on it must be resolved against every point on the server
             (:func:`selection_rows`), not through the drawn points.
+        view: ((x0, x1), (y0, y1)): a 2-D map zoomed in to this box (its first view; `sample`
+            holds points inside it): the density image and the legend's counts cover the points
+            inside it. None: the whole map.
     """
     xy = np.asarray(coords, dtype=np.float32)
     rows = np.asarray(rows, dtype=np.int32)
@@ -512,7 +658,12 @@ def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "",
     drawn = np.arange(n_all) if sample is None else np.asarray(sample, dtype=np.int64)
     if drawn.ndim != 1 or (len(drawn) and (drawn.min() < 0 or drawn.max() >= n_all)):
         raise ValueError(f"sample must be (M,) positions in [0, {n_all}), got shape {drawn.shape}")
-    sampled = len(drawn) < n_all
+    if view is not None and xy.shape[1] != 2:
+        raise ValueError("a view (zoom) needs a 2-D map")
+    view = None if view is None else _check_view(view)
+    in_view = None if view is None else _box_mask(xy, *view)
+    n_region = n_all if in_view is None else int(in_view.sum())
+    sampled = len(drawn) < n_region
     hover = None if hover is None else np.asarray(hover)
     if hover is not None and len(hover) != len(drawn):
         if len(hover) != n_all:
@@ -534,16 +685,19 @@ def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "",
 
     traces = []
     if not three:
-        # the first view frames 99.8% of the points: a few far outliers would otherwise squeeze the
-        # map into a corner (zoom out or double-click to see them)
-        lo, hi = np.quantile(xy, [0.001, 0.999], axis=0) if n_all >= 500 else (xy.min(0), xy.max(0))
-        pad = 0.04 * np.maximum(hi - lo, 1e-6)
-        lo, hi = lo - pad, hi + pad
+        if view is not None:
+            lo, hi = np.array([view[0][0], view[1][0]]), np.array([view[0][1], view[1][1]])
+        else:  # the first view frames 99.8% of the points: a few far outliers would otherwise squeeze
+            # the map into a corner (zoom out or double-click to see them)
+            lo, hi = np.quantile(xy, [0.001, 0.999], axis=0) if n_all >= 500 else (xy.min(0), xy.max(0))
+            pad = 0.04 * np.maximum(hi - lo, 1e-6)
+            lo, hi = lo - pad, hi + pad
         if sampled:  # first trace: drawn under the points
             traces.append(density_trace(xy, lo, hi, bins=density_bins))
     if colors["kind"] == "categorical":
         codes_all = np.asarray(colors["codes"])
-        codes, total = codes_all[drawn], np.bincount(codes_all, minlength=len(colors["names"]))
+        codes = codes_all[drawn]
+        total = np.bincount(codes_all if in_view is None else codes_all[in_view], minlength=len(colors["names"]))
         for c, (name, col) in enumerate(zip(colors["names"], colors["colors"])):
             m = np.flatnonzero(codes == c)
             if len(m):
@@ -556,13 +710,17 @@ def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "",
             colorbar=dict(title=colors.get("title", ""), thickness=12)), showlegend=False))
     fig = go.Figure(traces)
     axis = dict(showticklabels=False, title="", zeroline=False, showgrid=False)
-    fig.update_layout(height=height, margin=dict(l=0, r=0, t=40 if title or sampled else 30, b=0), title=title,
+    noted = sampled or view is not None
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=40 if title or noted else 30, b=0), title=title,
                       legend=dict(orientation="h", x=0, y=0, yanchor="top", itemsizing="constant"),
-                      uirevision="embedding", plot_bgcolor="white", hovermode="closest")
-    if sampled:
-        note = f"showing {n:,} of {n_all:,} points (stratified sample)"
-        fig.add_annotation(text=note + ("" if three else "; shading: all points"), xref="paper", yref="paper",
-                           x=0, y=1, xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=12))
+                      uirevision="embedding" if view is None else f"embedding {view}", plot_bgcolor="white",
+                      hovermode="closest")
+    if noted:
+        where = "" if view is None else " in view"
+        note = (f"showing {n:,} of {n_region:,} points{where} (stratified sample)" if sampled else
+                f"showing all {n_region:,} points in view (of {n_all:,})")
+        fig.add_annotation(text=note + ("" if three or not sampled else "; shading: all points"), xref="paper",
+                           yref="paper", x=0, y=1, xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=12))
     if three:
         fig.update_layout(scene=dict(xaxis=axis, yaxis=axis, zaxis=axis))
     else:
