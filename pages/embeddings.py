@@ -1,6 +1,7 @@
 """Embeddings: UMAP / t-SNE / PCA map of a model's features; click a face, lasso a group, numbers."""
 
 from dashboard import ui
+from dashboard.panels import class_separation
 from dashboard.panels import embeddings as panels
 
 import streamlit as st
@@ -59,4 +60,4 @@ sep = st.expander("How well the classes separate in feature space: silhouettes, 
                   "neighbour confusion", key="emb_sep_open", on_change="rerun", icon=":material/hub:")
 if sep.open:
     with sep:
-        panels.class_separation(ds, model)
+        class_separation.class_separation(ds, model)
