@@ -212,10 +212,26 @@ def get(name: str | Stage, ds, config: JobConfig | None = None, *, model: Any = 
         return cached
     t0 = time.perf_counter()
     arrays = {n: np.asarray(v) for n, v in st.compute(ds, config, ref, progress, store).items()}
-    record = {**config.to_dict(), **({"model": ref.name} if ref is not None else {})}
-    store.save(st.name, k, arrays, config=record, data_hash=data_hash, model_hash=model_hash,
-               extra_meta={"compute_seconds": round(time.perf_counter() - t0, 3), "reads": list(st.reads),
-                           "source": getattr(ds, "source", ""), "n_images": len(ds),
-                           **({"model": ref.name} if ref is not None else {})})
+    put(st, ds, arrays, config, model=ref, store=store, seconds=time.perf_counter() - t0)
     return arrays
+
+
+def put(name: str | Stage, ds, arrays: Mapping[str, Any], config: JobConfig | None = None, *, model: Any = None,
+        store: Store | None = None, seconds: float | None = None, source: str | None = None,
+        n_images: int | None = None, extra_meta: Mapping[str, Any] | None = None):
+    """Store `arrays` as the stage's artifact for `ds` under the key :func:`get` looks up, with the
+    record every artifact carries (config and model name, inputs read, source, size, compute time),
+    and return its folder. :func:`get` stores what it computed through this; an importer of
+    results computed elsewhere (fer_core.pipeline.distributed) too, with `source` and `n_images`
+    when `ds` is known only by its input hash."""
+    st, config, ref = resolve(name, config, model)
+    store = store or Store()
+    data_hash, model_hash = _input_hash(st, ds), (ref.hash if ref is not None else "")
+    k = Store.key(st.name, _key_config(st, config), data_hash=data_hash, model_hash=model_hash)
+    named = {"model": ref.name} if ref is not None else {}
+    meta = {"compute_seconds": None if seconds is None else round(seconds, 3), "reads": list(st.reads),
+            "source": getattr(ds, "source", "") if source is None else source,
+            "n_images": len(ds) if n_images is None else n_images, **named, **(extra_meta or {})}
+    return store.save(st.name, k, {n: np.asarray(v) for n, v in arrays.items()}, config={**config.to_dict(), **named},
+                      data_hash=data_hash, model_hash=model_hash, extra_meta=meta)
 

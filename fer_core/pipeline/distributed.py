@@ -437,14 +437,10 @@ def import_predictions(out: str | os.PathLike, *, store: Store | None = None, lo
                                f"{manifest['model_hash']}, here {ref.hash}); the pages would not use it")
     config = PredictionsConfig(tta=bool(manifest["tta"]))
     key = artifact_key(manifest["data_hash"], ref, tta=config.tta)
-    store = store or Store()
     data = {"probs": arrays["probs"], "features": arrays["features"], "classes": np.array(manifest["classes"])}
-    folder = store.save(PREDICTIONS.name, key, data, config={**config.to_dict(), "model": ref.name},
-                        data_hash=manifest["data_hash"], model_hash=ref.hash,
-                        extra_meta={"compute_seconds": manifest.get("seconds"), "reads": list(PREDICTIONS.reads),
-                                    "source": manifest["source"], "n_images": int(manifest["n_images"]),
-                                    "model": ref.name, "imported_from": str(Path(out).resolve()),
-                                    "engine": manifest["engine"]})
+    folder = stages.put(PREDICTIONS, _Recorded(manifest["data_hash"]), data, config, model=ref, store=store,
+                        seconds=manifest.get("seconds"), source=manifest["source"], n_images=int(manifest["n_images"]),
+                        extra_meta={"imported_from": str(Path(out).resolve()), "engine": manifest["engine"]})
     log(f"[import] {manifest['n_images']:,} images of {manifest['source']} -> {folder}")
     return key, folder
 
