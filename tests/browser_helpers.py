@@ -262,14 +262,11 @@ TO_PX_JS = """([x, y]) => { const g = document.querySelectorAll('.js-plotly-plot
   return [b.left + fl.xaxis._offset + fl.xaxis.l2p(x), b.top + fl.yaxis._offset + fl.yaxis.l2p(y)]; }"""
 
 
-def box_drag(page, box, *, steps: int = 4) -> float:
-    """On the first Plotly chart, pick the toolbar's box select and drag a box over the region
-    ((x0, x1), (y0, y1)) in data coordinates, in `steps` mouse moves. Returns time.perf_counter()
-    at the mouse's release (what a user waits from)."""
-    (bx0, bx1), (by0, by1) = box
-    x0, y0 = page.evaluate(TO_PX_JS, [bx0, by1])
-    x1, y1 = page.evaluate(TO_PX_JS, [bx1, by0])
-    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2)
+def drag_select(page, x0: float, y0: float, x1: float, y1: float, *, steps: int = 8) -> float:
+    """On the first Plotly chart, pick the toolbar's box select and drag from page pixel (x0, y0)
+    to (x1, y1) in `steps` mouse moves. Returns time.perf_counter() at the mouse's release (what a
+    user waits from)."""
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2)  # shows the toolbar
     page.locator('.modebar-btn[data-attr="dragmode"][data-val="select"]').first.click()
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot')[0]._fullLayout.dragmode === 'select'")
     page.mouse.move(x0, y0)
@@ -278,3 +275,11 @@ def box_drag(page, box, *, steps: int = 4) -> float:
     released = time.perf_counter()
     page.mouse.up()
     return released
+
+
+def box_drag(page, box, *, steps: int = 4) -> float:
+    """:func:`drag_select` over the region ((x0, x1), (y0, y1)) in data coordinates."""
+    (bx0, bx1), (by0, by1) = box
+    x0, y0 = page.evaluate(TO_PX_JS, [bx0, by1])
+    x1, y1 = page.evaluate(TO_PX_JS, [bx1, by0])
+    return drag_select(page, x0, y0, x1, y1, steps=steps)

@@ -111,9 +111,9 @@ def _neighbours(ds, model: str, i: int) -> np.ndarray:
     return embed.nearest_neighbors(feats, i, k=N_NEIGHBOURS)
 
 
-def side_panel(ds, pred, i, *, model: str | None = None) -> None:
-    """The clicked image: face, probabilities, FER+ votes and nearest neighbours in feature space
-    (of `pred`'s model, named `model`: its neighbours are then cached)."""
+def side_panel(ds, pred, i, *, model: str) -> None:
+    """The clicked image: face, probabilities, FER+ votes and nearest neighbours in the feature space
+    of `model` (whose predictions `pred` is)."""
     if i is None or not 0 <= i < len(ds):
         st.info("Click a point to see its face, its predicted probabilities, its FER+ votes and its "
                 "nearest neighbours in feature space.", icon=":material/touch_app:")
@@ -136,8 +136,7 @@ def side_panel(ds, pred, i, *, model: str | None = None) -> None:
         if ds.ferplus is not None:
             st.altair_chart(ui.votes_chart(ds, i), key=f"emb_votes_{i}")
         st.markdown(f"**{N_NEIGHBOURS} nearest neighbours** in feature space (click one to show it)")
-        nbrs = (_neighbours(ds, model, i) if model is not None else
-                embed.nearest_neighbors(pred["features"], i, k=N_NEIGHBOURS))
+        nbrs = _neighbours(ds, model, i)
         for start in range(0, len(nbrs), 4):
             for col, j in zip(st.columns(4), nbrs[start:start + 4]):
                 with col:

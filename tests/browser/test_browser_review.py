@@ -9,8 +9,8 @@ import time
 import pandas as pd
 import pytest
 
-from browser_helpers import (ARTIFACTS, EXCEPTION, REVIEW_FACE, RUN_COUNTER_JS, full_page_screenshot,
-                             review_by_keyboard, runs_done, wait_idle, wait_images)
+from browser_helpers import (ARTIFACTS, EXCEPTION, REVIEW_FACE, RUN_COUNTER_JS, drag_select,
+                             full_page_screenshot, review_by_keyboard, runs_done, wait_idle, wait_images)
 from fer_core.models.checkpoint import shipped_checkpoints
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shipped_checkpoints(), reason="no shipped checkpoint")]
@@ -110,16 +110,7 @@ def test_a_box_on_the_map_and_a_confusion_cell_become_the_selection_and_open_in_
     page = open_map(streamlit_app)
     sidebar = page.locator('[data-testid="stSidebar"]')
     x0, y0, x1, y1 = page.evaluate(ROWS_IN_RECT_JS, [0, 0, 0, 0, 160, 120])["rect"]
-    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2)
-    page.locator('.modebar-btn[data-attr="dragmode"][data-val="select"]').first.click()
-
-    def box():
-        page.mouse.move(x0, y0)
-        page.mouse.down()
-        page.mouse.move(x1, y1, steps=8)
-        page.mouse.up()
-
-    streamlit_app.act(box)
+    streamlit_app.act(lambda: drag_select(page, x0, y0, x1, y1))
     heading = page.get_by_role("heading", name=re.compile(r"selected images"))
     heading.wait_for(timeout=15_000)
     n = int(re.match(r"([\d,]+)", heading.inner_text()).group(1).replace(",", ""))

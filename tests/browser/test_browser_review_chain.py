@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pandas as pd
 import pytest
-from browser_helpers import NARROW_VIEWPORT, REVIEW_FACE, review_by_keyboard
+from browser_helpers import NARROW_VIEWPORT, REVIEW_FACE, drag_select, review_by_keyboard
 from test_browser_review import flags_left_as_found  # noqa: F401  (a fixture)
 
 from fer_core.models.checkpoint import shipped_checkpoints
@@ -36,16 +36,7 @@ def select_on_map(streamlit_app, *, w: int = 160, h: int = 120) -> set[int]:
     page = open_map(streamlit_app)
     x0, y0, x1, y1 = page.evaluate(ROWS_IN_RECT_JS, [0, 0, 0, 0, w, h])["rect"]
     inside = set(page.evaluate(ROWS_IN_RECT_JS, [x0, y0, x1, y1, 0, 0])["rows"])
-    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2)  # shows the toolbar
-    page.locator('.modebar-btn[data-attr="dragmode"][data-val="select"]').first.click()
-
-    def drag():
-        page.mouse.move(x0, y0)
-        page.mouse.down()
-        page.mouse.move(x1, y1, steps=8)
-        page.mouse.up()
-
-    streamlit_app.act(drag)
+    streamlit_app.act(lambda: drag_select(page, x0, y0, x1, y1))
     page.get_by_role("heading", name=re.compile(r"selected images")).wait_for(timeout=15_000)
     page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"]').innerText"
                            ".includes('box on UMAP map')", timeout=15_000)  # the app reran: the selection is set
