@@ -44,6 +44,7 @@ against log N, over the sizes with a result) per stage and per page; b > 1.2 is 
     python bench/bench_scale.py --work /tmp/fer-scale --sizes 2000,5000 --pages embeddings
     python bench/bench_scale.py --work /tmp/fer-scale --no-browser --stages dataset,duplicates --timeout 1800
     python bench/bench_scale.py --work /tmp/fer-scale --record           # also writes bench/RESULTS.md
+    python bench/bench_scale.py --work /tmp/fer-scale --report --record  # the tables of cells measured before
 
 How long. MEASURED (dev CPU: 2 cores shared with other work, load average 8-15, 1 thread): at
 2,000 and 5,000 faces the stage processes took 17 min per size (each process also pays 15-30 s of
@@ -526,6 +527,9 @@ def main(argv=None) -> int:
     ap.add_argument("--source-ferplus", type=Path, default=DEFAULT_FERPLUS, help="its FER+ votes ('' for none)")
     ap.add_argument("--force", action="store_true", help="redo cells that have a result")
     ap.add_argument("--record", action="store_true", help=f"write the tables to {RESULTS_MD.name} ({SECTION!r})")
+    ap.add_argument("--report", action="store_true",
+                    help="run nothing: print (and with --record write) the tables of the cells already measured, "
+                         "e.g. to join sizes measured by separate runs")
     a = ap.parse_args(argv)
     a.pages = ["" if p in ("home", "") else p for p in a.pages]
     actions = _page_actions()
@@ -541,7 +545,7 @@ def main(argv=None) -> int:
     print(f"# bench_scale — {time.strftime('%Y-%m-%d %H:%M')} — {m['cpu']}, nproc {m['nproc']}, {m['ram_gib']} GiB; "
           f"{a.threads} thread(s); sizes {a.sizes}; code in {ROOT}", flush=True)
     src_cache: dict = {}
-    for n in a.sizes:
+    for n in [] if a.report else a.sizes:
         csv_path, fp_path = synthetic_files(a.work, n, source=a.source, ferplus=ferplus, seed=a.seed,
                                             src_cache=src_cache)
         failed_before = False
@@ -568,7 +572,8 @@ def main(argv=None) -> int:
                                                        after_s=a.after, timeout_s=a.page_timeout))
             print(f"[{n:>9,}] tabs: " + (", ".join(f"{x['what']} {x['rss_mb']:,.0f} MB" for x in r["readings"])
                                          if r["status"] == "ok" else r["status"]), flush=True)
-    text, flagged = tables(a.work, a.sizes, stages, [] if a.no_browser else a.pages, not a.no_browser)
+    with_pages = not a.no_browser or a.report
+    text, flagged = tables(a.work, a.sizes, stages, a.pages if with_pages else [], with_pages)
     print("\n" + text + "\n\n" + (f"exponent > {FLAG_EXPONENT}: {', '.join(flagged)}" if flagged else
                                   f"no exponent above {FLAG_EXPONENT}"))
     if a.record:

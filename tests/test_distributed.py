@@ -17,7 +17,6 @@ import pytest
 from fer_core.analysis import predictions as predictions_mod
 from fer_core.analysis.predictions import get_predictions, predictions_key
 from fer_core.data.dataset import SAMPLE_CSV, DataError, load_dataset
-from fer_core.data.parquet import load_parquet_dataset
 from fer_core.models.checkpoint import shipped_checkpoints
 from fer_core.pipeline import distributed as dist
 from fer_core.store import Store
@@ -130,25 +129,53 @@ def _write_parquet(folder: Path, ds, *, parts: int = 2, row_group_size: int = 25
     chunks = np.array_split(np.arange(len(ds)), parts)
     for i, idx in enumerate(chunks):
         col = image(idx) if image else pa.array([ds.images[j].tobytes() for j in idx], pa.binary())
-        t = pa.table({"image": col, "row": pa.array(ds.row[idx]), "label": pa.array(ds.labels[idx])})
+        t = pa.table({"image": col, "row": pa.array(ds.row[idx]), "label": pa.array(ds.labels[idx]),
+                      "split": pa.array(ds.split[idx])})
         pq.write_table(t, folder / f"part-{i}.parquet", row_group_size=row_group_size)
     return folder
 
 
-def test_parquet_source_local_engine_matches_and_keys_like_its_dataset(reference, tmp_path):
+def test_parquet_source_local_engine_matches_and_keys_like_its_dataset(reference, tmp_path, monkeypatch):
     ds, ref = reference
     src = _write_parquet(tmp_path / "faces", ds)
-    pds = load_parquet_dataset(src)
+    pds = load_dataset(src, use_cache=False)  # the same reader the app and prepare use
     assert (pds.images == ds.images).all() and (pds.row == ds.row).all() and (pds.labels == ds.labels).all()
+    assert (pds.split == ds.split).all()
     m = dist.run_predictions(src, tmp_path / "out", engine="local", batch_size=40, log=lambda s: None)
     assert (m["source_kind"], m["n_images"]) == ("parquet", len(ds))
-    store = Store(tmp_path / "cache", seed=None)
+    cache = tmp_path / "cache"
+    store = Store(cache, seed=None)
     key, _ = dist.import_predictions(tmp_path / "out", store=store, log=lambda s: None)
     assert key == predictions_key(pds) != predictions_key(ds)  # keyed by the Parquet files' own hash
     got = store.load("predictions", key)
     np.testing.assert_allclose(got["probs"], ref["probs"], rtol=1e-5, atol=1e-6)
     _, arrays = dist.read_shards(tmp_path / "out")
     assert (arrays["row"] == ds.row).all()  # the source's own row ids, in order
+    # the app opens the Parquet source and its pages use the imported artifact, not the model
+    monkeypatch.setenv("FER_CACHE_DIR", str(cache))
+    monkeypatch.setattr(predictions_mod, "features_and_probs", _no_compute)
+    store.write_json("settings.json", {"data_source": {"kind": "path", "path": str(src), "ferplus": ""}})
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "pages" / "model.py"), default_timeout=120).run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    from fer_core.training.report import score_split
+    ms = score_split(pds, got["probs"], split="PrivateTest")
+    shown = {x.label: x.value for x in at.metric}
+    assert (shown["Accuracy"], shown["Images"]) == (f"{ms['accuracy']:.1%}", f"{ms['n']:,}")
+
+
+def test_parquet_source_errors_through_load_dataset(reference, tmp_path):
+    ds, _ = reference
+    src = _write_parquet(tmp_path / "faces", ds, parts=1)
+    with pytest.raises(DataError, match="FER.+ votes can only be joined to a fer2013.csv file"):
+        load_dataset(src, SAMPLE_CSV, use_cache=False)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"image": pa.array([ds.images[0].tobytes()] * 3, pa.binary()),
+                             "label": pa.array([0, 9, 1])}), bad)
+    with pytest.raises(DataError, match=r"bad\.parquet.*row 1.*label.*9"):
+        load_dataset(bad, use_cache=False)
 
 
 def test_image_folder_local_engine_with_saliency(reference, tmp_path):

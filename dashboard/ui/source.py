@@ -104,15 +104,18 @@ def current_dataset() -> Dataset:
 
 
 def data_source_sidebar() -> None:
-    """Sidebar form: bundled sample, or a FER2013 csv / image folder plus optional FER+ votes."""
+    """Sidebar form: bundled sample, or a FER2013 csv / image folder / Parquet plus optional FER+ votes."""
     src = current_source()
     with st.sidebar.form("data_source_form", border=False):
         st.subheader("Data source")
         kind = st.radio("Data source", ["Bundled sample", "File or folder"], label_visibility="collapsed",
                         index=int(src["kind"] == "path"), key="src_kind",
                         help="The bundled sample: 1,000 images stratified by split and class, with FER+ votes.")
-        path = st.text_input("fer2013.csv[.gz] or image folder", value=src["path"], key="src_path",
-                             placeholder="/data/fer2013.csv.gz")
+        path = st.text_input("fer2013.csv[.gz], image folder or Parquet", value=src["path"], key="src_path",
+                             placeholder="/data/fer2013.csv.gz",
+                             help="A FER2013-format CSV; a folder of faces or photos (emotion folders, RAF-DB, "
+                                  "AffectNet, CK+ layouts); or a .parquet file / folder of them with an `image` "
+                                  "column, as `python -m fer_core.distributed` reads.")
         fp = st.text_input("FER+ votes: fer2013new.csv (optional)", value=src["ferplus"], key="src_ferplus",
                            placeholder="/data/fer2013new.csv")
         if st.form_submit_button("Load", type="primary", width="stretch"):

@@ -1,4 +1,5 @@
-"""Readers for FER2013 (`fer2013.csv[.gz]`), FER+ votes (`fer2013new.csv`) and image folders.
+"""Readers for FER2013 (`fer2013.csv[.gz]`), FER+ votes (`fer2013new.csv`), image folders and
+Parquet files of faces (:mod:`fer_core.data.parquet`, the distributed job's input).
 
 Image folders: the layouts of :mod:`fer_core.data.layouts` (FER2013 copies, RAF-DB, AffectNet,
 CK+, emotion-name folders). A 48x48 image is taken as a face crop as it is; any other photo is
@@ -34,6 +35,7 @@ from fer_core.constants import (FER2013_EMOTIONS, FER2013_TO_FER6, FERPLUS_EMOTI
 from fer_core.data import faces as face_detection
 from fer_core.data.errors import DataError
 from fer_core.data.layouts import IMAGE_EXTENSIONS, LABEL_EXTENSIONS, read_layout
+from fer_core.data.parquet import is_parquet, parquet_source_hash, read_parquet
 from fer_core.store import Store, hash_bytes, hash_file
 
 __all__ = ["IMAGE_EXTENSIONS", "DataError", "Dataset", "FerPlus", "load_dataset", "read_fer2013_csv",
@@ -645,7 +647,8 @@ def load_dataset(path: str | os.PathLike | None = None, ferplus: str | os.PathLi
     """Load a dataset, parsing once and serving later loads from the artifact cache.
 
     Args:
-        path: fer2013.csv[.gz], or an image folder; None -> the bundled sample (with its FER+).
+        path: fer2013.csv[.gz], an image folder, or a .parquet file / folder of them (an ``image``
+            column: :mod:`fer_core.data.parquet`); None -> the bundled sample (with its FER+).
         ferplus: fer2013new.csv row-aligned with `path` (CSV sources only).
         store: artifact store (default: the repo's cache/).
         use_cache: False parses every time and writes nothing.
@@ -661,28 +664,33 @@ def load_dataset(path: str | os.PathLike | None = None, ferplus: str | os.PathLi
         raise DataError("file or folder not found", file=path)
     if ferplus is not None and not Path(ferplus).exists():
         raise DataError("FER+ file not found", file=ferplus)
-    is_folder = path.is_dir()
-    if is_folder and ferplus is not None:
-        raise DataError("FER+ votes can only be joined to a fer2013.csv file, not an image folder",
-                        file=path)
+    kind = "parquet" if is_parquet(path) else "folder" if path.is_dir() else "csv"
+    is_folder = kind == "folder"
+    if kind != "csv" and ferplus is not None:
+        raise DataError("FER+ votes can only be joined to a fer2013.csv file, not an image folder"
+                        + (" or Parquet" if kind == "parquet" else ""), file=path)
     # images, labels and split: the source alone (the value the earlier combined hash had without
     # FER+, so flags recorded then keep their dataset); the FER+ votes apart. The parse cache below
     # holds both, so it keeps the combined hash.
-    source_hash, images_hash = _hash_folder(path) if is_folder else (hash_file(path), "")
+    if is_folder:
+        source_hash, images_hash = _hash_folder(path)
+    else:
+        source_hash, images_hash = parquet_source_hash(path) if kind == "parquet" else hash_file(path), ""
     ferplus_hash = hash_file(ferplus) if ferplus else ""
     data_hash = hash_bytes(source_hash, "")
     detector = face_detection.DEFAULT_DETECTOR
 
     def parse() -> dict[str, np.ndarray]:
-        arrays = read_image_folder(path, detector=detector, progress=progress) if is_folder else \
-            read_fer2013_csv(path)
+        arrays = (read_image_folder(path, detector=detector, progress=progress) if is_folder else
+                  read_parquet(path) if kind == "parquet" else read_fer2013_csv(path))
         if ferplus is not None:
             fp = read_ferplus_csv(ferplus, expected_rows=len(arrays["labels"]),
                                   expected_split=arrays["split"], fer_path=str(path))
             arrays.update(fp_votes=fp.votes, fp_name=fp.name)
         return arrays
 
-    config = {"reader": "folder" if is_folder else "fer2013_csv", "reader_version": READER_VERSION,
+    config = {"reader": {"folder": "folder", "parquet": "parquet"}.get(kind, "fer2013_csv"),
+              "reader_version": READER_VERSION,
               "ferplus": ferplus is not None}
     if is_folder:  # how photos are cropped: a new detector or margin parses the folder again
         config.update(folder_version=FOLDER_READER_VERSION, detector=detector,

@@ -9,7 +9,8 @@ position), ``label`` (int 0-6, FER2013 order; -1 = none) and ``split`` (str).
 
 Example:
     >>> files = parquet_files("faces/")               # sorted .parquet files
-    >>> ds = load_parquet_dataset("faces/")           # a Dataset; data_hash from the file bytes
+    >>> arrays = read_parquet("faces/")               # images, labels, split, row
+    >>> ds = load_dataset("faces/")                   # a Dataset (fer_core.data.dataset), cached like a CSV
     >>> images = decode_images(table["image"], file="faces/part-0.parquet")   # (N, 48, 48) uint8
 """
 from __future__ import annotations
@@ -20,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.constants import IMAGE_SIZE
-from fer_core.data.dataset import IMAGE_EXTENSIONS, DataError, Dataset
+from fer_core.data.errors import DataError
+from fer_core.data.layouts import IMAGE_EXTENSIONS
 from fer_core.errors import located
 from fer_core.store import hash_bytes, hash_file
 
@@ -56,12 +58,16 @@ def is_parquet(path: str | os.PathLike) -> bool:
         f.suffix.lower() in IMAGE_EXTENSIONS for f in p.rglob("*") if f.is_file())
 
 
-def parquet_hash(path: str | os.PathLike) -> str:
-    """The source's data hash, computed like the CSV's and the image folder's (from the file bytes
-    and, for a folder, the relative names), so the artifacts of its images key on it."""
+def parquet_source_hash(path: str | os.PathLike) -> str:
+    """Hash of the source's bytes: the file's, or for a folder its files' relative names and bytes."""
     p, files = Path(path), parquet_files(path)
-    source = hash_file(files[0]) if p.is_file() else hash_bytes(*[f"{f.relative_to(p)}:{hash_file(f)}" for f in files])
-    return hash_bytes(source, "")
+    return hash_file(files[0]) if p.is_file() else hash_bytes(*[f"{f.relative_to(p)}:{hash_file(f)}" for f in files])
+
+
+def parquet_hash(path: str | os.PathLike) -> str:
+    """The source's data hash, computed like the CSV's and the image folder's (the Dataset that
+    ``load_dataset(path)`` returns has it), so the artifacts of its images key on it."""
+    return hash_bytes(parquet_source_hash(path), "")
 
 
 def row_groups(path: str | os.PathLike) -> list[dict]:
@@ -181,15 +187,19 @@ def _int_column(t, name: str, file, offset: int) -> np.ndarray:
     return np.asarray(col).astype(np.int64)
 
 
-def load_parquet_dataset(path: str | os.PathLike) -> Dataset:
-    """A Parquet source as a :class:`Dataset` (data_hash: :func:`parquet_hash`), read in one process.
+def read_parquet(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every row group of a Parquet source, in order: {"images": (N, 48, 48) uint8, "labels": (N,)
+    int64 (-1 = none), "split": (N,) str ("" = none), "row": (N,) int64}.
 
     Raises:
         DataError: as :func:`row_groups` and :func:`decode_images`; a label outside -1..6.
     """
     import pyarrow.parquet as pq
+    groups = row_groups(path)
+    if not sum(g["rows"] for g in groups):
+        raise DataError("no faces: the Parquet source has no rows", file=path)
     images, rows, labels, splits = [], [], [], []
-    for g in row_groups(path):
+    for g in groups:
         part = read_row_group(g["file"], g["row_group"], g["offset"])
         images.append(part["image"])
         rows.append(part["row"])
@@ -200,9 +210,10 @@ def load_parquet_dataset(path: str | os.PathLike) -> Dataset:
                       else np.full(g["rows"], -1, np.int64))
         splits.append(np.asarray(t["split"].to_pylist(), dtype=object) if "split" in cols
                       else np.full(g["rows"], "", dtype=object))
-    lab = np.concatenate(labels) if labels else np.zeros(0, np.int64)
+    lab = np.concatenate(labels)
     bad = np.flatnonzero((lab < -1) | (lab > 6))
     if len(bad):
         raise _error(f"label {lab[bad[0]]} is not -1 (none) or 0-6", file=path, row=int(bad[0]), field="label")
-    return Dataset(images=np.concatenate(images), labels=lab, split=np.concatenate(splits).astype(str),
-                   row=np.concatenate(rows), source=str(path), data_hash=parquet_hash(path))
+    split = np.concatenate(splits)
+    return {"images": np.concatenate(images), "labels": lab, "split": np.array([s or "" for s in split], dtype=str),
+            "row": np.concatenate(rows)}
