@@ -62,9 +62,12 @@ def test_the_card_shows_both_models_side_by_side_and_one_model_alone(sample, mod
     assert f"`compact` predicts **{names[a[i].argmax()]}**" in text
     assert f"`compact-b` predicts **{names[b[i].argmax()]}** ({b[i].max():.0%})" in text
     assert sum(c.startswith("Grad-CAM for") for im in at.get("image") for c in im.captions) == 2  # a map per model
+    assert len(at.get("vega_lite_chart")) == 3  # each model's probabilities once, and the FER+ votes
     monkeypatch.delenv(MODELS_ENV)  # one model: the card as before, no empty second column
-    text = _texts(_card(i))
+    at = _card(i)
+    text = _texts(at)
     assert "Every model on this face" not in text and "compact-b" not in text and "Image #" in text
+    assert len(at.get("vega_lite_chart")) == 2  # its probabilities and the FER+ votes
 
 
 def test_the_table_gets_models_disagree_columns_it_sorts_by(sample, models_dir, monkeypatch):

@@ -62,12 +62,14 @@ def _card(ds, model: str) -> None:
             meta["label-error rank"] = f"{int((score > score[i]).sum()) + 1:,} of {len(score):,}"
         st.dataframe(pd.DataFrame({"value": [str(v) for v in meta.values()]}, index=list(meta)), width="stretch",
                      height=(len(meta) + 1) * 35 + 3)
+    others = [m for m in loaders.shipped_models() if m != model]
     with c:
-        st.altair_chart(face_figs.class_probs_chart(pred["probs"][i], classes, label=lab if len(classes) == 7 else -1,
-                                                    step=17), key=f"card_probs_{i}")
+        if not others:  # with several models their probabilities are drawn side by side below
+            st.altair_chart(face_figs.class_probs_chart(pred["probs"][i], classes,
+                                                        label=lab if len(classes) == 7 else -1, step=17),
+                            key=f"card_probs_{i}")
         if ds.ferplus is not None:
             st.altair_chart(widgets.votes_chart(ds, i, step=15), key=f"card_votes_{i}")
-    others = [m for m in loaders.shipped_models() if m != model]
     models_side_by_side(ds, i, [model, *others], key="card")  # nothing with one model
     _flag_controls(ds, i, row, lab)
     left, right = st.columns(2)
