@@ -102,3 +102,17 @@ def test_run_measured_reports_peak_memory_and_kills_on_timeout():
     del big
     r = common.run_measured([sys.executable, "-c", "import time; time.sleep(30)"], timeout_s=0.5)
     assert r["timed_out"] and r["rc"] != 0 and r["wall_s"] < 10
+
+
+def test_report_joins_cells_of_separate_runs_without_running_anything(tmp_path, capsys):
+    # two runs' cells (e.g. 10k-100k with pages, 350k stages only), joined by --report
+    bench_scale.save_cell(tmp_path, 1_000, "dataset", {"status": "ok", "seconds": 2.0, "peak_mb": 50.0, "wall_s": 3})
+    bench_scale.save_cell(tmp_path, 1_000, bench_scale.page_cell(""),
+                          {"status": "ok", "first_paint_s": 4.0, "second_paint_s": 3.0, "action_s": None})
+    bench_scale.save_cell(tmp_path, 8_000, "dataset", {"status": "ok", "seconds": 16.0, "peak_mb": 80.0, "wall_s": 17})
+    assert bench_scale.main(["--work", str(tmp_path), "--sizes", "1000,8000", "--stages", "dataset",
+                             "--pages", "home", "--report"]) == 0
+    out = capsys.readouterr().out
+    assert "| dataset | 2.0 s / 50 MB | 16.0 s / 80 MB | 1.00 |" in out
+    assert "| home: none (first paint only) | 4.0 / 3.0 | — |" in out
+    assert not (tmp_path / "data").exists()  # no synthetic file made, no stage run
