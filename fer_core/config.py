@@ -247,6 +247,16 @@ class NearDuplicatesConfig(JobConfig):
 
 
 @dataclass(frozen=True)
+class AttentionConfig(JobConfig):
+    """Every image's saliency map summed over a coarse grid (stage 'attention', fer_core.analysis.attention)."""
+
+    method: str = opt("gradcam", "attribution method, for each image's predicted class",
+                      ("saliency", "integrated_gradients", "smoothgrad", "gradcam", "guided_backprop",
+                       "guided_gradcam", "occlusion"))
+    grid: int = opt(6, "cells across each side of the grid (8x8-pixel cells of a 48x48 face)", (3, 4, 6, 8, 12))
+
+
+@dataclass(frozen=True)
 class AttributionConfig(JobConfig):
     """Per-class average saliency maps over correctly classified test images (fer_core.analysis.attribute)."""
 

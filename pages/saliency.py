@@ -1,6 +1,7 @@
 """Saliency: which pixels drive the prediction, per image and per class, and which methods to trust."""
 
 from dashboard import ui
+from dashboard.panels.attention import attention_panel
 
 import numpy as np
 import pandas as pd
@@ -92,6 +93,9 @@ try:
              width=124)
 except ValueError as e:
     st.info(f"No per-class maps for this data: {e}")
+
+# ---- every image, summed over a grid -------------------------------------------------------
+attention_panel(ds, model, classes, probs, alpha=alpha)
 
 # ---- sanity check -----------------------------------------------------------------------
 st.subheader("Sanity check: do the maps depend on the model?")

@@ -14,16 +14,17 @@ Example:
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 import streamlit as st
 
+from dashboard.ui.source import store
+from fer_core import stages
 from fer_core.data.dataset import Dataset
 from fer_core.store import Store
-
-from dashboard.ui.source import store
 
 
 def _dataset_token(ds: Dataset) -> str:
@@ -62,14 +63,18 @@ class Loader:
     spinner: str = "Loading..."
 
 
+def _model_key(stage: str, module: str):
+    """key(ds, model=...) -> (stage, key) of a stage's default config, its module imported first
+    (importing it registers the stage)."""
+    def key(ds, *, model):
+        importlib.import_module(module)
+        return stage, stages.key(stage, ds, model=model)
+    return key
+
+
 def _predictions(ds, store, *, model, progress=None):
     from fer_core.analysis.predictions import get_predictions
     return get_predictions(ds, model, store=store, progress=progress)
-
-
-def _predictions_key(ds, *, model):
-    from fer_core.analysis.predictions import predictions_key
-    return "predictions", predictions_key(ds, model)
 
 
 def _projection(ds, store, *, model, config, progress=None):
@@ -87,11 +92,6 @@ def _feature_stats(ds, store, *, model, progress=None):
     return get_feature_stats(ds, model, store=store, progress=progress)
 
 
-def _feature_stats_key(ds, *, model):
-    from fer_core.analysis.embed import stats_key
-    return "embedding_stats", stats_key(ds, model)
-
-
 def _baselines(ds, store):
     from fer_core.analysis.predictions import get_baseline_predictions
     return get_baseline_predictions(ds, store=store)
@@ -107,15 +107,15 @@ def _label_errors(ds, store, *, model, progress=None):
     return get_label_errors(ds, LabelErrorConfig(model=model), store=store, progress=progress)
 
 
-def _label_errors_key(ds, *, model):
-    from fer_core.analysis.label_errors import LabelErrorConfig, label_errors_key
-    return "label_errors", label_errors_key(ds, LabelErrorConfig(model=model))
-
-
 def _class_maps(ds, store, *, model, method):
     from fer_core.analysis.attribute import get_class_maps
     from fer_core.config import AttributionConfig
     return get_class_maps(ds, AttributionConfig(model=model, method=method), store=store)
+
+
+def _attention(ds, store, *, model, progress=None):
+    from fer_core.analysis.attention import get_attention
+    return get_attention(ds, model, store=store, progress=progress)
 
 
 def _duplicate_groups(ds, store, *, kind):
@@ -135,14 +135,15 @@ def _sweep(ds, store, *, corruption, config, model):
 
 #: name -> Loader. One entry per kind of artifact a page shows.
 LOADERS: dict[str, Loader] = {
-    "predictions": Loader(_predictions, _predictions_key, "Running the model over every image (cached afterwards)..."),
+    "predictions": Loader(_predictions, _model_key("predictions", "fer_core.analysis.predictions"), "Running the model over every image (cached afterwards)..."),
     "projection": Loader(_projection, _projection_key, "Loading the map..."),
-    "feature_stats": Loader(_feature_stats, _feature_stats_key,
+    "feature_stats": Loader(_feature_stats, _model_key("embedding_stats", "fer_core.analysis.embed"),
                             "Nearest neighbours and silhouettes in feature space (cached afterwards)..."),
     "baselines": Loader(_baselines, _baselines_key, "Fitting PCA baselines on the Training split (cached afterwards)..."),
-    "label_errors": Loader(_label_errors, _label_errors_key, "Ranking likely label errors..."),
+    "label_errors": Loader(_label_errors, _model_key("label_errors", "fer_core.analysis.label_errors"), "Ranking likely label errors..."),
     "class_maps": Loader(_class_maps, None, "Averaging maps over the correctly classified test images "
                                             "(cached afterwards)..."),
+    "attention": Loader(_attention, _model_key("attention", "fer_core.analysis.attention"), "Summing the model's Grad-CAM map of every image over a grid..."),
     "duplicate_groups": Loader(_duplicate_groups, None, "Finding duplicate images..."),
     "eigenfaces": Loader(_eigenfaces, None, "Computing eigenfaces (about 1 s on the sample, 20 s on the full "
                                             "FER2013; cached afterwards)..."),

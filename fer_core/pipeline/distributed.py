@@ -18,7 +18,9 @@ uses, so the data hash is the app's), or Parquet (a file or a folder of them, wi
 column, fer_core.data.parquet): only the footers are read on the driver, each worker reads its
 row groups. `import` checks that every image is there exactly once, that the model file here is
 the one that ran, and stores the probabilities and features as the ``predictions`` artifact under
-the key ``stages.get("predictions", ds, model=...)`` looks up, so the pages use it as is.
+the key ``stages.get("predictions", ds, model=...)`` looks up, so the pages use it as is; the
+saliency summaries (``--saliency``) likewise as the ``attention`` artifact
+(fer_core.analysis.attention), which the Saliency page ranks faces by.
 """
 from __future__ import annotations
 
@@ -35,9 +37,10 @@ from pathlib import Path
 import numpy as np
 
 from fer_core import __version__, cli, stages
+from fer_core.analysis.attention import ATTENTION, GRID, saliency_summary
 from fer_core.analysis.attribute import METHODS, attribute
 from fer_core.analysis.predictions import PREDICTIONS, features_and_probs
-from fer_core.config import PredictionsConfig
+from fer_core.config import AttentionConfig, PredictionsConfig
 from fer_core.data.dataset import DataError, load_dataset
 from fer_core.data.parquet import (
     IMAGE_COLUMN,
@@ -55,8 +58,9 @@ ENGINES = ("ray", "local")
 #: Subfolder of --out with the Parquet shards, and the manifest beside it.
 SHARDS, MANIFEST = "shards", "manifest.json"
 FORMAT = "fer-predictions-shards/1"
-#: Side of the saliency summary grid: Grad-CAM's own resolution on the shipped models (6x6 cells of 8x8 px).
-SALIENCY_GRID = 6
+#: Side of the saliency summary grid: Grad-CAM's own resolution on the shipped models (6x6 cells of 8x8 px),
+#: the attention stage's default (fer_core.analysis.attention).
+SALIENCY_GRID = GRID
 _IMAGE_BYTES = 48 * 48
 
 
@@ -115,15 +119,6 @@ def blocks(source: Source, batch_size: int) -> list:
 
 
 # ---- the work: one model per worker ----------------------------------------------------------------
-def saliency_summary(maps: np.ndarray, *, grid: int = SALIENCY_GRID) -> np.ndarray:
-    """(N, 48, 48) importance maps -> (N, grid*grid) float32: each cell's share of the image's
-    total importance (rows sum to 1; all zeros for a map without any), row-major from the top left."""
-    n, h, w = maps.shape
-    cells = maps.reshape(n, grid, h // grid, grid, w // grid).sum((2, 4)).reshape(n, grid * grid)
-    total = cells.sum(1, keepdims=True)
-    return np.divide(cells, total, out=np.zeros_like(cells), where=total > 0).astype(np.float32)
-
-
 class Predictor:
     """A worker: loads the model once, then maps blocks to output tables (the Ray actor class).
 
@@ -411,7 +406,8 @@ def read_shards(out: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
 
 
 def import_predictions(out: str | os.PathLike, *, store: Store | None = None, log=print) -> tuple[str, Path]:
-    """Store the shards of `out` as the ``predictions`` artifact of their source and model.
+    """Store the shards of `out` as the ``predictions`` artifact of their source and model (and,
+    when the job computed saliency summaries, as the ``attention`` artifact too).
 
     The key is the one ``stages.get("predictions", load_dataset(source), model=model)`` computes
     (the stage's config, the data hash, the model's content hash, this package's version), so
@@ -442,6 +438,13 @@ def import_predictions(out: str | os.PathLike, *, store: Store | None = None, lo
                         seconds=manifest.get("seconds"), source=manifest["source"], n_images=int(manifest["n_images"]),
                         extra_meta={"imported_from": str(Path(out).resolve()), "engine": manifest["engine"]})
     log(f"[import] {manifest['n_images']:,} images of {manifest['source']} -> {folder}")
+    if "saliency" in arrays and manifest.get("saliency"):  # the attention stage's artifact (Saliency page)
+        att = AttentionConfig(method=manifest["saliency"], grid=int(manifest.get("saliency_grid") or GRID))
+        afolder = stages.put(ATTENTION, _Recorded(manifest["data_hash"]),
+                             {"summary": arrays["saliency"], "classes": data["classes"]}, att, model=ref, store=store,
+                             source=manifest["source"], n_images=int(manifest["n_images"]),
+                             extra_meta={"imported_from": str(Path(out).resolve()), "engine": manifest["engine"]})
+        log(f"[import] {att.method} summaries ({att.grid}x{att.grid}) -> {afolder}")
     return key, folder
 
 
