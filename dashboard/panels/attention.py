@@ -52,10 +52,10 @@ def attention_panel(ds, model: str, classes: list[str], probs: np.ndarray, *, al
     border, counts = v["border"], v["counts"]
     st.image([overlay(np.clip(f, 0, 255).astype(np.uint8), grid_map(m), alpha=alpha, scale=3)
               for f, m in zip(v["faces"], v["means"])],
-             caption=[f"{c} ({n:,}; border {b:.0%})" if n else f"{c}: never predicted"
+             caption=[f"{c}: {n:,} · border {b:.0%}" if n else f"{c}: never predicted"
                       for c, n, b in zip(classes, counts, v["class_border"])], width=124)
     ring = 1 - (GRID - 2) ** 2 / GRID ** 2
-    st.caption(f"Mean grid per predicted class (how many images; their mean share on the border), over the "
+    st.caption(f"Mean grid per predicted class (images predicted; their mean share on the border), over the "
                f"class's mean face. The border ring is {ring:.0%} of the "
                f"frame; over all {len(ds):,} images it holds a median {np.median(border):.0%} of the map, and "
                f"{int((border > 0.5).sum()):,} images have more than half of it there.")
