@@ -140,8 +140,10 @@ def side_panel(ds, pred, i, *, model: str) -> None:
         for start in range(0, len(nbrs), 4):
             for col, j in zip(st.columns(4), nbrs[start:start + 4]):
                 with col:
-                    ui.show_face(ds.images[j], scale=2, caption=ui.label_name(int(ds.labels[j])))
-                    st.button(f"#{j}", key=f"emb_nb_{j}", on_click=_show_row, args=(j,), width="stretch")
+                    # the row number in the caption (it wraps), not on the button: 7 digits did not fit at 1280 px
+                    ui.show_face(ds.images[j], scale=2, caption=f"#{j} {ui.label_name(int(ds.labels[j]))}")
+                    st.button("Show", key=f"emb_nb_{j}", on_click=_show_row, args=(j,), width="stretch",
+                              help=f"Show image #{j} here")
 
 
 @ui.cache_data(show_spinner=False, max_entries=8)

@@ -69,9 +69,9 @@ def test_click_point_shows_its_face_and_row(streamlit_app):
     streamlit_app.screenshot("embeddings_click")
 
     # a neighbour thumbnail is clickable and moves the panel to it
-    btn = panel.locator('[data-testid="stButton"] button').first
-    j = int(re.match(r"#(\d+)", btn.inner_text()).group(1))
-    streamlit_app.act(btn.click)
+    box = panel.locator('[class*="st-key-emb_nb_"]').first
+    j = int(re.search(r"st-key-emb_nb_(\d+)", box.get_attribute("class")).group(1))
+    streamlit_app.act(box.locator("button").click)
     page.locator(".st-key-emb_panel").get_by_role("heading", name=f"Image #{j}").wait_for(timeout=15_000)
 
 
