@@ -518,7 +518,9 @@ def main(argv=None) -> int:
                     help="comma-separated url paths ('home' or '' for Home; default: %(default)s)")
     ap.add_argument("--no-browser", action="store_true", help="stages only: no pages, no tab memory")
     ap.add_argument("--tabs", type=_ints, default=[1, 4], help="Embeddings tabs open at each memory reading")
-    ap.add_argument("--after", type=float, default=60, help="seconds after closing the tabs before the last reading")
+    ap.add_argument("--after", type=float, default=150,
+                    help="seconds after closing the tabs before the last reading (Streamlit keeps a closed tab's "
+                         "session for server.disconnectedSessionTTL, 120 s by default, before freeing it)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds a stage may take before it is killed")
     ap.add_argument("--page-timeout", type=float, default=300, help="seconds a page visit or action may take")
     ap.add_argument("--threads", type=int, default=1, help="CPU threads of every stage and the server")
