@@ -44,7 +44,7 @@ FIND_POINT_JS = """() => {
   const gd = document.querySelectorAll('.js-plotly-plot')[0];
   const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, box = gd.getBoundingClientRect();
   const pts = [];
-  gd._fullData.forEach((t, c) => { if (!t.customdata) return;  // the density heatmap of a sampled map
+  gd._fullData.forEach((t, c) => { if (!t.customdata || t.meta === 'density picks') return;  // the shading
     for (let i = 0; i < t.x.length; i++)
       pts.push({c, i, row: Number(t.customdata[i]), x: Number(t.x[i]), y: Number(t.y[i]),
                 px: box.left + xa._offset + xa.l2p(t.x[i]), py: box.top + ya._offset + ya.l2p(t.y[i])}); });
@@ -242,7 +242,7 @@ ISOLATED_POINT_JS = """() => {
   const gd = document.querySelectorAll('.js-plotly-plot')[0];
   const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, box = gd.getBoundingClientRect();
   const L = box.left + xa._offset, T = box.top + ya._offset, C = 8, grid = new Map(), pts = [];
-  gd._fullData.forEach(t => { if (!t.customdata) return;
+  gd._fullData.forEach(t => { if (!t.customdata || t.meta === 'density picks') return;  // drawn points only
     for (let i = 0; i < t.x.length; i++) {
       const p = {row: Number(t.customdata[i]), x: Number(t.x[i]), y: Number(t.y[i]),
                  px: L + xa.l2p(t.x[i]), py: T + ya.l2p(t.y[i])};

@@ -128,12 +128,15 @@ def test_large_map_figure_draws_a_sample_over_a_density_of_all_points():
     colors = {"kind": "categorical", "codes": labels, "names": list("abcdefg"), "colors": ["#000000"] * 7}
     drawn = figures.display_sample(labels, figures.MAX_DRAWN_POINTS)
     fig = figures.embedding_figure(xy, np.arange(n), colors, sample=drawn, hover=np.array(["h"] * len(drawn)))
-    scatter = [t for t in fig.data if t.type == "scattergl"]
+    scatter = [t for t in fig.data if t.type == "scattergl" and t.meta != figures.PICKS_META]
     density = [t for t in fig.data if t.type == "heatmap"]
     assert sum(len(t.x) for t in scatter) == len(drawn) <= figures.MAX_DRAWN_POINTS
     assert len(scatter) == 7                               # the rare class too
     assert np.isin(np.concatenate([t.customdata for t in scatter]), drawn).all()
     assert len(density) == 1 and fig.data[0].type == "heatmap" and density[0].hoverinfo == "skip"
+    picks = fig.data[1]  # the shading made clickable: invisible real points, under the drawn ones
+    assert picks.meta == figures.PICKS_META and picks.marker.opacity == 0 and 1000 < len(picks.x) <= 96 ** 2
+    np.testing.assert_array_equal(np.asarray(picks.x), xy[np.asarray(picks.customdata), 0])
     z = np.asarray(density[0].z)
     assert z.max() == 255 and z[z.shape[0] // 2, z.shape[1] // 2] > z[0, 0]  # dense centre, empty corner
     assert "50,000 of 200,000" in fig.layout.annotations[0].text
@@ -142,6 +145,14 @@ def test_large_map_figure_draws_a_sample_over_a_density_of_all_points():
     assert sum(len(t.x) for t in small.data) == 1000
     three = figures.embedding_figure(rng.normal(size=(n, 3)), np.arange(n), colors, sample=drawn)
     assert [t.type for t in three.data] == ["scatter3d"] * 7 and sum(len(t.x) for t in three.data) == len(drawn)
+
+
+def test_density_picks_one_point_per_cell_nearest_its_centre():
+    xy = np.array([[0.1, 0.1], [0.3, 0.2], [0.9, 0.2], [0.6, 0.4],  # cells (0, 0), (0, 0), (1, 0), (1, 0)
+                   [0.2, 0.8], [5.0, 5.0]])                          # cell (0, 1); outside the box
+    picks = figures.density_picks(xy, (0, 0), (1, 1), bins=2)
+    assert picks.tolist() == [1, 2, 4]  # nearest (0.25, 0.25), (0.75, 0.25), (0.25, 0.75); no empty cell
+    assert figures.density_picks(xy[5:], (0, 0), (1, 1), bins=2).tolist() == []
 
 
 def test_hover_texts_for_the_drawn_rows_only(sample):
@@ -261,7 +272,8 @@ def test_a_box_or_lasso_on_a_sampled_map_selects_every_row_of_the_planted_cluste
     fig = figures.embedding_map(ds, coords, color_by="label", max_points=300)
     drawn = figures.drawn_rows(ds.labels, max_points=300)
     assert len(drawn) == 300 and fig.data[0].type == "heatmap"
-    assert sorted(np.concatenate([t.customdata for t in fig.data[1:]]).tolist()) == drawn.tolist()
+    assert fig.data[1].meta == figures.PICKS_META  # the shading's invisible click targets
+    assert sorted(np.concatenate([t.customdata for t in fig.data[2:]]).tolist()) == drawn.tolist()
     cluster2, cluster5 = np.flatnonzero(ds.labels == 2), np.flatnonzero(ds.labels == 5)
     # Streamlit's selection: the drawn points inside, and the region itself
     drawn2 = [{"curve_number": 3, "point_index": k, "customdata": int(r)}

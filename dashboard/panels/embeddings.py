@@ -164,7 +164,8 @@ def _map_caption(cfg, draw) -> str:
         text += f" (every class keeps at least {emb_figs.MIN_PER_CLASS}, or all it has)"
         if cfg.dims == 3:
             return text + "; in 3-D there is no shading."
-        text += "; a box or lasso selects every image inside it, drawn or not"
+        text += ("; a click on the shading opens the image nearest the cursor, and a box or lasso selects every "
+                 "image inside it, drawn or not")
         return text + (", and **Zoom to the selection** then draws its points one by one." if draw.view is None
                        else ".")
     return text + ("; outside the view nothing is drawn." if draw.view is not None else ".")

@@ -49,6 +49,12 @@ MAX_DRAWN_POINTS = 50_000
 SAMPLED_POINTS = 20_000
 #: Every class keeps at least min(its count, this) points in a :func:`display_sample`.
 MIN_PER_CLASS = 50
+#: Cells across the longer side of the grid whose nearest-to-centre points make a sampled map's
+#: shading clickable (:func:`density_picks`): at most 96 x 96 invisible points (~5,000 on a map
+#: that fills half its box), one every ~8 px of an 800 px map.
+PICK_BINS = 96
+#: ``meta`` of that invisible trace (browser tests and benchmarks tell it from the drawn points).
+PICKS_META = "density picks"
 
 
 # ---- the map, composed ----------------------------------------------------------------------
@@ -641,8 +647,10 @@ def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "",
         sample: (M,) int positions in 0..N-1 to draw (:func:`display_sample`), or
             None to draw all N. When M < N the figure says so, and a 2-D map gets, under the
             scatter, a greyscale density image of ALL N points (log counts on a grid of about
-            `density_bins` square cells across its longer side, over the first view; no hover,
-            not selectable), so the regions the sample thins out still show. Box and lasso
+            `density_bins` square cells across its longer side, over the first view), so the
+            regions the sample thins out still show, made clickable by an invisible point per
+            cell of a coarser grid (:func:`density_picks`: a click there opens the real point
+            nearest the cursor). Box and lasso
             selections on it must be resolved against every point on the server
             (:func:`selection_rows`), not through the drawn points.
         view: ((x0, x1), (y0, y1)): a 2-D map zoomed in to this box (its first view; `sample`
@@ -692,8 +700,14 @@ def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "",
             lo, hi = np.quantile(xy, [0.001, 0.999], axis=0) if n_all >= 500 else (xy.min(0), xy.max(0))
             pad = 0.04 * np.maximum(hi - lo, 1e-6)
             lo, hi = lo - pad, hi + pad
-        if sampled:  # first trace: drawn under the points
+        if sampled:  # first traces: drawn under the points
             traces.append(density_trace(xy, lo, hi, bins=density_bins))
+            picks = density_picks(xy, lo, hi)
+            traces.append(go.Scattergl(
+                x=xy[picks, 0], y=xy[picks, 1], mode="markers", customdata=rows[picks], meta=PICKS_META,
+                name="under the shading", showlegend=False, marker=dict(size=size + 6, opacity=0, color="black"),
+                selected=dict(marker=dict(opacity=1, size=size + 4)), unselected=dict(marker=dict(opacity=0)),
+                hovertemplate="row %{customdata} (not drawn; nearest here)<extra></extra>"))
     if colors["kind"] == "categorical":
         codes_all = np.asarray(colors["codes"])
         codes = codes_all[drawn]
@@ -729,6 +743,33 @@ def embedding_figure(coords, rows, colors: dict, *, hover=None, title: str = "",
         fig.update_layout(xaxis=dict(axis, range=[float(lo[0]), float(hi[0])]),
                           yaxis=dict(axis, range=[float(lo[1]), float(hi[1])], scaleanchor="x", scaleratio=1))
     return fig
+
+
+def density_picks(coords2d, lo, hi, *, bins: int = PICK_BINS) -> np.ndarray:
+    """Rows that make the density shading clickable: in each non-empty square cell of a grid of
+    about `bins` cells across the box [lo, hi]'s longer side, the point nearest the cell's centre.
+
+    Plotly and Streamlit report no click on a heatmap, so a sampled map draws these points
+    invisibly at their own coordinates (:data:`PICKS_META`): a click on the shading selects the
+    real point nearest the cursor within a cell (a drawn point under the cursor is nearer, and wins).
+
+    Returns:
+        (M,) int64 positions in 0..N-1, one per non-empty cell (M <= bins^2), in cell order.
+    """
+    xy = np.asarray(coords2d, dtype=np.float64)
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    cell = np.maximum(hi - lo, 1e-9).max() / max(int(bins), 1)
+    nx, ny = (int(v) for v in np.maximum(np.ceil(np.maximum(hi - lo, 1e-9) / cell), 1))
+    ij = np.floor((xy - lo) / cell)
+    ok = np.flatnonzero((ij[:, 0] >= 0) & (ij[:, 0] < nx) & (ij[:, 1] >= 0) & (ij[:, 1] < ny))
+    if not len(ok):
+        return np.zeros(0, np.int64)
+    ij = ij[ok].astype(np.int64)
+    cid = ij[:, 1] * nx + ij[:, 0]
+    d = (((xy[ok] - lo) / cell - ij - 0.5) ** 2).sum(1)  # squared distance to the cell's centre, in cells
+    order = np.lexsort((d, cid))
+    first = order[np.r_[True, cid[order][1:] != cid[order][:-1]]]
+    return ok[first].astype(np.int64)
 
 
 def density_trace(coords2d, lo, hi, *, bins: int = 256, name: str = "all points") -> go.Heatmap:

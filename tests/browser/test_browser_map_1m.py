@@ -3,7 +3,8 @@
 The map is synthetic (tests/map_1m.py: seven blobs on a ring and, in its empty middle, a planted
 cluster of 23 known rows), saved under the page's own artifact keys in a scratch store and served by
 tests/map_1m_app.py. One test walks the whole path: first paint (a sample of points over a density
-image of all 1,000,000), a click on a drawn point (its row's panel), a box over the planted cluster
+image of all 1,000,000), a click on a drawn point (its row's panel), a click on the shading away
+from any drawn point (the real point nearest the cursor), a box over the planted cluster
 (exactly its 23 rows: heading, sidebar, gallery), "Zoom to the selection" (those 23 points drawn one
 by one), and the page's "Clear selection" (the gallery and the sidebar's current selection).
 Screenshots: test-artifacts/map_1m_1280.png and map_1m_zoom_1280.png (the _1600.png ones too with
@@ -35,10 +36,27 @@ N = 1_000_000
 
 #: Rows (customdata) of every drawn point and the trace types of the first Plotly chart.
 DRAWN_JS = """() => { const gd = document.querySelectorAll('.js-plotly-plot')[0];
-  return {rows: gd._fullData.filter(t => t.customdata).flatMap(t => Array.from(t.customdata, Number)),
+  return {rows: gd._fullData.filter(t => t.customdata && t.meta !== 'density picks')
+                             .flatMap(t => Array.from(t.customdata, Number)),
           types: gd._fullData.map(t => t.type)}; }"""
 MAP_DRAWN = """() => { const g = document.querySelectorAll('.js-plotly-plot')[0];
   return !!(g && g._fullLayout && g._fullLayout.xaxis && g._fullData.length > 1) }"""
+#: A spot on the shading with no drawn point within 12 px: an invisible density pick there (its row,
+#: data and page coordinates), inside the viewport.
+SHADING_PICK_JS = """() => { const gd = document.querySelectorAll('.js-plotly-plot')[0];
+  const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, box = gd.getBoundingClientRect();
+  const L = box.left + xa._offset, T = box.top + ya._offset, C = 12, taken = new Set(), picks = [];
+  gd._fullData.forEach(t => { if (!t.customdata) return;
+    for (let i = 0; i < t.x.length; i++) {
+      const px = L + xa.l2p(t.x[i]), py = T + ya.l2p(t.y[i]);
+      if (t.meta === 'density picks') picks.push({row: Number(t.customdata[i]), x: +t.x[i], y: +t.y[i], px, py});
+      else taken.add(Math.floor(px / C) + ',' + Math.floor(py / C)); } });
+  const clear = p => { const cx = Math.floor(p.px / C), cy = Math.floor(p.py / C);
+    for (let dx = -1; dx <= 1; dx++) for (let dy = -1; dy <= 1; dy++) if (taken.has((cx + dx) + ',' + (cy + dy))) return false;
+    return true; };
+  const ok = picks.filter(p => p.px > L + 40 && p.px < L + xa._length - 40 && p.py > T + 40
+                               && p.py < Math.min(T + ya._length, window.innerHeight) - 40 && clear(p));
+  return {...ok[Math.floor(ok.length / 2)], n: picks.length, clear: ok.length}; }"""
 #: Dataset indices of the faces of the gallery (Vega-Lite image marks labelled "...; index: i; ...").
 GALLERY_JS = """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"] g.mark-image image')]
   .map(e => /index: (\\d+)/.exec(e.getAttribute('aria-label') || '')).filter(m => m).map(m => +m[1])"""
@@ -115,6 +133,16 @@ def test_a_million_point_map_paints_clicks_boxes_and_zooms(server_1m, _browser):
         page.mouse.click(pt["px"], pt["py"])
         page.locator(".st-key-emb_panel").get_by_role("heading", name=f"Image #{pt['row']}").wait_for()
         click = time.perf_counter() - t0
+        wait_idle(page, 0, 60)
+
+        # a click on the shading, away from every drawn point: the real point nearest the cursor
+        sp = page.evaluate(SHADING_PICK_JS)
+        assert sp["clear"] > 0 and sp["row"] not in set(drawn["rows"]), sp
+        assert np.allclose(coords[sp["row"]], [sp["x"], sp["y"]], atol=1e-4), sp
+        page.mouse.move(sp["px"], sp["py"])
+        page.wait_for_timeout(300)
+        page.mouse.click(sp["px"], sp["py"])
+        page.locator(".st-key-emb_panel").get_by_role("heading", name=f"Image #{sp['row']}").wait_for()
         wait_idle(page, 0, 60)
 
         # a box over the planted cluster: exactly its 23 rows, most of them not drawn
