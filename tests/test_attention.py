@@ -1,5 +1,6 @@
 """The attention stage (fer_core.analysis.attention): every image's saliency map summed over a 6x6
-grid, its share on the frame's border, and the Saliency page's panel that ranks faces by it."""
+grid, its share on the frame's border, the Saliency page's panel that ranks faces by it, and the All
+images column to sort by."""
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +89,11 @@ def test_saliency_page_ranks_a_planted_border_face_first_and_reviews_the_top():
     assert not at.exception, [e.value for e in at.exception]
     sel = at.session_state["selection"]
     assert sorted(sel.indices.tolist()) == planted and "border" in sel.source
+    # All images: a "border attention" column to sort by, the planted faces first
+    from fer_testutils import run_page
+    table = str(ROOT / "pages" / "table.py")
+    at = run_page(table)
+    at.selectbox(key="tbl_sort").set_value("border attention")
+    at.toggle(key="tbl_desc").set_value(True)
+    df = run_page(table, at=at).dataframe[0].value
+    assert df["index"].tolist()[:2] == planted and df["border attention"].tolist()[:2] == pytest.approx([1.0, 0.6])

@@ -83,19 +83,20 @@ AUTO_PREDICT = 2000
 
 
 @cache_data(show_spinner="Building the table of every image...", max_entries=4)
-def _image_table(ds: Dataset, model: str | None, built: tuple[bool, bool, bool], others: tuple[str, ...] = ()
+def _image_table(ds: Dataset, model: str | None, built: tuple[bool, ...], others: tuple[str, ...] = ()
                  ) -> pd.DataFrame:
     from dashboard.ui.loaders import artifact
     from fer_core.analysis.duplicates import duplicate_groups
     from fer_core.analysis.image_table import image_table
-    has_pred, has_le, has_near = built
+    has_pred, has_le, has_near, has_att = built
     pred = artifact("predictions", ds, model=model, spinner=False) if has_pred else None
     res = artifact("label_errors", ds, model=model, spinner=False) if has_le else None
     groups = duplicate_groups(ds, kind="near" if has_near else "exact", store=store())
     models = {m: artifact("predictions", ds, model=m, spinner=False)["probs"] for m in (model, *others)} \
         if has_pred and others else None
+    att = artifact("attention", ds, model=model, spinner=False)["summary"] if has_att else None
     return image_table(ds, probs=None if pred is None else pred["probs"], classes=None if pred is None else
-                       pred["classes"], label_errors=res, groups=groups, models=models)
+                       pred["classes"], label_errors=res, groups=groups, models=models, attention=att)
 
 
 def comparable_models(ds: Dataset, model: str) -> tuple[list[str], list[str]]:
@@ -154,5 +155,9 @@ def image_table(ds: Dataset, model: str | None) -> tuple[pd.DataFrame, list[str]
         notes.append(f"label-error and outlier scores: `{cmd} --only label_errors` (or open the Label errors page)")
     if not has_near:
         notes.append(f"duplicate group shows pixel-identical copies only; near-duplicates: `{cmd} --only duplicates`")
+    has_att = model is not None and artifact_cached("attention", ds, model=model)
+    if model is not None and not has_att:
+        notes.append(f"border attention: `{cmd} --only attention` (or the Saliency page)")
     others, why = comparable_models(ds, model) if has_pred else ([], [])
-    return _image_table(ds, model, (bool(has_pred), bool(has_le), bool(has_near)), tuple(others)), notes + why
+    return (_image_table(ds, model, (bool(has_pred), bool(has_le), bool(has_near), bool(has_att)), tuple(others)),
+            notes + why)

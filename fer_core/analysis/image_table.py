@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from fer_core.analysis.attention import border_share
 from fer_core.analysis.model_compare import disagreement
 from fer_core.constants import FER2013_EMOTIONS, FERPLUS_EMOTIONS
 from fer_core.data import images as fimg
@@ -31,7 +32,8 @@ MODEL_COLUMNS = ("models' top-1", "models disagree", "models JS", "models gap")
 
 
 def image_table(ds: Dataset, *, probs: np.ndarray | None = None, classes=None, label_errors: dict | None = None,
-                groups: np.ndarray | None = None, models: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+                groups: np.ndarray | None = None, models: dict[str, np.ndarray] | None = None,
+                attention: np.ndarray | None = None) -> pd.DataFrame:
     """One row per image of `ds`, in dataset order.
 
     Args:
@@ -47,6 +49,8 @@ def image_table(ds: Dataset, *, probs: np.ndarray | None = None, classes=None, l
             ("happy | sad", in the order given), whether they differ, the Jensen-Shannon divergence
             of their probabilities (bits) and the largest gap between two models' probabilities of
             one class (:func:`fer_core.analysis.model_compare.disagreement`). Fewer than two: no columns.
+        attention: (N, G*G) the attention artifact's summaries; adds border attention (the share of
+            the image's Grad-CAM map on the frame's border, :func:`fer_core.analysis.attention.border_share`).
 
     Returns:
         DataFrame with index, row, split, label, and when FER+ votes are loaded FER+ majority,
@@ -89,6 +93,8 @@ def image_table(ds: Dataset, *, probs: np.ndarray | None = None, classes=None, l
         t["models disagree"] = d["differs"]
         t["models JS"] = d["js"]
         t["models gap"] = d["gap"]
+    if attention is not None:
+        t["border attention"] = border_share(attention).astype(np.float64)
     if groups is not None:
         t["duplicate group"] = pd.array(np.where(np.asarray(groups) >= 0, groups, -1), dtype="Int64")
         t.loc[t["duplicate group"] < 0, "duplicate group"] = pd.NA
