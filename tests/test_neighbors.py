@@ -54,7 +54,7 @@ def test_embedding_stats_graph_and_label_error_neighbours_above_the_limit(cluste
     assert np.corrcoef(iso_e, iso_a)[0, 1] > 0.99
 
 
-def test_near_duplicate_candidates_from_the_approximate_graph_find_planted_copies():
+def test_near_duplicate_candidates_from_the_approximate_graph_find_planted_copies(monkeypatch):
     """500 distinct random-texture 'faces' plus a shifted, a brightened and a noisy copy of 40 of
     them: the approximate candidates (limit 100) find every planted pair, as the exact search does."""
     from scipy.ndimage import gaussian_filter
@@ -75,3 +75,7 @@ def test_near_duplicate_candidates_from_the_approximate_graph_find_planted_copie
     assert planted <= {tuple(p) for p in exact_pairs.tolist()}
     assert planted <= found, f"missed {sorted(planted - found)[:5]}"
     assert found == {tuple(p) for p in exact_pairs.tolist()}
+    from fer_core.analysis import duplicates
+    monkeypatch.setattr(duplicates, "PAIR_CHUNK", 7)  # the candidates' rows gathered 7 pairs at a time
+    chunked, _ = near_duplicate_pairs(images, exact_max=100)
+    assert chunked.tolist() == approx_pairs.tolist()
