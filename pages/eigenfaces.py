@@ -43,7 +43,9 @@ k90 = components_for(e["explained_variance_ratio"], 0.9)
 fitted_on = f"the {cfg.split} split" if (ds.split == cfg.split).any() else "all images"
 st.caption(f"PCA of {fitted_on} ({n_fit:,} images, pixels scaled to [0, 1]); {K} components kept "
            f"overall and {cfg.n_components_per_class} per emotion. "
-           f"`python -m fer_core.prepare` builds the same artifact.")
+           + (f"Each PCA (and the overall mean face) is fitted on a random sample of at most {cfg.fit_sample:,} "
+              "images; the mean face of each emotion uses all of its images. " if n_fit > cfg.fit_sample else "")
+           + "`python -m fer_core.prepare` builds the same artifact.")
 
 st.subheader("Mean faces")
 counts = e["class_counts"]

@@ -83,7 +83,7 @@ def test_model_hash_is_computed_once_per_file_and_follows_the_file(tmp_path, mon
     path = save(0)
     ds = load_dataset()
     keys = {n: stages.key(st, ds, model=path) for n, st in prepare.STAGES.items() if st.uses_model}
-    assert len(keys) == 8 and len(calls) == 1  # eight keys (a Home rerun), one read of the file
+    assert len(keys) == 9 and len(calls) == 1  # nine keys (a Home rerun), one read of the file
     ref = checkpoint.model_ref(path)
     assert ref.hash == checkpoint.model_hash(path) and len(calls) == 1
     assert checkpoint.load_checkpoint(path)[1]["model_hash"] == ref.hash and len(calls) == 1

@@ -72,6 +72,9 @@ def reconstruct(image: np.ndarray, mean: np.ndarray, components: np.ndarray, k: 
 def eigenfaces(images: np.ndarray, labels: np.ndarray, config: PCAConfig = PCAConfig()) -> dict[str, np.ndarray]:
     """Everything the Eigenfaces page shows, as one dict of arrays (cached by `prepare`).
 
+    Each PCA is fitted on at most ``config.fit_sample`` images (a seeded random sample; all of
+    FER2013's 28,709 Training images are under it).
+
     Returns:
         The keys of :func:`fit_pca`, plus class_means (7,48,48) float32 (NaN-free; zeros for an
         absent class), class_counts (7,) int64, class_components (7,kc,48,48) float32 and
@@ -79,19 +82,28 @@ def eigenfaces(images: np.ndarray, labels: np.ndarray, config: PCAConfig = PCACo
     """
     images = _check_images(images)
     labels = validate.labels(labels, n=len(images), allow_unlabeled=True)
-    out = _fit_pca(images, n_components=config.n_components, seed=config.seed)
+    rng = np.random.default_rng(config.seed)
+
+    def sample(idx: np.ndarray) -> np.ndarray:  # the PCA fits' rows: at most config.fit_sample, in order
+        if config.fit_sample and len(idx) > config.fit_sample:
+            return np.sort(rng.choice(idx, config.fit_sample, replace=False))
+        return idx
+
+    out = _fit_pca(images[sample(np.arange(len(images)))], n_components=config.n_components, seed=config.seed)
     nc, kc = len(FER2013_EMOTIONS), config.n_components_per_class
     means = np.zeros((nc, IMAGE_SIZE, IMAGE_SIZE), np.float32)
     comps = np.zeros((nc, kc, IMAGE_SIZE, IMAGE_SIZE), np.float32)
     evr = np.zeros((nc, kc), np.float32)
     counts = np.zeros(nc, np.int64)
     for c in range(nc):
-        sel = images[labels == c]
-        counts[c] = len(sel)
-        if len(sel):
-            means[c] = _flat(sel).mean(0).reshape(IMAGE_SIZE, IMAGE_SIZE)
-        if len(sel) > kc:
-            p = _fit_pca(sel, n_components=kc, seed=config.seed)
+        idx = np.flatnonzero(labels == c)
+        counts[c] = len(idx)
+        if len(idx):  # the mean of every image of the class, summed in chunks (no float copy of them all)
+            total = sum(images[idx[s:s + 8192]].reshape(-1, N_PIXELS).sum(0, dtype=np.float64)
+                        for s in range(0, len(idx), 8192))
+            means[c] = (total / (255.0 * len(idx))).reshape(IMAGE_SIZE, IMAGE_SIZE)
+        if len(idx) > kc:
+            p = _fit_pca(images[sample(idx)], n_components=kc, seed=config.seed)
             comps[c], evr[c] = p["components"], p["explained_variance_ratio"]
     out.update(class_means=means, class_counts=counts, class_components=comps, class_evr=evr)
     return out
