@@ -71,7 +71,7 @@ def test_click_point_shows_its_face_and_row(streamlit_app):
     # a neighbour thumbnail is clickable and moves the panel to it
     box = panel.locator('[class*="st-key-emb_nb_"]').first
     j = int(re.search(r"st-key-emb_nb_(\d+)", box.get_attribute("class")).group(1))
-    streamlit_app.act(box.locator("button").click)
+    streamlit_app.act(box.locator("button").first.click)
     page.locator(".st-key-emb_panel").get_by_role("heading", name=f"Image #{j}").wait_for(timeout=15_000)
 
 
