@@ -98,10 +98,9 @@ def eigenfaces(images: np.ndarray, labels: np.ndarray, config: PCAConfig = PCACo
     for c in range(nc):
         idx = np.flatnonzero(labels == c)
         counts[c] = len(idx)
-        if len(idx):  # the mean of every image of the class, summed in chunks (no float copy of them all)
-            total = sum(images[idx[s:s + 8192]].reshape(-1, N_PIXELS).sum(0, dtype=np.float64)
-                        for s in range(0, len(idx), 8192))
-            means[c] = (total / (255.0 * len(idx))).reshape(IMAGE_SIZE, IMAGE_SIZE)
+        if len(idx):  # every image of the class; a float64 reduce of the uint8 pixels (no float copy)
+            means[c] = (images[idx].reshape(-1, N_PIXELS).mean(0, dtype=np.float64) / 255.0).reshape(
+                IMAGE_SIZE, IMAGE_SIZE)
         if len(idx) > kc:
             p = _fit_pca(images[sample(idx)], n_components=kc, seed=config.seed)
             comps[c], evr[c] = p["components"], p["explained_variance_ratio"]
