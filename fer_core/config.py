@@ -184,6 +184,8 @@ class BaselineConfig(JobConfig):
     n_components: int = opt(100, "PCA components (fit on Training)")
     rbf_max_train: int = opt(10000, "RBF SVM: fit on a stratified subsample of this many Training images "
                              "(0 = all; the full set takes tens of minutes)")
+    max_train: int = opt(50000, "the other baselines: fit on a stratified subsample of at most this many Training "
+                         "images (0 = all; 280k images took 30 min and 7.5 GB)")
     split: str = opt("PrivateTest", "split to score", ("PublicTest", "PrivateTest"))
     seed: int = opt(0, "random seed")
 
@@ -225,6 +227,8 @@ class BaselinePredictionsConfig(JobConfig):
     n_components: int = opt(100, "PCA components (fit on Training)")
     seed: int = opt(0, "random seed")
     rbf_max_train: int = opt(10000, "RBF SVM: fit on a stratified subsample of this many Training images")
+    max_train: int = opt(50000, "the other baselines: fit on a stratified subsample of at most this many Training "
+                         "images (0 = all; 280k images took 30 min and 7.5 GB)")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from fer_core.figures import model as model_figs
-from fer_core.training.baselines import BASELINES
+from fer_core.training.baselines import BASELINES, sample_note
 from fer_core.constants import FER2013_EMOTIONS
 from fer_core.training.report import score_split
 
@@ -113,6 +113,8 @@ def side_by_side() -> None:
             rows_tbl.append({"model": f"PCA + {name}", "kind": "baseline", **{x: s[x] for x in SCORES}})
     st.dataframe(pd.DataFrame(rows_tbl).style.format({c: "{:.3f}" for c in SCORES}, na_rep="n/a"),
                  width="stretch", hide_index=True)
+    if base is not None and split != "Training" and (note := sample_note(base, len(ds.rows("Training")))):
+        st.caption(note)
 
 
 # Lazy tabs: only the open one is computed and sent (a new tab's first paint draws the confusion

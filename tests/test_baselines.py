@@ -71,3 +71,36 @@ def test_every_registered_baseline_builds_and_unknown_names_are_refused():
         assert hasattr(clf, "fit") and hasattr(clf, "predict_proba"), name
     with pytest.raises(ValueError, match="unknown baseline 'knn'; known: logreg, linear_svm"):
         B._classifier("knn", 0)
+
+
+def test_the_stage_fits_on_a_stratified_sample_above_max_train_and_says_so(sample, tmp_path, monkeypatch):
+    from fer_core import stages
+    from fer_core.analysis import predictions as P
+    from fer_core.config import BaselinePredictionsConfig
+    from fer_core.store import Store
+    from fer_core.training import baselines as B
+    seen = []
+    fit = B.fit_baseline
+    monkeypatch.setattr(B, "fit_baseline", lambda name, images, labels, **kw: seen.append(labels) or
+                        fit(name, images, labels, **kw))
+    cfg = BaselinePredictionsConfig(names=("logreg", "random_forest"), n_components=20, max_train=300)
+    out = stages.get(P.BASELINES, sample, cfg, store=Store(tmp_path))
+    tr = sample.rows("Training")
+    # only the sample reaches the fit (no copy of every Training image), with the class shares kept
+    assert [len(s) for s in seen] == [int(out["n_train_logreg"]), int(out["n_train_random_forest"])]
+    assert abs(len(seen[0]) - 300) <= 7 and len(tr) > 600
+    share = np.bincount(sample.labels[tr], minlength=7) / len(tr)
+    np.testing.assert_allclose(np.bincount(seen[0], minlength=7) / len(seen[0]), share, atol=0.01)
+    assert out["probs_logreg"].shape == (len(out["rows"]), 7)
+    note = B.sample_note(out, len(tr))
+    assert note.startswith(f"PCA baselines fit on stratified samples of the {len(tr):,} Training images")
+    assert f"{len(seen[0]):,} for logreg" in note and "random_forest" in note
+    assert B.sample_note(out, len(seen[0])) == ""  # nothing sampled: nothing said
+    assert B.sample_note({"probs_logreg": out["probs_logreg"]}, len(tr)) == ""  # an older artifact
+
+
+def test_probabilities_in_batches_equal_one_pass(sample):
+    est = fit_baseline("logreg", sample.images[:200], sample.labels[:200], n_components=10)
+    np.testing.assert_allclose(baseline_probs(est, sample.images[:50], batch_size=7),
+                               baseline_probs(est, sample.images[:50]), atol=1e-5)  # float32 BLAS order
+    assert baseline_probs(est, sample.images[:0]).shape == (0, 7)
