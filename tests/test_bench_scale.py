@@ -116,3 +116,23 @@ def test_report_joins_cells_of_separate_runs_without_running_anything(tmp_path, 
     assert "| dataset | 2.0 s / 50 MB | 16.0 s / 80 MB | 1.00 |" in out
     assert "| home: none (first paint only) | 4.0 / 3.0 | — |" in out
     assert not (tmp_path / "data").exists()  # no synthetic file made, no stage run
+
+
+def test_a_stage_is_timed_from_scratch_with_the_parts_it_caches_elsewhere(tmp_path, monkeypatch):
+    # an interrupted robustness run leaves some corruptions' sweeps (stage robustness_sweep): the
+    # next measurement must not reuse them, nor drop another stage's artifacts
+    cache = tmp_path / "cache-10"
+    for name in ("robustness", "robustness_sweep", "predictions"):
+        (cache / name / "k").mkdir(parents=True)
+    seen = {}
+
+    def fake_run(cmd, *, env, timeout_s, log):
+        seen.update({d.name: d.exists() for d in (cache / "robustness", cache / "robustness_sweep",
+                                                 cache / "predictions")})
+        log.write("[robustness] built in 12.5 s: ...\n")
+        return {"rc": 0, "timed_out": False, "wall_s": 13.0, "peak_mb": 100.0}
+
+    monkeypatch.setattr(bench_scale, "run_measured", fake_run)
+    r = bench_scale.run_stage("robustness", 10, tmp_path / "x.csv", None, work=tmp_path, threads=1, timeout_s=60)
+    assert seen == {"robustness": False, "robustness_sweep": False, "predictions": True}
+    assert r["status"] == "ok" and r["seconds"] == 12.5
