@@ -479,7 +479,8 @@ def tables(work: Path, sizes: list[int], stages: list[str], pages: list[str], wi
                        + f" | {_exp_text(b1)} | {_exp_text(b2)} |")
     if with_tabs:
         out += ["", "Server RSS (MB) with Embeddings tabs open (bench_tab_memory):", "",
-                "| faces | server started | readings | after closing | MB per extra tab |", "|---|---|---|---|---|"]
+                ("| faces | server started | readings | after closing: --after s later; then after one more visit "
+                 "| MB per extra tab |"), "|---|---|---|---|---|"]
         for n in sizes:
             c = load_cell(work, n, "tabs")
             if not c:
@@ -493,7 +494,8 @@ def tables(work: Path, sizes: list[int], stages: list[str], pages: list[str], wi
                    if len(open_) > 1 else float("nan"))
             out.append(f"| {n:,} | {rd[0]['rss_mb']:,.0f} | "
                        + ", ".join(f"{r['tabs']} tab{'s' * (r['tabs'] > 1)}: {r['rss_mb']:,.0f}" for r in open_)
-                       + f" | {rd[-1]['rss_mb']:,.0f} | {per:,.1f} |")
+                       + " | " + "; ".join(f"{r['rss_mb']:,.0f}" for r in rd[1:] if not r["what"].endswith("open"))
+                       + f" | {per:,.1f} |")
     return "\n".join(out), flagged
 
 

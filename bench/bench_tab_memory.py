@@ -5,8 +5,10 @@ links to `--cache` (built beforehand: `python -m fer_core.prepare --data ... --f
 predictions projection_umap embedding_stats`; the given cache is only read), points the app at the
 data file, and opens the Embeddings page in new tabs of one headless Chromium (each tab is a new
 Streamlit session), waiting in each until the map has drawn. It reads the server process's
-resident memory (VmRSS of /proc/<pid>/status) before any tab, after 1, 4 and 8 open tabs, and
-`--after` seconds after closing them all, and prints the cost of each extra tab:
+resident memory (VmRSS of /proc/<pid>/status) before any tab, after 1, 4 and 8 open tabs,
+`--after` seconds after closing them all, and once more after one Home visit opened and closed
+(Streamlit drops expired sessions only when its session store is next written), and prints the
+cost of each extra tab:
 (RSS with 8 tabs - RSS with 1 tab) / 7.
 
     python bench/bench_tab_memory.py --cache /work/cache-full \\
@@ -18,6 +20,7 @@ unpickled copy of the predictions (st.cache_data); the target is a few MB.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -70,9 +73,12 @@ def open_tab(context, url: str, timeout_s: float):
 
 
 def measure(cache: Path, data: str, ferplus: str, *, tabs=(1, 4, 8), after_s: float = 180, settle_s: float = 5,
-            timeout_s: float = 300) -> list[tuple[str, int, float]]:
+            timeout_s: float = 300, rounds: int = 1) -> list[tuple[str, int, float]]:
     """Server RSS readings [(what, open tabs, MB)]: at start, with each count of `tabs` (increasing)
-    Embeddings tabs open, and `after_s` seconds after closing them all (progress printed)."""
+    Embeddings tabs open, `after_s` seconds after closing them all, and after one more (Home) visit
+    opened and closed (progress printed). With `rounds` > 1 the tabs are opened and closed again
+    that many times in all, with a reading at the top count and after each close: memory that
+    sessions hand back and the next ones reuse stays level, a leak grows by the tabs' cost a round."""
     from playwright.sync_api import sync_playwright
 
     cache = scratch_cache(cache, data, ferplus)
@@ -82,7 +88,7 @@ def measure(cache: Path, data: str, ferplus: str, *, tabs=(1, 4, 8), after_s: fl
         time.sleep(settle_s)
         mb = rss_mb(pid)
         readings.append((what, n_tabs, mb))
-        print(f"{what:32s} {n_tabs:2d} tabs  server RSS {mb:8,.0f} MB", flush=True)
+        print(f"{what:40s} {n_tabs:2d} tabs  server RSS {mb:8,.0f} MB", flush=True)
         return mb
 
     with open(cache / "streamlit.log", "w") as log, sync_playwright() as pw, \
@@ -90,20 +96,29 @@ def measure(cache: Path, data: str, ferplus: str, *, tabs=(1, 4, 8), after_s: fl
         pid = server_pid()
         read("server started", 0)
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport=VIEWPORT)
-        opened = []
-        for n in tabs:
-            while len(opened) < n:
-                t0 = time.perf_counter()
-                opened.append(open_tab(context, url, timeout_s))
-                print(f"  tab {len(opened)} drew the map in {time.perf_counter() - t0:.1f} s", flush=True)
-            read(f"{n} Embeddings tab(s) open", n)
-        for t in opened:
-            t.close()
-        context.close()
+        for r in range(1, rounds + 1):
+            context = browser.new_context(viewport=VIEWPORT)
+            opened = []
+            for n in tabs if r == 1 else tabs[-1:]:
+                while len(opened) < n:
+                    t0 = time.perf_counter()
+                    opened.append(open_tab(context, url, timeout_s))
+                    print(f"  tab {len(opened)} drew the map in {time.perf_counter() - t0:.1f} s", flush=True)
+                read(f"{n} Embeddings tab(s) open" if r == 1 else f"round {r}: {n} tabs open", n)
+            context.close()
+            time.sleep(max(after_s - settle_s, 0))
+            if r == 1:
+                read(f"{after_s:.0f} s after closing them", 0)
+            # Streamlit keeps a closed tab's session in a TTL cache that drops expired entries only
+            # on its next write (streamlit.runtime.caching.ttl_cache): when the next tab connects
+            # and closes, as on any server with more than one visitor. One Home visit, then a reading.
+            context = browser.new_context(viewport=VIEWPORT)
+            page = context.new_page()
+            page.goto(url, timeout=timeout_s * 1000)
+            page.wait_for_selector(DONE, timeout=timeout_s * 1000)
+            context.close()
+            read("then one Home visit opened and closed" if r == 1 else f"round {r}: closed, then one visit", 0)
         browser.close()
-        time.sleep(max(after_s - settle_s, 0))
-        read(f"{after_s:.0f} s after closing them", 0)
     return readings
 
 
@@ -116,20 +131,33 @@ def main(argv=None) -> int:
     ap.add_argument("--after", type=float, default=180, help="seconds after closing every tab before the last reading")
     ap.add_argument("--settle", type=float, default=5, help="seconds to wait before each reading")
     ap.add_argument("--timeout", type=float, default=300, help="seconds a tab may take to draw the map")
+    ap.add_argument("--rounds", type=int, default=1, help="open and close the tabs this many times (the later "
+                    "rounds open the largest count only)")
+    ap.add_argument("--ttl", type=float, default=0, help="the server's disconnectedSessionTTL in seconds (0: "
+                    "Streamlit's default, 120 s); set --after above it")
     args = ap.parse_args(argv)
     header(f"server memory per Embeddings tab, full data, code in {ROOT}")
+    if args.ttl:
+        os.environ["STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL"] = str(int(args.ttl))
     readings = measure(args.cache, args.data, args.ferplus, tabs=args.tabs, after_s=args.after, settle_s=args.settle,
-                       timeout_s=args.timeout)
+                       timeout_s=args.timeout, rounds=args.rounds)
+    readings_r1 = [x for x in readings if not x[0].startswith("round ")]
+    later = [x for x in readings if x[0].startswith("round ")]
+    readings = readings_r1
 
     by_tabs = {n: mb for what, n, mb in readings if what.endswith("open")}
     lo, hi = min(by_tabs), max(by_tabs)
     per_tab = (by_tabs[hi] - by_tabs[lo]) / (hi - lo) if hi > lo else float("nan")
     print(f"\nper extra tab: {per_tab:,.1f} MB  (({hi} tabs: {by_tabs[hi]:,.0f} MB - {lo} tab: {by_tabs[lo]:,.0f} MB) "
-          f"/ {hi - lo}); after closing: {readings[-1][2]:,.0f} MB")
-    print("| open tabs | " + " | ".join(str(n) for n in by_tabs) + f" | {args.after:.0f} s after closing | MB per extra tab |")
-    print("|---" * (len(by_tabs) + 3) + "|")
+          f"/ {hi - lo}); {args.after:.0f} s after closing: {readings[-2][2]:,.0f} MB, then after one more visit: "
+          f"{readings[-1][2]:,.0f} MB")
+    print("| open tabs | " + " | ".join(str(n) for n in by_tabs)
+          + f" | {args.after:.0f} s after closing | then one more visit | MB per extra tab |")
+    print("|---" * (len(by_tabs) + 4) + "|")
     print("| server RSS (MB) | " + " | ".join(f"{mb:,.0f}" for mb in by_tabs.values())
-          + f" | {readings[-1][2]:,.0f} | {per_tab:,.1f} |")
+          + f" | {readings[-2][2]:,.0f} | {readings[-1][2]:,.0f} | {per_tab:,.1f} |")
+    for what, _, mb in later:
+        print(f"{what}: {mb:,.0f} MB")
     return 0
 
 
