@@ -15,8 +15,8 @@ random_forest  300 trees, min_samples_leaf=2
 =============  ==================================================================================
 
 Above 50,000 Training images the other three are fit on a stratified sample of that many too
-(``max_train``): at 280k images they took 30 minutes and 7.5 GB, and a PCA + linear model
-gains little from more rows.
+(``max_train``): at 280k images (a synthetic 350k set) the four took 30 minutes and 7.5 GB,
+with the sample 3.3 minutes and 2.9 GB (bench/RESULTS.md, "Scaling with the number of faces").
 
 Command line::
 
