@@ -141,9 +141,8 @@ def main(argv=None) -> int:
         os.environ["STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL"] = str(int(args.ttl))
     readings = measure(args.cache, args.data, args.ferplus, tabs=args.tabs, after_s=args.after, settle_s=args.settle,
                        timeout_s=args.timeout, rounds=args.rounds)
-    readings_r1 = [x for x in readings if not x[0].startswith("round ")]
     later = [x for x in readings if x[0].startswith("round ")]
-    readings = readings_r1
+    readings = readings[:len(readings) - len(later)]  # the later rounds' readings come last
 
     by_tabs = {n: mb for what, n, mb in readings if what.endswith("open")}
     lo, hi = min(by_tabs), max(by_tabs)

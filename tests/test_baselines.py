@@ -45,6 +45,9 @@ def test_bad_arguments():
         fit_baseline("logreg", imgs.astype(float), np.arange(10) % 2)
     with pytest.raises(ValueError, match="labels"):
         fit_baseline("logreg", imgs, np.arange(9))
+    with pytest.raises(ValueError, match="max_train must be >= 0"):
+        fit_baseline("logreg", imgs, np.arange(10) % 2, max_train=-5)
+    assert main(["--names", "logreg", "--max-train", "-5"]) == 2  # not a fit on one image per class
 
 
 def test_cli_json(capsys):

@@ -85,6 +85,8 @@ def train_rows(labels: np.ndarray, max_train: int, *, seed: int = 0) -> np.ndarr
     smaller than len(labels), else the stratified subsample :func:`fit_baseline` draws. Index
     the images with these before calling it, so that only the subsample is ever copied."""
     labels = np.asarray(labels)
+    if max_train < 0:
+        raise ValueError(f"max_train must be >= 0 (0 = every image), got {max_train}")
     if not max_train or len(labels) <= max_train:
         return np.arange(len(labels))
     return _stratified_subsample(labels, max_train, seed)
@@ -111,8 +113,10 @@ def fit_baseline(name: str, images: np.ndarray, labels: np.ndarray, *, n_compone
     clf = _classifier(name, seed)
     if max_train is None:
         max_train = DEFAULT_MAX_TRAIN.get(name, 0)
+    if max_train < 0:
+        raise ValueError(f"max_train must be >= 0 (0 = every image), got {max_train}")
     if max_train and len(images) > max_train:
-        idx = train_rows(labels, max_train, seed=seed)
+        idx = _stratified_subsample(labels, max_train, seed)
         images, labels = images[idx], labels[idx]
     k = int(min(n_components, len(images) - 1, N_PIXELS))
     est = Pipeline([("flatten", FunctionTransformer(_flatten)),
