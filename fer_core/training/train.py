@@ -405,10 +405,10 @@ def _session(config: TrainConfig, device: str | None, progress: bool, callback):
     LOCAL_RANK, Gloo on CPU) and set torch's threads; undo both on exit."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     world, rank, local_rank = dist_env()
+    import torch.distributed as dist
+
     created_group = False
     if world > 1:
-        import torch.distributed as dist
-
         if dev.type == "cuda":
             dev = torch.device("cuda", local_rank)
             torch.cuda.set_device(dev)
@@ -423,10 +423,11 @@ def _session(config: TrainConfig, device: str | None, progress: bool, callback):
         torch.set_num_threads(config.threads)
     try:
         yield _Run(dev, world, rank, progress, callback)
+        if created_group:  # no rank tears the group down while a peer still uses it
+            dist.barrier()
     finally:
         torch.set_num_threads(old_threads)
         if created_group:
-            import torch.distributed as dist
             dist.destroy_process_group()
 
 
