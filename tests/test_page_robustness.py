@@ -40,7 +40,8 @@ def test_without_a_cached_sweep_offers_the_command_and_a_quick_sweep_then_shows_
 
 def test_cached_sweeps_render_and_the_detail_panel_switches():
     at = _run()  # the module's cache already holds the quick sweep of the first test
-    assert any("Showing 4 sweep(s) on 180 labeled PrivateTest images" in c.value for c in at.caption)
+    assert any("Showing 4 sweep(s) on 180 labeled PrivateTest images" in c.value and "without flip TTA" in c.value
+               for c in at.caption)
     at.selectbox(key="rb_detail_corr").set_value("occlusion_eyes")
     _run(at)
     assert any("deterministic corruption" in c.value for c in at.caption)
