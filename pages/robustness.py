@@ -79,11 +79,11 @@ if missing:
         st.stop()
 
 n_imgs = len(next(iter(res.values()))["rows"])
+tta = "with flip TTA" if cfg.tta else ("without flip TTA (the Model page averages each face with its mirror, "
+                                       "so its accuracy differs)")
 st.caption(f"Showing {len(res)} sweep(s) on {n_imgs:,} labeled {cfg.split} images"
            f"{' (a seeded subsample)' if cfg.max_images else ''}, {cfg.repeats} repeats (seeds {cfg.seed}.."
-           f"{cfg.seed + cfg.repeats - 1}), {'with' if cfg.tta else 'without'} flip TTA"
-           f"{'' if cfg.tta else ' (the Model page averages each face with its mirror, so its accuracy differs)'}; "
-           "bands and boxes show the spread over the repeats.")
+           f"{cfg.seed + cfg.repeats - 1}), {tta}; bands and boxes show the spread over the repeats.")
 
 st.subheader("Summary")
 table = rb.summary_table(res)

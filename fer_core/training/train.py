@@ -39,6 +39,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -300,8 +301,6 @@ def shard(order: np.ndarray, rank: int, world: int) -> np.ndarray:
 
 def _params_in_sync(model: nn.Module) -> bool:
     """True when every process holds the same weights (a DDP desync check: one all_gather)."""
-    import torch.distributed as dist
-
     with torch.no_grad():
         ps = [p.detach().double() for p in model.parameters()]
         mine = torch.stack([sum(p.sum() for p in ps), sum((p * p).sum() for p in ps)])
@@ -405,8 +404,6 @@ def _session(config: TrainConfig, device: str | None, progress: bool, callback):
     LOCAL_RANK, Gloo on CPU) and set torch's threads; undo both on exit."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     world, rank, local_rank = dist_env()
-    import torch.distributed as dist
-
     created_group = False
     if world > 1:
         if dev.type == "cuda":
@@ -564,7 +561,6 @@ def _train_epoch(config: TrainConfig, st: _State, data: _Data, run: _Run, epoch:
         if run.progress and step % 20 == 0:
             inner.set_postfix(loss=f"{loss_sum.item() / seen:.3f}")
     if run.distributed:  # totals over all processes; BatchNorm statistics as rank 0 has them
-        import torch.distributed as dist
         tot = torch.stack([loss_sum.float(), correct.float(), torch.tensor(float(seen), device=dev)])
         dist.all_reduce(tot)
         loss_sum, correct, seen = tot[0], tot[1], int(tot[2].item())
@@ -596,7 +592,6 @@ def _rng_states(st: _State, run: _Run) -> list[dict]:
         mine["cuda"] = torch.cuda.get_rng_state(run.device)
     if not run.distributed:
         return [mine]
-    import torch.distributed as dist
     states: list = [None] * run.world
     dist.all_gather_object(states, mine)
     return [{k: (v.cpu() if torch.is_tensor(v) else v) for k, v in s.items()} for s in states]
@@ -689,7 +684,6 @@ def _final_metrics(config: TrainConfig, st: _State, prep: dict, dataset, data: _
     metrics["device"] = str(run.device)
     metrics["train_seconds"] = float(sum(h["seconds"] for h in st.history))
     if run.distributed:
-        import torch.distributed as dist
         metrics["distributed"] = {"world_size": run.world, "backend": dist.get_backend(),
                                   "images_per_process_per_epoch": int(data.steps_per_epoch * data.batch_size),
                                   "params_in_sync": _params_in_sync(st.model)}
@@ -844,7 +838,6 @@ def _replan(st: _State, budget: _Budget, seconds: float, config: TrainConfig, da
     new = plan_epochs(budget=budget.seconds, elapsed=sum(budget.epoch_seconds), epoch_seconds=budget.epoch_seconds,
                       planned=st.planned_epochs, max_epochs=config.epochs)
     if run.distributed:
-        import torch.distributed as dist
         t = torch.tensor([new], device=run.device)
         dist.all_reduce(t, op=dist.ReduceOp.MIN)
         new = int(t.item())
